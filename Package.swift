@@ -1,0 +1,166 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings shared by every target (declared once, as swift-nio does).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let nio = "swift-nio"
+
+let package = Package(
+    name: "Palisade",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "palisade", targets: ["CLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Codec: no I/O, trusts nothing.
+        .target(
+            name: "DNSWire",
+            dependencies: [.product(name: "NIOCore", package: nio)],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "DNSPipeline",
+            dependencies: [
+                "DNSWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "DNSPolicy",
+            dependencies: [
+                "DNSWire", "DNSPipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "DNSCache",
+            dependencies: [
+                "DNSWire", "DNSPipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "DNSUpstream",
+            dependencies: [
+                "DNSWire", "DNSPipeline",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "QueryStore",
+            dependencies: [
+                "DNSPipeline",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "DNSServer",
+            dependencies: [
+                "DNSWire", "DNSPipeline",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "WebConsole",
+            dependencies: [
+                "DNSWire", "DNSPipeline", "QueryStore", "DNSPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "DNSWire", "DNSPipeline", "DNSPolicy", "DNSCache", "DNSUpstream", "QueryStore",
+                "DNSServer", "WebConsole",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "CLI",
+            dependencies: [
+                "Runtime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["DNSWire", "DNSPipeline"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "DNSWireFuzz",
+            dependencies: ["DNSWire"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Runtime", "DNSServer", "DNSUpstream", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

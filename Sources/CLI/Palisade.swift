@@ -1,0 +1,4 @@
+@main
+struct PalisadeMain {
+    static func main() async throws {}
+}

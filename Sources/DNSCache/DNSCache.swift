@@ -1,0 +1,1 @@
+// DNSCache module

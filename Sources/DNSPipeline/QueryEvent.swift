@@ -1,0 +1,64 @@
+public import DNSWire
+
+/// One query as the log, the store, the console and alerts see it.
+public struct QueryEvent: Sendable, Hashable, Codable {
+    /// Wall-clock time the query arrived, microseconds since the Unix epoch.
+    public var timestampMicros: Int64
+    /// Client address text.
+    public var clientIP: String
+    /// Transport (`udp`, `tcp`, `dot`, `doh`).
+    public var transport: String
+    /// The workload, when identified.
+    public var workload: Workload?
+    /// Question name (presentation form, lower case).
+    public var qname: String
+    /// Question type mnemonic.
+    public var qtype: String
+    /// Response code (`NOERROR`, …) or `DROP`.
+    public var rcode: String
+    /// Answer records' data, presentation form, at most a few.
+    public var answers: [String]
+    /// Answer source label (`cache`, `upstream`, `policy`, …).
+    public var source: String
+    /// Upstream id, when the answer came from one.
+    public var upstream: String?
+    /// Policy hit, when policy answered.
+    public var policy: PolicyHit?
+    /// Detector findings.
+    public var findings: [Finding]
+    /// Time spent in the pipeline, microseconds.
+    public var latencyMicros: Int64
+
+    /// Creates an event.
+    public init(timestampMicros: Int64, clientIP: String, transport: String, workload: Workload?, qname: String,
+        qtype: String, rcode: String, answers: [String], source: String, upstream: String?, policy: PolicyHit?,
+        findings: [Finding], latencyMicros: Int64)
+    {
+        self.timestampMicros = timestampMicros
+        self.clientIP = clientIP
+        self.transport = transport
+        self.workload = workload
+        self.qname = qname
+        self.qtype = qtype
+        self.rcode = rcode
+        self.answers = answers
+        self.source = source
+        self.upstream = upstream
+        self.policy = policy
+        self.findings = findings
+        self.latencyMicros = latencyMicros
+    }
+
+    /// True when a policy rule blocked the query (anything but passthru/log).
+    public var blocked: Bool {
+        guard let p = self.policy else { return false }
+        return p.action != "passthru" && p.action != "log"
+    }
+}
+
+/// Where query events go. `emit` must never block or suspend: implementations queue and drop.
+public protocol QueryEventSink: Sendable {
+    /// Hands one event over; returns false when it was dropped (queue full).
+    @discardableResult
+    func emit(_ event: QueryEvent) -> Bool
+}

@@ -1,0 +1,161 @@
+public import DNSWire
+
+/// The policy rule that produced an answer: which feed and which rule, for the EDE text, the log and metrics.
+public struct PolicyHit: Sendable, Hashable, Codable {
+    /// Name of the policy source (feed, list, RPZ zone, or `quarantine`).
+    public var source: String
+    /// The rule as written in the source (`*.evil.example`, `evil.example CNAME .`).
+    public var rule: String
+    /// What the rule did (`nxdomain`, `nodata`, `drop`, `passthru`, `tcp-only`, `local-data`, `log`).
+    public var action: String
+    /// Trigger kind (`qname`, `client-ip`, `response-ip`, `nsdname`, `nsip`, `list`).
+    public var trigger: String
+
+    /// Creates a policy hit.
+    public init(source: String, rule: String, action: String, trigger: String) {
+        self.source = source
+        self.rule = rule
+        self.action = action
+        self.trigger = trigger
+    }
+}
+
+/// Where an answer came from. The log, the metrics and the EDE code are derived from it.
+public enum AnswerSource: Sendable, Hashable {
+    case upstream(String)
+    case cache
+    case staleCache
+    case policy(PolicyHit)
+    case local
+    case synthesized
+    case failure
+
+    /// Closed, low-cardinality label for metrics.
+    public var label: String {
+        switch self {
+        case .upstream: "upstream"
+        case .cache: "cache"
+        case .staleCache: "stale"
+        case .policy: "policy"
+        case .local: "local"
+        case .synthesized: "synthesized"
+        case .failure: "failure"
+        }
+    }
+}
+
+/// A detector's observation about a query or answer.
+public struct Finding: Sendable, Hashable, Codable {
+    /// Detector id (`dga`, `tunnel`, `fast-flux`, …).
+    public var detector: String
+    /// Score in 0…1.
+    public var score: Double
+    /// Human explanation.
+    public var detail: String
+    /// Whether the finding changed the answer (enforce mode).
+    public var enforced: Bool
+
+    /// Creates a finding.
+    public init(detector: String, score: Double, detail: String, enforced: Bool = false) {
+        self.detector = detector
+        self.score = score
+        self.detail = detail
+        self.enforced = enforced
+    }
+}
+
+/// A cached response stored pre-encoded, so a hit is a byte copy plus patches (no re-encoding).
+///
+/// The bytes hold the response with ID 0 and without an OPT record; the server patches the ID, the
+/// flags, the question's case and the TTLs, and appends the client's OPT.
+public final class CachedPacket: Sendable {
+    /// Response bytes without OPT (ARCOUNT excludes it).
+    public let bytes: [UInt8]
+    /// Offsets of every TTL field in `bytes`.
+    public let ttlOffsets: [Int]
+    /// The TTLs at store time, parallel to `ttlOffsets`.
+    public let ttls: [UInt32]
+    /// Response code.
+    public let rcode: ResponseCode
+    /// The decoded message, for consumers that need records (response policy, logging, trace).
+    public let message: DNSMessage
+
+    /// Wraps an encoded response.
+    public init(bytes: [UInt8], ttlOffsets: [Int], ttls: [UInt32], rcode: ResponseCode, message: DNSMessage) {
+        self.bytes = bytes
+        self.ttlOffsets = ttlOffsets
+        self.ttls = ttls
+        self.rcode = rcode
+        self.message = message
+    }
+}
+
+/// What goes back to the client.
+public enum Reply: Sendable {
+    /// A message to encode.
+    case message(DNSMessage)
+    /// A cached packet whose TTLs must be reduced by `age` seconds.
+    case cached(CachedPacket, age: UInt32)
+    /// No answer at all (RPZ DROP, rate limit).
+    case drop
+}
+
+/// The outcome of resolving one query.
+public struct Resolution: Sendable {
+    /// The reply.
+    public var reply: Reply
+    /// Where it came from.
+    public var source: AnswerSource
+    /// Detector findings collected on the way.
+    public var findings: [Finding]
+    /// Extended DNS Errors to attach to the reply (RFC 8914).
+    public var extendedErrors: [EDNSOption]
+
+    /// Creates a resolution.
+    public init(reply: Reply, source: AnswerSource, findings: [Finding] = [], extendedErrors: [EDNSOption] = []) {
+        self.reply = reply
+        self.source = source
+        self.findings = findings
+        self.extendedErrors = extendedErrors
+    }
+
+    /// The reply as a message (decoded from a cached packet with TTLs aged), or nil for a drop.
+    public var message: DNSMessage? {
+        switch self.reply {
+        case .message(let m): return m
+        case .cached(let p, let age):
+            var m = p.message
+            m.answers = m.answers.map { var r = $0; r.ttl = r.ttl > age ? r.ttl - age : 0; return r }
+            m.authorities = m.authorities.map { var r = $0; r.ttl = r.ttl > age ? r.ttl - age : 0; return r }
+            m.additionals = m.additionals.map { var r = $0; r.ttl = r.ttl > age ? r.ttl - age : 0; return r }
+            return m
+        case .drop: return nil
+        }
+    }
+
+    /// Response code of the reply (nil for a drop).
+    public var rcode: ResponseCode? {
+        switch self.reply {
+        case .message(let m): m.rcode
+        case .cached(let p, _): p.rcode
+        case .drop: nil
+        }
+    }
+
+    /// The policy hit, when the answer came from policy.
+    public var policy: PolicyHit? {
+        if case .policy(let p) = self.source { return p }
+        return nil
+    }
+
+    /// A SERVFAIL for `query` with an EDE, used when a stage fails internally.
+    public static func failure(for query: Query, ede: ExtendedErrorCode = .other, text: String) -> Resolution {
+        Resolution(reply: .message(query.message.makeResponse(rcode: .servFail)), source: .failure,
+            extendedErrors: [.extendedError(ede, text: text)])
+    }
+
+    /// An answer with `rcode` and no records for `query`.
+    public static func rcode(_ rcode: ResponseCode, for query: Query, source: AnswerSource) -> Resolution {
+        Resolution(reply: .message(query.message.makeResponse(rcode: rcode)), source: source)
+    }
+}

@@ -1,0 +1,1 @@
+// DNSPolicy module

@@ -1,0 +1,144 @@
+/// An EDNS(0) option code (RFC 6891 §6.1.2; IANA "DNS EDNS0 Option Codes").
+public struct EDNSOptionCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    /// The 16-bit code.
+    public var rawValue: UInt16
+    /// Wraps a code.
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// RFC 7871 Client Subnet.
+    public static let clientSubnet = EDNSOptionCode(rawValue: 8)
+    /// RFC 7828 edns-tcp-keepalive.
+    public static let tcpKeepalive = EDNSOptionCode(rawValue: 11)
+    /// RFC 7830 Padding.
+    public static let padding = EDNSOptionCode(rawValue: 12)
+    /// RFC 7873 Cookie.
+    public static let cookie = EDNSOptionCode(rawValue: 10)
+    /// RFC 8914 Extended DNS Error.
+    public static let extendedError = EDNSOptionCode(rawValue: 15)
+    public var description: String {
+        switch self.rawValue {
+        case 8: "ECS"
+        case 10: "COOKIE"
+        case 11: "TCP-KEEPALIVE"
+        case 12: "PADDING"
+        case 15: "EDE"
+        default: "OPT\(self.rawValue)"
+        }
+    }
+}
+
+/// One EDNS option: code and raw data. Typed views live in `EDNS+Options.swift`.
+public struct EDNSOption: Sendable, Hashable {
+    /// OPTION-CODE.
+    public var code: EDNSOptionCode
+    /// OPTION-DATA.
+    public var data: [UInt8]
+    /// Creates an option.
+    public init(code: EDNSOptionCode, data: [UInt8]) {
+        self.code = code
+        self.data = data
+    }
+}
+
+/// Extended DNS Error info codes (RFC 8914 §4).
+public struct ExtendedErrorCode: RawRepresentable, Sendable, Hashable {
+    /// INFO-CODE.
+    public var rawValue: UInt16
+    /// Wraps an info code.
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let other = ExtendedErrorCode(rawValue: 0)
+    public static let staleAnswer = ExtendedErrorCode(rawValue: 3)
+    public static let forgedAnswer = ExtendedErrorCode(rawValue: 4)
+    public static let prohibited = ExtendedErrorCode(rawValue: 18)
+    public static let blocked = ExtendedErrorCode(rawValue: 15)
+    public static let censored = ExtendedErrorCode(rawValue: 16)
+    public static let filtered = ExtendedErrorCode(rawValue: 17)
+    public static let notReady = ExtendedErrorCode(rawValue: 14)
+    public static let noReachableAuthority = ExtendedErrorCode(rawValue: 22)
+    public static let networkError = ExtendedErrorCode(rawValue: 23)
+    public static let staleNXDomainAnswer = ExtendedErrorCode(rawValue: 19)
+}
+
+/// The OPT pseudo-record's contents (RFC 6891 §6.1).
+public struct EDNS: Sendable, Hashable {
+    /// "Requestor's UDP payload size".
+    public var udpPayloadSize: UInt16
+    /// Upper eight bits of the extended 12-bit RCODE.
+    public var extendedRCodeHigh: UInt8
+    /// EDNS version (0).
+    public var version: UInt8
+    /// DNSSEC OK bit (RFC 3225).
+    public var dnssecOK: Bool
+    /// The remaining Z flag bits, kept as received.
+    public var zFlags: UInt16
+    /// Options in wire order.
+    public var options: [EDNSOption]
+
+    /// Creates an EDNS record.
+    public init(udpPayloadSize: UInt16 = 1232, extendedRCodeHigh: UInt8 = 0, version: UInt8 = 0,
+        dnssecOK: Bool = false, zFlags: UInt16 = 0, options: [EDNSOption] = [])
+    {
+        self.udpPayloadSize = udpPayloadSize
+        self.extendedRCodeHigh = extendedRCodeHigh
+        self.version = version
+        self.dnssecOK = dnssecOK
+        self.zFlags = zFlags
+        self.options = options
+    }
+
+    /// First option with `code`.
+    public func option(_ code: EDNSOptionCode) -> EDNSOption? { self.options.first { $0.code == code } }
+
+    /// Decodes OPT's TTL-field and RDATA.
+    static func decode(ttl: UInt32, udpSize: UInt16, rdata: [UInt8], offset: Int) throws(DecodeError) -> EDNS {
+        var opts: [EDNSOption] = []
+        var r = WireReader(bytes: rdata)
+        while r.remaining > 0 {
+            var rr = r
+            rr.field = "OPT.option[\(opts.count)]"
+            let code = try rr.readUInt16("code")
+            let len = try rr.readUInt16("length")
+            let data = try rr.readBytes(Int(len), "data")
+            r.offset = rr.offset
+            opts.append(EDNSOption(code: EDNSOptionCode(rawValue: code), data: data))
+        }
+        return EDNS(udpPayloadSize: udpSize, extendedRCodeHigh: UInt8(ttl >> 24), version: UInt8((ttl >> 16) & 0xFF),
+            dnssecOK: ttl & 0x8000 != 0, zFlags: UInt16(ttl & 0x7FFF), options: opts)
+    }
+
+    /// Writes the complete OPT record (owner root, TYPE 41).
+    func encode(into w: inout WireWriter) {
+        w.writeUInt8(0)
+        w.writeUInt16(RecordType.opt.rawValue)
+        w.writeUInt16(self.udpPayloadSize)
+        var ttl = UInt32(self.extendedRCodeHigh) << 24 | UInt32(self.version) << 16 | UInt32(self.zFlags & 0x7FFF)
+        if self.dnssecOK { ttl |= 0x8000 }
+        w.writeUInt32(ttl)
+        let lenAt = w.bytes.count
+        w.writeUInt16(0)
+        for o in self.options {
+            w.writeUInt16(o.code.rawValue)
+            w.writeUInt16(UInt16(min(o.data.count, 0xFFFF)))
+            w.writeBytes(o.data.prefix(0xFFFF))
+        }
+        w.patchUInt16(UInt16(w.bytes.count - lenAt - 2), at: lenAt)
+    }
+
+    /// Wire size of the OPT record.
+    public var wireSize: Int { 11 + self.options.reduce(0) { $0 + 4 + $1.data.count } }
+}
+
+extension EDNSOption {
+    /// An Extended DNS Error option (RFC 8914 §2): INFO-CODE then UTF-8 EXTRA-TEXT.
+    public static func extendedError(_ code: ExtendedErrorCode, text: String = "") -> EDNSOption {
+        var d: [UInt8] = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+        d.append(contentsOf: text.utf8.prefix(512))
+        return EDNSOption(code: .extendedError, data: d)
+    }
+
+    /// The INFO-CODE and EXTRA-TEXT when this is a well-formed EDE option.
+    public var extendedErrorValue: (code: ExtendedErrorCode, text: String)? {
+        guard self.code == .extendedError, self.data.count >= 2 else { return nil }
+        let c = UInt16(self.data[0]) << 8 | UInt16(self.data[1])
+        return (ExtendedErrorCode(rawValue: c), String(decoding: self.data[2...], as: UTF8.self))
+    }
+}

@@ -1,0 +1,207 @@
+/// A whole DNS message (RFC 1035 §4.1) with its OPT record lifted into ``edns``.
+public struct DNSMessage: Sendable, Hashable {
+    /// Header fields (the counts are derived from the sections).
+    public var header: Header
+    /// Question section.
+    public var questions: [Question]
+    /// Answer section.
+    public var answers: [ResourceRecord]
+    /// Authority section.
+    public var authorities: [ResourceRecord]
+    /// Additional section, without the OPT record.
+    public var additionals: [ResourceRecord]
+    /// The OPT record, when present (RFC 6891).
+    public var edns: EDNS?
+
+    /// Creates a message.
+    public init(header: Header = Header(), questions: [Question] = [], answers: [ResourceRecord] = [],
+        authorities: [ResourceRecord] = [], additionals: [ResourceRecord] = [], edns: EDNS? = nil)
+    {
+        self.header = header
+        self.questions = questions
+        self.answers = answers
+        self.authorities = authorities
+        self.additionals = additionals
+        self.edns = edns
+    }
+
+    /// A query for one question.
+    public static func query(id: UInt16, name: DomainName, type: RecordType, recursionDesired: Bool = true,
+        edns: EDNS? = EDNS()) -> DNSMessage
+    {
+        DNSMessage(header: Header(id: id, recursionDesired: recursionDesired),
+            questions: [Question(name: name, type: type)], edns: edns)
+    }
+
+    /// The full response code: header low bits plus the OPT's high bits.
+    public var rcode: ResponseCode {
+        get { ResponseCode(rawValue: UInt16(self.edns?.extendedRCodeHigh ?? 0) << 4 | UInt16(self.header.rcodeLow)) }
+        set {
+            self.header.rcodeLow = UInt8(newValue.rawValue & 0x0F)
+            if newValue.rawValue > 0x0F {
+                if self.edns == nil { self.edns = EDNS() }
+                self.edns?.extendedRCodeHigh = UInt8((newValue.rawValue >> 4) & 0xFF)
+            } else {
+                self.edns?.extendedRCodeHigh = 0
+            }
+        }
+    }
+
+    /// A response skeleton for this query: same ID, opcode, RD, CD and question; QR and RA set.
+    public func makeResponse(rcode: ResponseCode = .noError) -> DNSMessage {
+        var h = Header(id: self.header.id, isResponse: true, opcode: self.header.opcode,
+            recursionDesired: self.header.recursionDesired, recursionAvailable: true,
+            checkingDisabled: self.header.checkingDisabled)
+        h.rcodeLow = UInt8(rcode.rawValue & 0x0F)
+        var m = DNSMessage(header: h, questions: self.questions)
+        if let q = self.edns {
+            m.edns = EDNS(udpPayloadSize: 1232, dnssecOK: q.dnssecOK)
+        }
+        m.rcode = rcode
+        return m
+    }
+
+    /// Decodes a message from untrusted bytes.
+    ///
+    /// Section counts are checked against the bytes remaining before anything is allocated, every
+    /// RDATA is read within RDLENGTH, and a second OPT record is an error (RFC 6891 §6.1.1).
+    /// - Throws: ``DecodeError`` naming the section, record index, field and byte offset.
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> DNSMessage {
+        var r = WireReader(bytes: bytes)
+        let id = try r.readUInt16("header.id")
+        let flags = try r.readUInt16("header.flags")
+        let qd = Int(try r.readUInt16("header.qdcount"))
+        let an = Int(try r.readUInt16("header.ancount"))
+        let ns = Int(try r.readUInt16("header.nscount"))
+        let ar = Int(try r.readUInt16("header.arcount"))
+        // Each question needs at least 5 bytes and each record at least 11.
+        guard qd * 5 + (an + ns + ar) * 11 <= r.remaining else {
+            throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
+                detail: "qd=\(qd) an=\(an) ns=\(ns) ar=\(ar) but \(r.remaining) bytes follow")
+        }
+        var m = DNSMessage(header: Header(id: id, flags: flags))
+        m.questions.reserveCapacity(qd)
+        for i in 0..<qd {
+            r.field = "question[\(i)]"
+            let name = try r.readName("qname")
+            let t = try r.readUInt16("qtype")
+            let c = try r.readUInt16("qclass")
+            m.questions.append(Question(name: name, type: RecordType(t), dnsClass: DNSClass(c)))
+        }
+        m.answers = try Self.decodeSection(&r, count: an, label: "answer", edns: &m.edns)
+        m.authorities = try Self.decodeSection(&r, count: ns, label: "authority", edns: &m.edns)
+        m.additionals = try Self.decodeSection(&r, count: ar, label: "additional", edns: &m.edns)
+        return m
+    }
+
+    private static func decodeSection(_ r: inout WireReader, count: Int, label: String, edns: inout EDNS?)
+        throws(DecodeError) -> [ResourceRecord]
+    {
+        var out: [ResourceRecord] = []
+        out.reserveCapacity(count)
+        for i in 0..<count {
+            r.field = "\(label)[\(i)]"
+            let start = r.offset
+            let name = try r.readName("name")
+            let t = RecordType(try r.readUInt16("type"))
+            let c = try r.readUInt16("class")
+            let ttl = try r.readUInt32("ttl")
+            let len = Int(try r.readUInt16("rdlength"))
+            if t == .opt {
+                guard label == "additional" else {
+                    throw DecodeError(.badValue, field: r.field, offset: start, detail: "OPT outside the additional section")
+                }
+                guard edns == nil else { throw DecodeError(.duplicateOPT, field: r.field, offset: start) }
+                guard name.isRoot else {
+                    throw DecodeError(.badValue, field: "\(r.field).name", offset: start, detail: "OPT owner must be root")
+                }
+                let data = try r.readBytes(len, "rdata")
+                edns = try EDNS.decode(ttl: ttl, udpSize: c, rdata: data, offset: start)
+                continue
+            }
+            let rdata = try RData.decode(type: t, from: &r, length: len)
+            out.append(ResourceRecord(name: name, dnsClass: DNSClass(c), ttl: ttl, rdata: rdata))
+        }
+        return out
+    }
+
+    /// Encodes the message with name compression.
+    ///
+    /// When `maxSize` is given and the message does not fit, the answer, authority and additional
+    /// sections are dropped, TC is set and the OPT record is kept (RFC 6891 §7, RFC 2181 §9), so the
+    /// client retries over TCP.
+    public func encode(maxSize: Int? = nil) -> [UInt8] {
+        let full = self.encodeSections(answers: self.answers, authorities: self.authorities, additionals: self.additionals,
+            truncated: self.header.truncated)
+        guard let max = maxSize, full.count > max else { return full }
+        return self.encodeSections(answers: [], authorities: [], additionals: [], truncated: true)
+    }
+
+    private func encodeSections(answers: [ResourceRecord], authorities: [ResourceRecord],
+        additionals: [ResourceRecord], truncated: Bool) -> [UInt8]
+    {
+        var w = WireWriter(capacity: 512)
+        var h = self.header
+        h.truncated = truncated
+        w.writeUInt16(h.id)
+        w.writeUInt16(h.flags)
+        w.writeUInt16(UInt16(self.questions.count))
+        w.writeUInt16(UInt16(answers.count))
+        w.writeUInt16(UInt16(authorities.count))
+        w.writeUInt16(UInt16(additionals.count + (self.edns == nil ? 0 : 1)))
+        for q in self.questions {
+            w.writeName(q.name, compress: true)
+            w.writeUInt16(q.type.rawValue)
+            w.writeUInt16(q.dnsClass.rawValue)
+        }
+        for section in [answers, authorities, additionals] {
+            for rr in section { Self.encode(rr, into: &w) }
+        }
+        self.edns?.encode(into: &w)
+        return w.bytes
+    }
+
+    /// Appends one resource record.
+    public static func encode(_ rr: ResourceRecord, into w: inout WireWriter) {
+        w.writeName(rr.name, compress: true)
+        w.writeUInt16(rr.type.rawValue)
+        w.writeUInt16(rr.dnsClass.rawValue)
+        w.writeUInt32(rr.ttl)
+        let lenAt = w.bytes.count
+        w.writeUInt16(0)
+        rr.rdata.encode(into: &w)
+        w.patchUInt16(UInt16(w.bytes.count - lenAt - 2), at: lenAt)
+    }
+}
+
+extension DNSMessage: CustomStringConvertible {
+    /// A dig-like multi-line rendering (for `palisade query` and test failures).
+    public var description: String {
+        var s = ";; opcode: \(self.header.opcode), status: \(self.rcode), id: \(self.header.id)\n"
+        var flags: [String] = []
+        if self.header.isResponse { flags.append("qr") }
+        if self.header.authoritative { flags.append("aa") }
+        if self.header.truncated { flags.append("tc") }
+        if self.header.recursionDesired { flags.append("rd") }
+        if self.header.recursionAvailable { flags.append("ra") }
+        if self.header.authenticData { flags.append("ad") }
+        if self.header.checkingDisabled { flags.append("cd") }
+        s += ";; flags: \(flags.joined(separator: " "))\n"
+        if let e = self.edns {
+            s += ";; EDNS: version \(e.version), udp \(e.udpPayloadSize)\(e.dnssecOK ? ", do" : "")\n"
+            for o in e.options {
+                if let ede = o.extendedErrorValue {
+                    s += ";; EDE: \(ede.code.rawValue) (\(ede.text))\n"
+                } else {
+                    s += ";; OPTION \(o.code): \(Presentation.hex(o.data))\n"
+                }
+            }
+        }
+        s += ";; QUESTION\n" + self.questions.map { ";\($0)" }.joined(separator: "\n") + "\n"
+        for (title, sec) in [("ANSWER", self.answers), ("AUTHORITY", self.authorities), ("ADDITIONAL", self.additionals)]
+        where !sec.isEmpty {
+            s += ";; \(title)\n" + sec.map(\.description).joined(separator: "\n") + "\n"
+        }
+        return s
+    }
+}

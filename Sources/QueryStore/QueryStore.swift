@@ -1,0 +1,1 @@
+// QueryStore module
