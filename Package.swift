@@ -9,6 +9,12 @@ let strictSettings: [SwiftSetting] = [
 
 let nio = "swift-nio"
 
+/// `PALISADE_TARGETS=DNSWire,DNSPolicy swift test` builds only those targets (and their `…Tests`),
+/// so that work on one module does not rebuild the heavy server dependencies. Unset: everything.
+let onlyTargets: Set<String>? = Context.environment["PALISADE_TARGETS"].map {
+    Set($0.split(separator: ",").map { String($0).filter { $0 != " " } })
+}
+
 let package = Package(
     name: "Palisade",
     platforms: [.macOS(.v15)],
@@ -164,3 +170,10 @@ let package = Package(
         ),
     ]
 )
+
+if let only = onlyTargets {
+    package.targets = package.targets.filter { t in
+        only.contains(t.name) || (t.type == .test && only.contains(String(t.name.dropLast(5))))
+    }
+    if !only.contains("CLI") { package.products = [] }
+}
