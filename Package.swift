@@ -173,7 +173,8 @@ let package = Package(
 
 if let only = onlyTargets {
     package.targets = package.targets.filter { t in
-        only.contains(t.name) || (t.type == .test && only.contains(String(t.name.dropLast(5))))
+        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport"].contains(t.name)
+            || (t.type == .test && only.contains(String(t.name.dropLast(5))))
     }
     if !only.contains("CLI") { package.products = [] }
 }

@@ -28,7 +28,7 @@ public protocol Stage: Sendable {
 
     /// Resolves `query`, answering, passing or amending.
     /// - Throws: only when something internal fails; the chain turns that into SERVFAIL with an EDE.
-    func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution
+    func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution
 
     /// The synchronous fast path, used for answers that need no I/O (cache hits, policy blocks).
     ///

@@ -106,7 +106,7 @@ public struct EDNS: Sendable, Hashable {
     }
 
     /// Writes the complete OPT record (owner root, TYPE 41).
-    func encode(into w: inout WireWriter) {
+    public func encodeRecord(into w: inout WireWriter) {
         w.writeUInt8(0)
         w.writeUInt16(RecordType.opt.rawValue)
         w.writeUInt16(self.udpPayloadSize)

@@ -157,7 +157,7 @@ public struct DNSMessage: Sendable, Hashable {
         for section in [answers, authorities, additionals] {
             for rr in section { Self.encode(rr, into: &w) }
         }
-        self.edns?.encode(into: &w)
+        self.edns?.encodeRecord(into: &w)
         return w.bytes
     }
 

@@ -1,0 +1,239 @@
+public import DNSPipeline
+public import DNSWire
+import Synchronization
+
+/// What kind of reply a response is, for caching decisions (CoreDNS `response.Typify`).
+public enum ReplyKind: String, Sendable {
+    case positive, nxdomain, nodata, referral, servfail, truncated, other
+}
+
+/// A bounded, sharded store of pre-encoded responses.
+///
+/// Entries are kept as wire bytes (``CachedPacket``) so a hit costs a copy and a few patches, not an
+/// encode. Size is capped; eviction is CLOCK (second chance), so popular names survive scans.
+public final class MessageCache<C: Clock<Duration>>: Sendable {
+    /// A lookup result.
+    public enum Lookup: Sendable {
+        /// A fresh answer, `age` seconds old; `prefetch` is true when it is popular and close to expiry.
+        case fresh(CachedPacket, age: UInt32, prefetch: Bool)
+        /// Expired but within the stale window.
+        case stale(CachedPacket)
+        case miss
+    }
+
+    struct Entry {
+        var key: CacheKey
+        var packet: CachedPacket
+        var storedAt: Duration
+        var ttl: UInt32
+        var hits: UInt32
+        var referenced: Bool
+        var prefetching: Bool
+    }
+
+    struct Shard {
+        var index: [CacheKey: Int] = [:]
+        var slots: [Entry?] = []
+        var hand = 0
+        var free: [Int] = []
+    }
+
+    final class ShardBox: Sendable {
+        let lock = Mutex(Shard())
+        func withLock<R>(_ body: (inout sending Shard) -> sending R) -> sending R { self.lock.withLock(body) }
+    }
+
+    private let shards: [ShardBox]
+    private let perShard: Int
+    private let clock: C
+    private let origin: C.Instant
+    /// The configuration in force.
+    public let configuration: CacheConfiguration
+
+    /// Creates an empty cache.
+    public init(configuration: CacheConfiguration, clock: C, shards: Int = 16) {
+        self.configuration = configuration
+        self.clock = clock
+        self.origin = clock.now
+        let n = max(1, shards)
+        self.perShard = max(1, (configuration.maxEntries + n - 1) / n)
+        self.shards = (0..<n).map { _ in ShardBox() }
+    }
+
+    private var now: Duration { self.origin.duration(to: self.clock.now) }
+
+    private func shard(for key: CacheKey) -> Int {
+        var h = Hasher()
+        h.combine(key)
+        return Int(UInt(bitPattern: h.finalize()) % UInt(self.shards.count))
+    }
+
+    /// Number of entries (exported as a gauge).
+    public var count: Int { self.shards.reduce(0) { acc, s in acc + s.withLock { $0.index.count } } }
+
+    /// Looks a key up.
+    public func lookup(_ key: CacheKey) -> Lookup {
+        guard self.configuration.maxEntries > 0 else { return .miss }
+        let now = self.now
+        let cfg = self.configuration
+        return self.shards[self.shard(for: key)].withLock { s -> Lookup in
+            guard let i = s.index[key], var e = s.slots[i] else { return .miss }
+            let ageD = now - e.storedAt
+            let age = UInt32(clamping: ageD.components.seconds)
+            if age < e.ttl {
+                e.hits &+= 1
+                e.referenced = true
+                var prefetch = false
+                // Prefetch when 90 % of the TTL has passed and the name was asked for more than once.
+                if cfg.prefetch && !e.prefetching && e.hits >= 2 && e.ttl >= 10 && age >= e.ttl - e.ttl / 10 {
+                    e.prefetching = true
+                    prefetch = true
+                }
+                s.slots[i] = e
+                return .fresh(e.packet, age: age, prefetch: prefetch)
+            }
+            if cfg.serveStale && age < e.ttl &+ cfg.staleTTL {
+                return .stale(e.packet)
+            }
+            s.index[key] = nil
+            s.slots[i] = nil
+            s.free.append(i)
+            return .miss
+        }
+    }
+
+    /// Stores a response under `key` if its kind is cacheable; returns the TTL used, or nil.
+    @discardableResult
+    public func store(_ key: CacheKey, message: DNSMessage) -> UInt32? {
+        guard self.configuration.maxEntries > 0 else { return nil }
+        let (kind, ttl) = self.cacheability(of: message)
+        guard let ttl, ttl > 0 else {
+            _ = kind
+            return nil
+        }
+        let packet = Self.encode(message, clampTo: ttl, configuration: self.configuration)
+        let now = self.now
+        let cap = self.perShard
+        self.shards[self.shard(for: key)].withLock { s in
+            let entry = Entry(key: key, packet: packet, storedAt: now, ttl: ttl, hits: 0, referenced: false, prefetching: false)
+            if let i = s.index[key] {
+                s.slots[i] = entry
+                return
+            }
+            let slot: Int
+            if let f = s.free.popLast() {
+                slot = f
+            } else if s.slots.count < cap {
+                s.slots.append(nil)
+                slot = s.slots.count - 1
+            } else {
+                // CLOCK: skip referenced entries once, evict the first unreferenced one.
+                while true {
+                    if s.hand >= s.slots.count { s.hand = 0 }
+                    if let e = s.slots[s.hand], e.referenced {
+                        s.slots[s.hand]?.referenced = false
+                        s.hand += 1
+                        continue
+                    }
+                    break
+                }
+                slot = s.hand
+                if let old = s.slots[slot] { s.index[old.key] = nil }
+                s.hand += 1
+            }
+            s.slots[slot] = entry
+            s.index[key] = slot
+        }
+        return ttl
+    }
+
+    /// Clears the prefetch flag after a failed refresh, so a later hit may try again.
+    public func prefetchFailed(_ key: CacheKey) {
+        self.shards[self.shard(for: key)].withLock { s in
+            if let i = s.index[key] { s.slots[i]?.prefetching = false }
+        }
+    }
+
+    /// Drops every entry.
+    public func removeAll() {
+        for s in self.shards { s.withLock { $0 = Shard() } }
+    }
+
+    /// Classifies a response and returns the TTL it may be cached for (nil: not cacheable).
+    ///
+    /// Truncated replies and SERVFAIL are never cached; negative answers need an SOA in the
+    /// authority section (RFC 2308 §5) and are capped by `maxNegativeTTL`.
+    public func cacheability(of m: DNSMessage) -> (ReplyKind, UInt32?) {
+        let cfg = self.configuration
+        if m.header.truncated { return (.truncated, nil) }
+        let rcode = m.rcode
+        if rcode == .servFail { return (.servfail, nil) }
+        func negativeTTL() -> UInt32? {
+            for rr in m.authorities {
+                if case .soa(let soa) = rr.rdata {
+                    return min(min(rr.ttl, soa.minimum), cfg.maxNegativeTTL)
+                }
+            }
+            return nil
+        }
+        if rcode == .nxDomain { return (.nxdomain, negativeTTL()) }
+        guard rcode == .noError else { return (.other, nil) }
+        if m.answers.isEmpty {
+            if m.authorities.contains(where: { $0.type == .ns }) && !m.authorities.contains(where: { $0.type == .soa }) {
+                return (.referral, nil)
+            }
+            return (.nodata, negativeTTL())
+        }
+        var minTTL = UInt32.max
+        for rr in m.answers { minTTL = min(minTTL, rr.ttl) }
+        return (.positive, min(max(minTTL, cfg.minTTL), cfg.maxTTL))
+    }
+
+    /// Encodes a response for the packet cache: ID 0, no OPT, TTLs clamped, TTL offsets recorded.
+    static func encode(_ message: DNSMessage, clampTo ttl: UInt32, configuration cfg: CacheConfiguration) -> CachedPacket {
+        var m = message
+        m.header.id = 0
+        let rcode = m.rcode
+        m.edns = nil
+        m.header.rcodeLow = UInt8(rcode.rawValue & 0x0F)
+        func clamp(_ rrs: [ResourceRecord]) -> [ResourceRecord] {
+            rrs.map { rr in
+                var r = rr
+                r.ttl = min(max(r.ttl, cfg.minTTL), max(cfg.maxTTL, cfg.minTTL))
+                return r
+            }
+        }
+        m.answers = clamp(m.answers)
+        m.authorities = clamp(m.authorities)
+        m.additionals = clamp(m.additionals)
+        var w = WireWriter(capacity: 512)
+        w.writeUInt16(0)
+        w.writeUInt16(m.header.flags)
+        w.writeUInt16(UInt16(m.questions.count))
+        w.writeUInt16(UInt16(m.answers.count))
+        w.writeUInt16(UInt16(m.authorities.count))
+        w.writeUInt16(UInt16(m.additionals.count))
+        for q in m.questions {
+            w.writeName(q.name, compress: true)
+            w.writeUInt16(q.type.rawValue)
+            w.writeUInt16(q.dnsClass.rawValue)
+        }
+        var offsets: [Int] = []
+        var ttls: [UInt32] = []
+        for section in [m.answers, m.authorities, m.additionals] {
+            for rr in section {
+                w.writeName(rr.name, compress: true)
+                w.writeUInt16(rr.type.rawValue)
+                w.writeUInt16(rr.dnsClass.rawValue)
+                offsets.append(w.bytes.count)
+                ttls.append(rr.ttl)
+                w.writeUInt32(rr.ttl)
+                let lenAt = w.bytes.count
+                w.writeUInt16(0)
+                rr.rdata.encode(into: &w)
+                w.patchUInt16(UInt16(w.bytes.count - lenAt - 2), at: lenAt)
+            }
+        }
+        return CachedPacket(bytes: w.bytes, ttlOffsets: offsets, ttls: ttls, rcode: rcode, message: m)
+    }
+}

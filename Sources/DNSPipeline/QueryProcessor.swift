@@ -1,0 +1,91 @@
+public import DNSWire
+import Synchronization
+
+/// Holds the chain in force; a reload swaps in a new one atomically.
+public final class ChainReference: Sendable {
+    private let current: Mutex<Chain>
+
+    /// Starts with `chain`.
+    public init(_ chain: Chain) { self.current = Mutex(chain) }
+
+    /// The chain in force now.
+    public var chain: Chain { self.current.withLock { $0 } }
+
+    /// Replaces the chain; queries already running finish on the old one.
+    public func swap(_ chain: Chain) { self.current.withLock { $0 = chain } }
+}
+
+/// What the server should do with one received message.
+public enum ProcessOutcome: Sendable {
+    /// Send these bytes.
+    case reply([UInt8])
+    /// Send nothing.
+    case drop
+    /// Run ``QueryProcessor/process(_:)`` in a task and send its result.
+    case async(Query)
+}
+
+/// Bytes in, bytes out: parsing, the chain (sync fast path first) and encoding, with no I/O.
+///
+/// Listeners of every transport share it. An unreadable header is dropped; a readable header
+/// with a bad body gets FORMERR (STYLE §7). A message with QR=1 is never answered.
+public final class QueryProcessor: Sendable {
+    /// The chain in force.
+    public let chains: ChainReference
+    /// Largest UDP response we send, whatever the client advertises.
+    public let maxUDPResponse: Int
+
+    /// Creates a processor.
+    public init(chains: ChainReference, maxUDPResponse: Int = Int(ResponseEncoder.ednsPayloadSize)) {
+        self.chains = chains
+        self.maxUDPResponse = maxUDPResponse
+    }
+
+    /// Parses `bytes` and tries the synchronous path.
+    public func processNow(_ bytes: [UInt8], client: ClientInfo) -> ProcessOutcome {
+        guard bytes.count >= 12 else { return .drop }
+        // QR=1: a response sent to us (or a reflection attempt); never answer it.
+        guard bytes[2] & 0x80 == 0 else { return .drop }
+        let message: DNSMessage
+        do {
+            message = try DNSMessage.decode(bytes)
+        } catch {
+            return .reply(self.formErr(bytes))
+        }
+        let maxSize: Int
+        switch client.transport {
+        case .udp:
+            let advertised = Int(message.edns?.udpPayloadSize ?? 512)
+            maxSize = max(512, min(advertised, self.maxUDPResponse))
+        default:
+            maxSize = 65535
+        }
+        let query = Query(message: message, client: client, maxResponseSize: maxSize)
+        if let r = self.chains.chain.resolveNow(query, in: QueryContext()) {
+            guard let out = ResponseEncoder.encode(r, for: query) else { return .drop }
+            return .reply(out)
+        }
+        return .async(query)
+    }
+
+    /// Runs the full async chain for a query that the fast path could not answer.
+    public func process(_ query: Query, context: QueryContext = QueryContext(ingressChecked: true)) async -> [UInt8]? {
+        let r = await self.chains.chain.resolve(query, in: context)
+        return ResponseEncoder.encode(r, for: query)
+    }
+
+    /// FORMERR for a message whose header is readable but whose body is not.
+    func formErr(_ bytes: [UInt8]) -> [UInt8] {
+        // ID, opcode and RD copied from the query; no question (it could not be read).
+        var out = [UInt8](repeating: 0, count: 12)
+        out[0] = bytes[0]
+        out[1] = bytes[1]
+        out[2] = 0x80 | (bytes[2] & 0x79)
+        out[3] = 0x80 | ResponseCode.formErr.rawValue.lowByte
+        return out
+    }
+}
+
+extension UInt16 {
+    var lowByte: UInt8 { UInt8(self & 0xFF) }
+}

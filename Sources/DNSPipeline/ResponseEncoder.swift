@@ -1,0 +1,100 @@
+public import DNSWire
+
+/// Turns a ``Resolution`` into the bytes sent to the client.
+///
+/// It restores the client's ID and question (with its case, RFC 1035 §7.1), answers with OPT only
+/// when the query had one (RFC 6891 §7), attaches Extended DNS Errors, and truncates to the
+/// client's size with TC=1 (RFC 6891 §7, RFC 2181 §9). Cached packets are patched in place.
+public enum ResponseEncoder {
+    /// Our advertised EDNS UDP payload size (DNS Flag Day 2020).
+    public static let ednsPayloadSize: UInt16 = 1232
+
+    /// Encodes `resolution` for `query`; nil when nothing must be sent (drop).
+    public static func encode(_ resolution: Resolution, for query: Query) -> [UInt8]? {
+        switch resolution.reply {
+        case .drop:
+            return nil
+        case .cached(let packet, let age):
+            if let bytes = self.patch(packet, age: age, query: query, extendedErrors: resolution.extendedErrors) {
+                return bytes
+            }
+            // Too large for the client: fall back to the message path, which truncates.
+            guard let m = resolution.message else { return nil }
+            return self.encode(message: m, query: query, extendedErrors: resolution.extendedErrors)
+        case .message(let m):
+            return self.encode(message: m, query: query, extendedErrors: resolution.extendedErrors)
+        }
+    }
+
+    /// Encodes a message response for `query`.
+    public static func encode(message: DNSMessage, query: Query, extendedErrors: [EDNSOption]) -> [UInt8] {
+        var m = message
+        let rcode = m.rcode
+        m.header.id = query.message.header.id
+        m.header.isResponse = true
+        m.header.opcode = query.message.header.opcode
+        m.header.recursionDesired = query.message.header.recursionDesired
+        m.header.checkingDisabled = query.message.header.checkingDisabled
+        m.header.recursionAvailable = true
+        m.questions = query.message.questions
+        if let qEDNS = query.message.edns {
+            var opts = extendedErrors
+            // Keep EDE options the upstream sent only when we add none of our own.
+            if opts.isEmpty, let upstream = m.edns {
+                opts = upstream.options.filter { $0.code == .extendedError }
+            }
+            m.edns = EDNS(udpPayloadSize: self.ednsPayloadSize, dnssecOK: qEDNS.dnssecOK, options: opts)
+            m.rcode = rcode
+        } else {
+            m.edns = nil
+            // Extended rcodes cannot be expressed without OPT.
+            m.header.rcodeLow = UInt8(rcode.rawValue & 0x0F)
+            if !m.header.authenticData || !query.dnssecOK { m.header.authenticData = m.header.authenticData && query.dnssecOK }
+        }
+        return m.encode(maxSize: query.maxResponseSize)
+    }
+
+    /// Patches a cached packet for this query; nil when it would exceed the client's size.
+    static func patch(_ p: CachedPacket, age: UInt32, query: Query, extendedErrors: [EDNSOption]) -> [UInt8]? {
+        var opt: [UInt8] = []
+        if let qEDNS = query.message.edns {
+            var w = WireWriter(capacity: 16, compression: false)
+            EDNS(udpPayloadSize: self.ednsPayloadSize, dnssecOK: qEDNS.dnssecOK, options: extendedErrors)
+                .encodeRecord(into: &w)
+            opt = w.bytes
+        }
+        let total = p.bytes.count + opt.count
+        guard total <= query.maxResponseSize, p.bytes.count >= 12 else { return nil }
+        var out = p.bytes
+        out.reserveCapacity(total)
+        let id = query.message.header.id
+        out[0] = UInt8(id >> 8)
+        out[1] = UInt8(id & 0xFF)
+        let qh = query.message.header
+        // Flags: keep QR/AA/TC/RA/AD/RCODE from the cached answer; RD, CD and opcode come from the query.
+        var f = UInt16(out[2]) << 8 | UInt16(out[3])
+        f = (f & ~UInt16(0x7800 | 0x0100 | 0x0010)) | (qh.flags & (0x7800 | 0x0100 | 0x0010)) | 0x8080
+        if !query.dnssecOK { f &= ~UInt16(0x0020) }
+        out[2] = UInt8(f >> 8)
+        out[3] = UInt8(f & 0xFF)
+        // Echo the question's case: the cached question has the same length and offset.
+        let qname = query.question.name.wire
+        if out.count >= 12 + qname.count {
+            for i in 0..<qname.count { out[12 + i] = qname[i] }
+        }
+        for (i, off) in p.ttlOffsets.enumerated() {
+            let t = p.ttls[i] > age ? p.ttls[i] - age : 0
+            out[off] = UInt8(t >> 24)
+            out[off + 1] = UInt8((t >> 16) & 0xFF)
+            out[off + 2] = UInt8((t >> 8) & 0xFF)
+            out[off + 3] = UInt8(t & 0xFF)
+        }
+        if !opt.isEmpty {
+            let ar = (UInt16(out[10]) << 8 | UInt16(out[11])) &+ 1
+            out[10] = UInt8(ar >> 8)
+            out[11] = UInt8(ar & 0xFF)
+            out.append(contentsOf: opt)
+        }
+        return out
+    }
+}

@@ -1,0 +1,62 @@
+import DNSPipeline
+import Logging
+import Metrics
+import NIOCore
+
+/// Reads datagrams, answers on the event loop when the fast path can, and hands the rest to a task.
+///
+/// It never closes the channel: one bad packet must not take the listener down (STYLE §7).
+final class UDPQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let processor: QueryProcessor
+    private let logger: Logger
+    private let errors = Counter(label: "palisade_server_errors_total", dimensions: [("transport", "udp")])
+    private var pendingFlush = false
+
+    init(processor: QueryProcessor, logger: Logger) {
+        self.processor = processor
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = Self.unwrapInboundIn(data)
+        let remote = envelope.remoteAddress
+        guard let client = ClientInfo(remote, transport: .udp) else { return }
+        let bytes = Array(envelope.data.readableBytesView)
+        switch self.processor.processNow(bytes, client: client) {
+        case .reply(let out):
+            let buffer = context.channel.allocator.buffer(bytes: out)
+            context.write(Self.wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
+            self.pendingFlush = true
+        case .drop:
+            break
+        case .async(let query):
+            let channel = context.channel
+            let processor = self.processor
+            Task {
+                guard let out = await processor.process(query) else { return }
+                let buffer = channel.allocator.buffer(bytes: out)
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Flush once per read burst: NIO then sends the queued datagrams with one sendmmsg.
+        if self.pendingFlush {
+            self.pendingFlush = false
+            context.flush()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP errors and the like surface here; log and keep serving.
+        self.errors.increment()
+        self.logger.debug("udp listener error", metadata: ["error": "\(error)"])
+    }
+}
+
+@available(*, unavailable)
+extension UDPQueryHandler: Sendable {}

@@ -1,0 +1,243 @@
+public import DNSCache
+import DNSPipeline
+import DNSWire
+import Foundation
+import Yams
+
+/// The whole configuration file. Every field has a documented default, so an empty file (or no
+/// file at all) is a working configuration: listen on 127.0.0.1:5353, forward to the resolv.conf
+/// nameservers, block with the bundled threat-feed snapshot, log queries to SQLite.
+public struct PalisadeConfiguration: Codable, Sendable, Equatable {
+    /// Plain DNS listen addresses (`ADDR:PORT`, UDP and TCP). Default `["127.0.0.1:5353"]`.
+    public var listen: [String]
+    /// DNS-over-TLS listener (RFC 7858). Default: none.
+    public var dot: TLSListenerConfiguration?
+    /// DNS-over-HTTPS listener (RFC 8484). Default: none.
+    public var doh: TLSListenerConfiguration?
+    /// Address of the HTTP server for metrics, health and the console (`ADDR:PORT`). Default `127.0.0.1:8053`;
+    /// empty string disables it.
+    public var http: String
+    /// Event-loop threads; 0 means one per core. Default 0.
+    public var threads: Int
+    /// Directory for the query database and the feeds' last good copies. Default `palisade-data`
+    /// (relative to the working directory).
+    public var dataDir: String
+    /// Who may query. Default: loopback and private/container ranges only (never an open resolver).
+    public var acl: ACLConfiguration
+    /// Where queries are forwarded.
+    public var upstreams: UpstreamsConfiguration
+    /// Cache behaviour.
+    public var cache: CacheConfiguration
+    /// Static records and special-use names.
+    public var localData: LocalDataConfiguration
+    /// Query logging.
+    public var queryLog: QueryLogConfiguration
+    /// Process log output.
+    public var log: LogConfiguration
+    /// TCP behaviour (RFC 7766).
+    public var tcp: TCPConfiguration
+
+    /// The embedded default configuration.
+    public init() {
+        self.listen = ["127.0.0.1:5353"]
+        self.dot = nil
+        self.doh = nil
+        self.http = "127.0.0.1:8053"
+        self.threads = 0
+        self.dataDir = "palisade-data"
+        self.acl = ACLConfiguration()
+        self.upstreams = UpstreamsConfiguration()
+        self.cache = CacheConfiguration()
+        self.localData = LocalDataConfiguration()
+        self.queryLog = QueryLogConfiguration()
+        self.log = LogConfiguration()
+        self.tcp = TCPConfiguration()
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let d = PalisadeConfiguration()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try Self.rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        self.listen = try c.decodeIfPresent([String].self, forKey: .listen) ?? d.listen
+        self.dot = try c.decodeIfPresent(TLSListenerConfiguration.self, forKey: .dot)
+        self.doh = try c.decodeIfPresent(TLSListenerConfiguration.self, forKey: .doh)
+        self.http = try c.decodeIfPresent(String.self, forKey: .http) ?? d.http
+        self.threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        self.dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? d.dataDir
+        self.acl = try c.decodeIfPresent(ACLConfiguration.self, forKey: .acl) ?? d.acl
+        self.upstreams = try c.decodeIfPresent(UpstreamsConfiguration.self, forKey: .upstreams) ?? d.upstreams
+        self.cache = try c.decodeIfPresent(CacheConfiguration.self, forKey: .cache) ?? d.cache
+        self.localData = try c.decodeIfPresent(LocalDataConfiguration.self, forKey: .localData) ?? d.localData
+        self.queryLog = try c.decodeIfPresent(QueryLogConfiguration.self, forKey: .queryLog) ?? d.queryLog
+        self.log = try c.decodeIfPresent(LogConfiguration.self, forKey: .log) ?? d.log
+        self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp
+    }
+
+    /// Unknown keys are errors, so a typo never silently falls back to a default.
+    static func rejectUnknownKeys(_ decoder: any Decoder, known: [String]) throws {
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        for k in c.allKeys where !known.contains(k.stringValue) {
+            throw DecodingError.dataCorruptedError(forKey: k, in: c,
+                debugDescription: "unknown key '\(k.stringValue)'; known keys: \(known.joined(separator: ", "))")
+        }
+    }
+}
+
+/// A TLS listener (DoT or DoH).
+public struct TLSListenerConfiguration: Codable, Sendable, Equatable {
+    /// Listen addresses (`ADDR:PORT`).
+    public var listen: [String]
+    /// PEM certificate chain file.
+    public var certificate: String
+    /// PEM private key file.
+    public var key: String
+    /// DoH path. Default `/dns-query`.
+    public var path: String?
+}
+
+/// Access control.
+public struct ACLConfiguration: Codable, Sendable, Equatable {
+    /// Client prefixes allowed to query. Default: 127.0.0.0/8, ::1, RFC 1918, CGNAT 100.64/10, link-local, ULA.
+    public var allow: [String]
+
+    /// Defaults as documented.
+    public init(allow: [String] = IPNetwork.privateAndLoopback.map(\.description)) {
+        self.allow = allow
+    }
+}
+
+/// Upstream servers.
+public struct UpstreamsConfiguration: Codable, Sendable, Equatable {
+    /// Upstream specs: `ADDR:PORT`, `tcp://ADDR:PORT`, `tls://ADDR:PORT#name`, `https://host/dns-query`.
+    /// Default: empty, meaning the nameservers of `/etc/resolv.conf`.
+    public var servers: [String]
+    /// `random`, `round-robin` or `sequential`. Default `random`.
+    public var strategy: String
+    /// Per-attempt timeout in milliseconds. Default 1500.
+    public var timeoutMs: Int
+    /// Total deadline for one query across retries and failover, milliseconds. Default 4000.
+    public var deadlineMs: Int
+    /// Domains forwarded to their own servers (e.g. `cluster.local` to the cluster DNS). Longest suffix wins.
+    public var conditional: [ConditionalForward]
+    /// resolv.conf used when `servers` is empty. Default `/etc/resolv.conf`.
+    public var resolvConf: String
+
+    /// Defaults as documented.
+    public init() {
+        self.servers = []
+        self.strategy = "random"
+        self.timeoutMs = 1500
+        self.deadlineMs = 4000
+        self.conditional = []
+        self.resolvConf = "/etc/resolv.conf"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let d = UpstreamsConfiguration()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.servers = try c.decodeIfPresent([String].self, forKey: .servers) ?? d.servers
+        self.strategy = try c.decodeIfPresent(String.self, forKey: .strategy) ?? d.strategy
+        self.timeoutMs = try c.decodeIfPresent(Int.self, forKey: .timeoutMs) ?? d.timeoutMs
+        self.deadlineMs = try c.decodeIfPresent(Int.self, forKey: .deadlineMs) ?? d.deadlineMs
+        self.conditional = try c.decodeIfPresent([ConditionalForward].self, forKey: .conditional) ?? d.conditional
+        self.resolvConf = try c.decodeIfPresent(String.self, forKey: .resolvConf) ?? d.resolvConf
+    }
+}
+
+/// One conditional-forwarding rule.
+public struct ConditionalForward: Codable, Sendable, Equatable {
+    /// The domain (and everything below it).
+    public var domain: String
+    /// Its upstream specs.
+    public var servers: [String]
+}
+
+/// Static records.
+public struct LocalDataConfiguration: Codable, Sendable, Equatable {
+    /// Zone-file lines, e.g. `printer.lan. 300 IN A 192.0.2.10`.
+    public var records: [String]
+    /// Answer RFC 6303 private reverse zones locally (NXDOMAIN). Default true.
+    public var blockPrivateReverse: Bool
+
+    /// Defaults as documented.
+    public init() {
+        self.records = []
+        self.blockPrivateReverse = true
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.records = try c.decodeIfPresent([String].self, forKey: .records) ?? []
+        self.blockPrivateReverse = try c.decodeIfPresent(Bool.self, forKey: .blockPrivateReverse) ?? true
+    }
+}
+
+/// Query logging.
+public struct QueryLogConfiguration: Codable, Sendable, Equatable {
+    /// Store every query in the SQLite database in `dataDir`. Default true.
+    public var store: Bool
+    /// Also write one JSON line per query to this file (`-` for stdout). Default: none.
+    public var jsonOutput: String?
+
+    /// Defaults as documented.
+    public init() {
+        self.store = true
+        self.jsonOutput = nil
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.store = try c.decodeIfPresent(Bool.self, forKey: .store) ?? true
+        self.jsonOutput = try c.decodeIfPresent(String.self, forKey: .jsonOutput)
+    }
+}
+
+/// Process logging.
+public struct LogConfiguration: Codable, Sendable, Equatable {
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`. Default `info`.
+    public var level: String
+    /// `text` or `json`. Default `text`.
+    public var format: String
+
+    /// Defaults as documented.
+    public init() {
+        self.level = "info"
+        self.format = "text"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.level = try c.decodeIfPresent(String.self, forKey: .level) ?? "info"
+        self.format = try c.decodeIfPresent(String.self, forKey: .format) ?? "text"
+    }
+}
+
+/// TCP and TLS connection handling.
+public struct TCPConfiguration: Codable, Sendable, Equatable {
+    /// Idle connections close after this many milliseconds (RFC 7766 §6.2.3). Default 10000.
+    public var idleTimeoutMs: Int
+    /// Most simultaneous connections per listener. Default 1000.
+    public var maxConnections: Int
+
+    /// Defaults as documented.
+    public init() {
+        self.idleTimeoutMs = 10_000
+        self.maxConnections = 1000
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.idleTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutMs) ?? 10_000
+        self.maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 1000
+    }
+}

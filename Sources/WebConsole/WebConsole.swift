@@ -1,1 +1,0 @@
-// WebConsole module
