@@ -1,0 +1,89 @@
+import DNSCache
+import DNSPipeline
+import DNSUpstream
+import DNSWire
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A startup problem, with what to do about it (startup errors are fatal, Knot's policy).
+public struct StartupError: Error, CustomStringConvertible {
+    /// What failed and how to fix it.
+    public var message: String
+    public var description: String { self.message }
+}
+
+/// Builds the long-lived parts from a configuration: upstreams, cache, policy, sinks, and the chain.
+///
+/// The runtime and `palisade query` use the same assembly, so a traced query goes through exactly
+/// the pipeline the server runs.
+final class Assembly: Sendable {
+    let configuration: PalisadeConfiguration
+    let group: any EventLoopGroup
+    let cache: MessageCache<ContinuousClock>
+    let upstreams: UpstreamRouter
+    let policy: PolicyComponents
+    let logger: Logger
+
+    init(configuration c: PalisadeConfiguration, group: any EventLoopGroup, cache: MessageCache<ContinuousClock>? = nil,
+        logger: Logger) async throws
+    {
+        self.configuration = c
+        self.group = group
+        self.logger = logger
+        self.cache = cache ?? MessageCache(configuration: c.cache, clock: ContinuousClock())
+        self.upstreams = try Self.makeUpstreams(c, group: group, logger: logger)
+        self.policy = try await PolicyComponents(configuration: c, logger: logger)
+    }
+
+    /// The chain for this assembly, with `sinks` receiving query events.
+    func chain(sinks: [any QueryEventSink]) throws -> Chain {
+        let records = try self.configuration.localData.records.map { try LocalRecordParser.parse($0) }
+        return PipelineBuilder.chain(.init(
+            acl: self.configuration.acl.allow.compactMap { IPNetwork($0) },
+            localRecords: records,
+            blockPrivateReverse: self.configuration.localData.blockPrivateReverse,
+            sinks: sinks,
+            identify: nil,
+            queryPolicy: self.policy.queryStage,
+            responsePolicy: self.policy.responseStage,
+            cache: CacheStage(cache: self.cache),
+            upstream: UpstreamStage(router: self.upstreams)))
+    }
+
+    func shutdown() async {
+        await self.upstreams.shutdown()
+        await self.policy.shutdown()
+    }
+
+    static func makeUpstreams(_ c: PalisadeConfiguration, group: any EventLoopGroup, logger: Logger) throws -> UpstreamRouter {
+        var specs = c.upstreams.servers
+        if specs.isEmpty {
+            do {
+                let rc = try ResolvConf.load(path: c.upstreams.resolvConf)
+                let listen = c.listen.compactMap(HostPort.init).compactMap { hp -> (address: IPAddress, port: UInt16)? in
+                    guard let a = IPAddress(hp.host) else { return nil }
+                    return (a, UInt16(hp.port))
+                }
+                specs = try rc.upstreamSpecs(excludingListenAddresses: listen).map(\.description)
+                logger.info("using resolv.conf nameservers", metadata: ["upstreams": "\(specs)", "file": "\(c.upstreams.resolvConf)"])
+            } catch {
+                throw StartupError(message: "no upstream configured and \(c.upstreams.resolvConf) gives none: \(error). "
+                    + "Pass --upstream ADDR:PORT or set upstreams.servers in the configuration.")
+            }
+        }
+        var pool = UpstreamPoolConfiguration()
+        pool.strategy = SelectionStrategy(rawValue: c.upstreams.strategy) ?? .random
+        pool.queryDeadline = .milliseconds(c.upstreams.deadlineMs)
+        pool.upstream.timeout = .milliseconds(c.upstreams.timeoutMs)
+        var zones: [String: [String]] = [:]
+        for z in c.upstreams.conditional { zones[z.domain] = z.servers }
+        do {
+            return try UpstreamRouter(defaultSpecs: specs, zones: zones, configuration: pool, group: group,
+                logger: Logger(label: "palisade.upstream"))
+        } catch {
+            throw StartupError(message: "bad upstream configuration: \(error)")
+        }
+    }
+}

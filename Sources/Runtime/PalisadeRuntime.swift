@@ -1,0 +1,243 @@
+import DNSCache
+import DNSPipeline
+import DNSServer
+import DNSWire
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import WebConsole
+
+/// Runs Palisade: listeners, HTTP, query log, policy refresh; reloads on SIGHUP.
+public final class PalisadeRuntime: Sendable {
+    private let initial: PalisadeConfiguration
+    private let configPath: String?
+    private let reloadOverrides: @Sendable (inout PalisadeConfiguration) -> Void
+    private let logger = Logger(label: "palisade")
+    private let reloadFailures = Counter(label: "palisade_config_reload_failures_total")
+    private let reloads = Counter(label: "palisade_config_reloads_total")
+    /// Called with the bound ports once every listener is up (tests use port 0).
+    private let onReady: @Sendable (RuntimePorts) -> Void
+
+    /// Creates a runtime.
+    /// - Parameters:
+    ///   - configuration: the validated configuration.
+    ///   - configPath: the file to re-read on SIGHUP (nil: the embedded default).
+    ///   - reloadOverrides: applies command-line flags again after a reload.
+    public init(configuration: PalisadeConfiguration, configPath: String?,
+        reloadOverrides: @escaping @Sendable (inout PalisadeConfiguration) -> Void = { _ in },
+        onReady: @escaping @Sendable (RuntimePorts) -> Void = { _ in })
+    {
+        self.initial = configuration
+        self.configPath = configPath
+        self.reloadOverrides = reloadOverrides
+        self.onReady = onReady
+    }
+
+    /// Runs until SIGTERM/SIGINT.
+    /// - Throws: ``StartupError`` when something cannot start (with how to fix it).
+    public func run() async throws {
+        let c = self.initial
+        let registry = MetricsBootstrap.registry
+        let threads = c.threads == 0 ? System.coreCount : c.threads
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        defer { try? group.syncShutdownGracefully() }
+        let health = HealthState()
+
+        try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
+        let store = try QueryLogComponents(configuration: c, logger: self.logger)
+        let assembly = try await Assembly(configuration: c, group: group, logger: self.logger)
+        let chains = ChainReference(try assembly.chain(sinks: store.sinks))
+        let processor = QueryProcessor(chains: chains)
+        let current = Mutex<Assembly>(assembly)
+
+        var listeners: [DNSListener] = []
+        for l in c.listen {
+            guard let hp = HostPort(l) else { continue }
+            listeners.append(DNSListener(
+                configuration: .init(kind: .dns, host: hp.host, port: hp.port,
+                    tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections),
+                processor: processor, group: group, threads: threads, logger: self.logger))
+        }
+        if let dot = c.dot {
+            let tls = try Self.tlsContext(dot, alpn: ["dot"])
+            for l in dot.listen {
+                guard let hp = HostPort(l) else { continue }
+                listeners.append(DNSListener(
+                    configuration: .init(kind: .dot, host: hp.host, port: hp.port, tls: tls,
+                        tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections),
+                    processor: processor, group: group, threads: threads, logger: self.logger))
+            }
+        }
+        for l in listeners {
+            do {
+                try await l.start()
+            } catch {
+                for s in listeners { await s.stop() }
+                throw StartupError(message: "\(error). Is another server using the port? Choose another with --listen.")
+            }
+        }
+
+        let ports = RuntimePortsBox()
+        ports.set { $0.dns = listeners.flatMap(\.boundAddresses).compactMap(\.port) }
+        var services: [any Service] = listeners
+        services += store.services
+        services += assembly.policy.services
+        var expected = 0
+        if !c.http.isEmpty, let hp = HostPort(c.http) {
+            expected += 1
+            services.append(HTTPService.operations(host: hp.host, port: hp.port, registry: registry, health: health,
+                extraRoutes: { router in store.addRoutes(to: router) },
+                logger: Logger(label: "palisade.http"),
+                onRunning: { port in ports.set { $0.http = port } }))
+        }
+        if let doh = c.doh {
+            let cert = try NIOSSLCertificate.fromPEMFile(doh.certificate)
+            let key = try NIOSSLPrivateKey(file: doh.key, format: .pem)
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: cert.map { .certificate($0) },
+                privateKey: .privateKey(key))
+            for l in doh.listen {
+                guard let hp = HostPort(l) else { continue }
+                expected += 1
+                services.append(try HTTPService.doh(host: hp.host, port: hp.port, path: doh.path ?? "/dns-query", tls: tls,
+                    processor: processor, logger: Logger(label: "palisade.doh"),
+                    onRunning: { port in ports.set { $0.doh.append(port) } }))
+            }
+        }
+        let onReady = self.onReady
+        services.append(ReadinessService(expectedHTTP: expected, ports: ports, health: health,
+            policyReady: { assembly.policy.readiness() }, onReady: onReady))
+        services.append(ReloadService { [self] in
+            await self.reload(current: current, chains: chains, sinks: store.sinks, group: group)
+        })
+
+        let group2 = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: self.logger))
+        self.logger.info("palisade started", metadata: ["listen": "\(c.listen)", "http": "\(c.http)", "threads": "\(threads)"])
+        do {
+            try await group2.run()
+        } catch {
+            self.logger.error("service failed", metadata: ["error": "\(error)"])
+        }
+        let last = current.withLock { $0 }
+        await last.shutdown()
+        self.logger.info("palisade stopped")
+    }
+
+    /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
+    private func reload(current: Mutex<Assembly>, chains: ChainReference, sinks: [any QueryEventSink],
+        group: any EventLoopGroup) async
+    {
+        self.logger.notice("reload requested (SIGHUP)")
+        do {
+            var c = try ConfigurationLoader.load(path: self.configPath)
+            self.reloadOverrides(&c)
+            let problems = ConfigurationLoader.validate(c)
+            if !problems.isEmpty { throw ConfigurationError(problems: problems, file: self.configPath) }
+            let old = current.withLock { $0 }
+            if c.listen != old.configuration.listen || c.http != old.configuration.http || c.threads != old.configuration.threads {
+                self.logger.warning("listen, http and threads changes need a restart; keeping the current sockets")
+            }
+            let cache = c.cache == old.configuration.cache ? old.cache : nil
+            let next = try await Assembly(configuration: c, group: group, cache: cache, logger: self.logger)
+            chains.swap(try next.chain(sinks: sinks))
+            current.withLock { $0 = next }
+            await old.shutdown()
+            self.reloads.increment()
+            self.logger.notice("reload done; new pipeline in force")
+        } catch {
+            self.reloadFailures.increment()
+            self.logger.error("reload failed; the previous configuration keeps running", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func tlsContext(_ t: TLSListenerConfiguration, alpn: [String]) throws -> NIOSSLContext {
+        do {
+            let cert = try NIOSSLCertificate.fromPEMFile(t.certificate)
+            let key = try NIOSSLPrivateKey(file: t.key, format: .pem)
+            var cfg = TLSConfiguration.makeServerConfiguration(certificateChain: cert.map { .certificate($0) },
+                privateKey: .privateKey(key))
+            cfg.applicationProtocols = alpn
+            return try NIOSSLContext(configuration: cfg)
+        } catch {
+            throw StartupError(message: "cannot load TLS certificate \(t.certificate) / key \(t.key): \(error)")
+        }
+    }
+}
+
+/// Ports actually bound (port 0 in tests).
+public struct RuntimePorts: Sendable {
+    /// DNS listener ports (UDP and TCP share them).
+    public var dns: [Int] = []
+    /// HTTP operations port.
+    public var http: Int?
+    /// DoH ports.
+    public var doh: [Int] = []
+}
+
+final class RuntimePortsBox: Sendable {
+    private let value = Mutex(RuntimePorts())
+    func set(_ f: (inout RuntimePorts) -> Void) { self.value.withLock { f(&$0) } }
+    var ports: RuntimePorts { self.value.withLock { $0 } }
+}
+
+/// Marks the process ready once HTTP servers run and policy has loaded.
+struct ReadinessService: Service {
+    let expectedHTTP: Int
+    let ports: RuntimePortsBox
+    let health: HealthState
+    let policyReady: @Sendable () -> (Bool, [String])
+    let onReady: @Sendable (RuntimePorts) -> Void
+
+    func run() async throws {
+        var announced = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let p = self.ports.ports
+            let httpUp = (p.http == nil ? 0 : 1) + p.doh.count
+            let (policyOK, reasons) = self.policyReady()
+            let ready = httpUp >= self.expectedHTTP && policyOK
+            self.health.set(ready: ready, reasons: ready ? [] : (httpUp < self.expectedHTTP ? ["http starting"] : []) + reasons)
+            if ready && !announced {
+                announced = true
+                self.onReady(p)
+            }
+            // Readiness is re-evaluated periodically: a policy source can fail closed later.
+            try? await Task.sleep(for: .milliseconds(announced ? 1000 : 20))
+        }
+    }
+}
+
+/// Runs `action` on every SIGHUP.
+struct ReloadService: Service {
+    let action: @Sendable () async -> Void
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        try? await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                await self.action()
+            }
+        }
+    }
+}
+
+/// Metrics are bootstrapped once per process.
+enum MetricsBootstrap {
+    static let registry: PrometheusCollectorRegistry = {
+        let r = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: r)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return r
+    }()
+}

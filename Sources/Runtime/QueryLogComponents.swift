@@ -1,0 +1,78 @@
+import DNSPipeline
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+import WebConsole
+
+/// The query-log side: sinks for the pipeline, services that drain them, HTTP routes that read them.
+final class QueryLogComponents: Sendable {
+    let sinks: [any QueryEventSink]
+    let services: [any Service]
+
+    init(configuration c: PalisadeConfiguration, logger: Logger) throws {
+        var sinks: [any QueryEventSink] = []
+        var services: [any Service] = []
+        if let path = c.queryLog.jsonOutput {
+            let json = try JSONEventOutput(path: path)
+            sinks.append(json)
+            services.append(json)
+        }
+        self.sinks = sinks
+        self.services = services
+    }
+
+    func addRoutes(to router: Router<PalisadeRequestContext>) {}
+}
+
+/// Writes one JSON object per query to stdout or a file, for log shippers.
+///
+/// `emit` only enqueues (bounded); a background service writes. A full queue drops and counts.
+final class JSONEventOutput: QueryEventSink, Service {
+    private let handle: FileHandle
+    private let stream: AsyncStream<QueryEvent>
+    private let continuation: AsyncStream<QueryEvent>.Continuation
+    private let dropped = Atomic<Int>(0)
+
+    init(path: String, capacity: Int = 10_000) throws {
+        if path == "-" {
+            self.handle = FileHandle.standardOutput
+        } else {
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw StartupError(message: "cannot create query-log JSON output \(path)")
+                }
+            }
+            guard let h = FileHandle(forWritingAtPath: path) else {
+                throw StartupError(message: "cannot open query-log JSON output \(path) for writing")
+            }
+            h.seekToEndOfFile()
+            self.handle = h
+        }
+        (self.stream, self.continuation) = AsyncStream.makeStream(of: QueryEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+    }
+
+    @discardableResult
+    func emit(_ event: QueryEvent) -> Bool {
+        if case .dropped = self.continuation.yield(event) {
+            self.dropped.add(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func run() async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        await withGracefulShutdownHandler {
+            for await e in self.stream {
+                guard var d = try? encoder.encode(e) else { continue }
+                d.append(0x0A)
+                self.handle.write(d)
+            }
+        } onGracefulShutdown: {
+            self.continuation.finish()
+        }
+    }
+}
