@@ -26,7 +26,7 @@ public struct UpstreamStage: Stage {
     }
 
     /// EDNS options that belong to one hop and are never passed from upstream to client.
-    static let hopByHopOptions: Set<EDNSOptionCode> = [.cookie, .tcpKeepalive, .padding]
+    package static let hopByHopOptions: Set<EDNSOptionCode> = [.cookie, .tcpKeepalive, .padding]
 
     public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
         let question = query.question
@@ -49,7 +49,7 @@ public struct UpstreamStage: Stage {
     }
 
     /// The message sent upstream for a client query.
-    static func upstreamQuery(for query: Query, bufferSize: UInt16) -> DNSMessage {
+    package static func upstreamQuery(for query: Query, bufferSize: UInt16) -> DNSMessage {
         var header = Header(id: 0, opcode: query.message.header.opcode, recursionDesired: true)
         header.checkingDisabled = query.checkingDisabled
         return DNSMessage(header: header, questions: [query.question],
@@ -57,7 +57,7 @@ public struct UpstreamStage: Stage {
     }
 
     /// The upstream reply, made into the reply to the client.
-    static func clientReply(_ reply: DNSMessage, for query: Query) -> DNSMessage {
+    package static func clientReply(_ reply: DNSMessage, for query: Query) -> DNSMessage {
         var out = reply
         out.header.id = query.message.header.id
         out.header.recursionDesired = query.message.header.recursionDesired
