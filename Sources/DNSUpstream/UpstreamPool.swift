@@ -1,0 +1,198 @@
+import CoreMetrics
+import DNSWire
+import Logging
+import NIOCore
+import Synchronization
+
+/// A reply from an upstream, with the upstream that gave it.
+public struct UpstreamAnswer: Sendable {
+    /// The reply as received (ID and question as the transport sent them).
+    public var reply: DNSMessage
+    /// The id of the upstream that answered (its normalized spec).
+    public var upstream: String
+}
+
+/// The health of one upstream, for status pages and tests.
+public struct UpstreamStatus: Sendable, Hashable {
+    /// The upstream id (normalized spec).
+    public var id: String
+    /// Healthy, down or probing.
+    public var state: UpstreamHealthState
+    /// Failures since the last success.
+    public var consecutiveFailures: Int
+}
+
+/// Several upstreams behind one selection strategy, with health tracking, failover, per-upstream
+/// timeouts and retries, and an overall deadline per query.
+///
+/// The pool does not own its `EventLoopGroup`: sockets and connections run on the group passed in,
+/// and nothing spawns threads per query. Call ``shutdown()`` before shutting the group down.
+public final class UpstreamPool: Sendable {
+    /// The pool's configuration.
+    public let configuration: UpstreamPoolConfiguration
+    package let upstreams: [Upstream]
+    private let clock: UpstreamClock
+    private let turn = Atomic<Int>(0)
+    private let logger: Logger
+
+    /// Creates a pool from spec strings (see ``UpstreamSpec`` for the accepted forms).
+    /// - Parameters:
+    ///   - specs: one or more upstream specs, e.g. `["192.0.2.53", "tls://192.0.2.1#dns.example.org"]`.
+    ///   - configuration: selection, health and timeout settings.
+    ///   - group: event loops for every socket and connection of the pool.
+    ///   - clock: the clock for health backoff and probes (tests pass a manual clock).
+    ///   - metrics: where metrics go (default: the global `MetricsSystem`).
+    ///   - logger: for health transitions (info) and per-attempt failures (debug).
+    /// - Throws: ``UpstreamConfigurationError`` for a bad spec or option, naming it.
+    public convenience init(specs: [String], configuration: UpstreamPoolConfiguration = UpstreamPoolConfiguration(),
+        group: any EventLoopGroup, clock: UpstreamClock = .continuous, metrics: any MetricsFactory = MetricsSystem.factory,
+        logger: Logger = Logger(label: "palisade.upstream")) throws(UpstreamConfigurationError)
+    {
+        var parsed: [UpstreamSpec] = []
+        for s in specs { parsed.append(try UpstreamSpec.parse(s)) }
+        try self.init(upstreams: parsed, configuration: configuration, group: group, clock: clock, metrics: metrics,
+            logger: logger)
+    }
+
+    /// Creates a pool from parsed specs.
+    /// - Throws: ``UpstreamConfigurationError`` when the list is empty, has duplicates, or an option is invalid.
+    public convenience init(upstreams specs: [UpstreamSpec],
+        configuration: UpstreamPoolConfiguration = UpstreamPoolConfiguration(), group: any EventLoopGroup,
+        clock: UpstreamClock = .continuous, metrics: any MetricsFactory = MetricsSystem.factory,
+        logger: Logger = Logger(label: "palisade.upstream")) throws(UpstreamConfigurationError)
+    {
+        try configuration.validate()
+        guard !specs.isEmpty else { throw UpstreamConfigurationError(.noUpstreams, "an upstream pool needs at least one upstream") }
+        var seen = Set<String>()
+        var upstreams: [Upstream] = []
+        for spec in specs {
+            guard seen.insert(spec.description).inserted else {
+                throw UpstreamConfigurationError(.badSpec, "upstream \"\(spec)\" is listed twice")
+            }
+            upstreams.append(try Upstream.make(spec: spec, configuration: configuration, group: group,
+                metricsFactory: metrics))
+        }
+        self.init(upstreams: upstreams, configuration: configuration, clock: clock, logger: logger)
+    }
+
+    /// Creates a pool around ready-made upstreams (tests inject scripted transports this way).
+    package init(upstreams: [Upstream], configuration: UpstreamPoolConfiguration, clock: UpstreamClock, logger: Logger) {
+        self.upstreams = upstreams
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The ids of the upstreams, in configuration order.
+    public var upstreamIDs: [String] { self.upstreams.map(\.id) }
+
+    /// The health of every upstream, in configuration order.
+    public func status() -> [UpstreamStatus] {
+        let now = self.clock.now()
+        return self.upstreams.map {
+            UpstreamStatus(id: $0.id, state: $0.state(at: now), consecutiveFailures: $0.consecutiveFailures)
+        }
+    }
+
+    /// The order in which the next query would try the upstreams (advances the round-robin turn).
+    package func nextOrder() -> [Upstream] {
+        let now = self.clock.now()
+        let turn = self.turn.wrappingAdd(1, ordering: .relaxed).oldValue
+        var rng = SystemRandomNumberGenerator()
+        let order = UpstreamSelection.order(strategy: self.configuration.strategy, count: self.upstreams.count,
+            turn: turn, isAvailable: { self.upstreams[$0].state(at: now) != .down }, using: &rng)
+        return order.map { self.upstreams[$0] }
+    }
+
+    /// Sends a query to the pool's upstreams until one answers or the query deadline passes.
+    ///
+    /// Upstreams are tried in the strategy's order, down ones last. Each attempt gets the per-upstream
+    /// timeout (cut to what is left of the deadline); a timeout is retried on the same upstream
+    /// `retries` times, any other failure moves on at once. A REFUSED reply moves on too, and is
+    /// returned only when nothing better arrives.
+    /// - Parameter query: the message to send; its ID is replaced by the transport.
+    /// - Returns: the first usable reply and who sent it.
+    /// - Throws: ``UpstreamError``: the last attempt's error, or `.unavailable` when nothing was tried in time.
+    public func query(_ query: DNSMessage) async throws(UpstreamError) -> UpstreamAnswer {
+        let deadline = NIODeadline.now() + TimeAmount(self.configuration.queryDeadline)
+        let perAttempt = TimeAmount(self.configuration.upstream.timeout)
+        var lastError: UpstreamError?
+        var refused: UpstreamAnswer?
+        upstreams: for upstream in self.nextOrder() {
+            for _ in 0...self.configuration.upstream.retries {
+                let start = NIODeadline.now()
+                guard start < deadline else { break upstreams }
+                do {
+                    let reply = try await upstream.transport.exchange(query, deadline: min(start + perAttempt, deadline))
+                    let elapsed = NIODeadline.now() - start
+                    upstream.metrics.latency.recordNanoseconds(elapsed.nanoseconds)
+                    if upstream.recordSuccess(at: self.clock.now()) {
+                        self.logger.info("upstream recovered", metadata: ["upstream.id": "\(upstream.id)"])
+                    }
+                    if reply.rcode == .refused {
+                        upstream.metrics.count(.refused)
+                        refused = refused ?? UpstreamAnswer(reply: reply, upstream: upstream.id)
+                        continue upstreams
+                    }
+                    upstream.metrics.count(.success)
+                    return UpstreamAnswer(reply: reply, upstream: upstream.id)
+                } catch {
+                    if error.code == .shutdown { throw error }
+                    upstream.metrics.count(AttemptOutcome(error))
+                    lastError = error
+                    self.logger.debug("upstream attempt failed",
+                        metadata: ["upstream.id": "\(upstream.id)", "error": "\(error)"])
+                    if upstream.recordFailure(at: self.clock.now()) {
+                        self.logger.info("upstream marked down",
+                            metadata: ["upstream.id": "\(upstream.id)", "error": "\(error)"])
+                    }
+                    // Only a timeout is worth repeating at once; a refused connection or a TLS failure is not.
+                    guard error.code == .timeout else { continue upstreams }
+                }
+            }
+        }
+        if let refused { return refused }
+        if let lastError { throw lastError }
+        throw UpstreamError(.unavailable, "no upstream could be tried within \(self.configuration.queryDeadline)")
+    }
+
+    /// Sends a health probe (`. IN NS`) to every upstream whose down period has ended, so a recovered
+    /// upstream comes back even when no real query would try it (e.g. a sequential pool's first entry).
+    /// - Returns: the ids of the upstreams that answered.
+    @discardableResult
+    public func probe() async -> [String] {
+        let now = self.clock.now()
+        var recovered: [String] = []
+        for upstream in self.upstreams where upstream.state(at: now) == .probing {
+            let probe = DNSMessage.query(id: 0, name: .root, type: .ns,
+                edns: EDNS(udpPayloadSize: self.configuration.upstream.ednsBufferSize))
+            let deadline = NIODeadline.now() + TimeAmount(self.configuration.upstream.timeout)
+            do {
+                _ = try await upstream.transport.exchange(probe, deadline: deadline)
+                upstream.recordSuccess(at: self.clock.now())
+                self.logger.info("upstream recovered", metadata: ["upstream.id": "\(upstream.id)"])
+                recovered.append(upstream.id)
+            } catch {
+                upstream.recordFailure(at: self.clock.now())
+            }
+        }
+        return recovered
+    }
+
+    /// Runs ``probe()`` every `interval` on the pool's clock until the task is cancelled.
+    public func runHealthProbes(every interval: Duration) async {
+        while !Task.isCancelled {
+            do {
+                try await self.clock.sleep(interval)
+            } catch {
+                return
+            }
+            await self.probe()
+        }
+    }
+
+    /// Closes every socket and connection; later queries fail with `.shutdown`.
+    public func shutdown() async {
+        for upstream in self.upstreams { await upstream.transport.shutdown() }
+    }
+}

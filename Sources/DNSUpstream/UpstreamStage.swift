@@ -1,0 +1,92 @@
+public import DNSPipeline
+import DNSWire
+
+/// The terminal stage: forwards the client's question to an upstream and returns its reply.
+///
+/// The upstream query is built fresh: the client's question, DO and CD bits, our own EDNS buffer
+/// size, a new ID, and none of the client's EDNS options (they can carry identifying data such as
+/// ECS or cookies, which are hop-by-hop anyway). The reply goes back with the client's ID, question
+/// and RD bit restored; a client without EDNS gets no OPT record (RFC 6891 §7).
+///
+/// When every upstream fails the answer is SERVFAIL with EDE 22 (No Reachable Authority) after
+/// timeouts, or EDE 23 (Network Error) after connection, TLS or HTTP errors (RFC 8914 §4.23, §4.24).
+public struct UpstreamStage: Stage {
+    /// `upstream`.
+    public let id: StageID = "upstream"
+    private let router: UpstreamRouter
+
+    /// Creates the stage over a router (conditional forwarding).
+    public init(router: UpstreamRouter) {
+        self.router = router
+    }
+
+    /// Creates the stage over a single pool.
+    public init(pool: UpstreamPool) {
+        self.router = UpstreamRouter(defaultPool: pool)
+    }
+
+    /// EDNS options that belong to one hop and are never passed from upstream to client.
+    package static let hopByHopOptions: Set<EDNSOptionCode> = [.cookie, .tcpKeepalive, .padding]
+
+    public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
+        let question = query.question
+        let (zone, pool) = self.router.route(question.name)
+        let outgoing = Self.upstreamQuery(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
+        do {
+            let answer = try await pool.query(outgoing)
+            context.note(self.id, "answered by \(answer.upstream)\(zone.map { " (zone \($0))" } ?? ""): \(answer.reply.rcode)")
+            return Resolution(reply: .message(Self.clientReply(answer.reply, for: query)),
+                source: .upstream(answer.upstream))
+        } catch {
+            let ede: ExtendedErrorCode =
+                switch error.code {
+                case .timeout, .unavailable: .noReachableAuthority
+                default: .networkError
+                }
+            context.note(self.id, "no upstream answered: \(error)")
+            return .failure(for: query, ede: ede, text: Self.failureText(error))
+        }
+    }
+
+    /// The message sent upstream for a client query.
+    package static func upstreamQuery(for query: Query, bufferSize: UInt16) -> DNSMessage {
+        var header = Header(id: 0, opcode: query.message.header.opcode, recursionDesired: true)
+        header.checkingDisabled = query.checkingDisabled
+        return DNSMessage(header: header, questions: [query.question],
+            edns: EDNS(udpPayloadSize: bufferSize, dnssecOK: query.dnssecOK))
+    }
+
+    /// The upstream reply, made into the reply to the client.
+    package static func clientReply(_ reply: DNSMessage, for query: Query) -> DNSMessage {
+        var out = reply
+        out.header.id = query.message.header.id
+        out.header.recursionDesired = query.message.header.recursionDesired
+        // The client's question with its own case (RFC 1035 §7.1; 0x20 clients check it).
+        out.questions = query.message.questions
+        if let clientEDNS = query.message.edns {
+            let rcode = reply.rcode
+            var edns = reply.edns ?? EDNS()
+            edns.udpPayloadSize = 1232
+            edns.dnssecOK = clientEDNS.dnssecOK
+            edns.options.removeAll { Self.hopByHopOptions.contains($0.code) }
+            out.edns = edns
+            out.rcode = rcode
+        } else {
+            let rcode = reply.rcode
+            out.edns = nil
+            // An extended rcode cannot be expressed without OPT; SERVFAIL is the honest fallback.
+            out.rcode = rcode.rawValue > 0x0F ? .servFail : rcode
+        }
+        return out
+    }
+
+    private static func failureText(_ error: UpstreamError) -> String {
+        switch error.code {
+        case .timeout, .unavailable: "no upstream answered in time"
+        case .tlsError: "upstream TLS failure"
+        case .httpError: "upstream HTTP failure"
+        case .badReply: "upstream reply unusable"
+        default: "upstream network error"
+        }
+    }
+}

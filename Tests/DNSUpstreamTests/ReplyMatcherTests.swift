@@ -1,0 +1,90 @@
+import DNSUpstream
+import DNSWire
+import NIOCore
+import Testing
+
+@Suite struct ReplyMatcherTests {
+    let server = try! SocketAddress(ipAddress: "127.0.0.1", port: 5353)  // Invariant: a valid literal.
+    let name = try! DomainName("www.example.org.")  // Invariant: a valid literal.
+
+    func matcher() -> ReplyMatcher {
+        ReplyMatcher(server: self.server, id: 0x1234, question: Question(name: self.name, type: .a))
+    }
+
+    func reply(id: UInt16 = 0x1234, name: String = "www.example.org.", type: RecordType = .a,
+        dnsClass: DNSClass = .in) throws -> ByteBuffer
+    {
+        var q = DNSMessage.query(id: id, name: try DomainName(name), type: type)
+        q.questions[0].dnsClass = dnsClass
+        return ByteBuffer(bytes: q.makeResponse().encode())
+    }
+
+    @Test("A reply with our ID and question from the server is accepted")
+    func acceptsMatchingReply() throws {
+        guard case .accept(let m) = self.matcher().match(try self.reply(), from: self.server) else {
+            Issue.record("rejected")
+            return
+        }
+        #expect(m.header.id == 0x1234)
+    }
+
+    @Test("The question name is compared without case")
+    func nameCaseInsensitive() throws {
+        guard case .accept = self.matcher().match(try self.reply(name: "WwW.ExAmPlE.oRg."), from: self.server) else {
+            Issue.record("rejected")
+            return
+        }
+    }
+
+    @Test("Replies that differ in one respect are rejected with that reason", arguments: [
+        ("id", MismatchReason.id),
+        ("name", .question),
+        ("type", .question),
+        ("class", .question),
+        ("source address", .source),
+        ("source port", .source),
+        ("garbage", .malformed),
+        ("short", .malformed),
+        ("query", .notResponse),
+    ])
+    func rejects(what: String, reason: MismatchReason) throws {
+        var bytes = try self.reply()
+        var from: SocketAddress? = self.server
+        switch what {
+        case "id": bytes = try self.reply(id: 0x4321)
+        case "name": bytes = try self.reply(name: "mail.example.org.")
+        case "type": bytes = try self.reply(type: .aaaa)
+        case "class": bytes = try self.reply(dnsClass: .chaos)
+        case "source address": from = try SocketAddress(ipAddress: "127.0.0.2", port: 5353)
+        case "source port": from = try SocketAddress(ipAddress: "127.0.0.1", port: 5354)
+        case "garbage": bytes = ByteBuffer(bytes: [0x12, 0x34, 0xFF, 0xFF, 0, 9])
+        case "short": bytes = ByteBuffer(bytes: [0x12])
+        case "query": bytes = ByteBuffer(bytes: DNSMessage.query(id: 0x1234, name: self.name, type: .a).encode())
+        default: Issue.record("unknown case")
+        }
+        guard case .reject(let got) = self.matcher().match(bytes, from: from) else {
+            Issue.record("\(what): accepted")
+            return
+        }
+        #expect(got == reason)
+    }
+
+    @Test("A reply without a question section is not ours")
+    func noQuestion() throws {
+        var m = DNSMessage.query(id: 0x1234, name: self.name, type: .a).makeResponse(rcode: .formErr)
+        m.questions = []
+        guard case .reject(.question) = self.matcher().match(ByteBuffer(bytes: m.encode()), from: self.server) else {
+            Issue.record("accepted")
+            return
+        }
+    }
+
+    @Test("An IPv4-mapped source counts as the same server")
+    func mappedSource() throws {
+        let mapped = try SocketAddress(ipAddress: "::ffff:127.0.0.1", port: 5353)
+        guard case .accept = self.matcher().match(try self.reply(), from: mapped) else {
+            Issue.record("rejected")
+            return
+        }
+    }
+}
