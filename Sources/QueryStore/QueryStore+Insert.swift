@@ -1,0 +1,153 @@
+public import DNSPipeline
+import Foundation
+import GRDB
+
+extension QueryStore {
+    /// Writes `events` in one transaction, recording (or refreshing) each event's workload first.
+    ///
+    /// The workload row is keyed by ``workloadKey(for:)``, the identity captured when the query was answered;
+    /// events never look a workload up by IP later. Its name, image and labels take the latest values seen and
+    /// its first/last seen times widen to cover the batch.
+    ///
+    /// - Parameter events: The events, in arrival order (ids are assigned in this order).
+    /// - Throws: ``QueryStoreError`` `.writeFailed`; nothing of the batch is written then.
+    public func insert(_ events: [QueryEvent]) async throws(QueryStoreError) {
+        if events.isEmpty { return }
+        try await self.write("inserting \(events.count) events") { db in
+            try Self.insert(events, into: db)
+        }
+    }
+
+    /// The body of ``insert(_:)``, for callers already inside a transaction.
+    static func insert(_ events: [QueryEvent], into db: Database) throws {
+        var workloads: [String: (workload: Workload, first: Int64, last: Int64)] = [:]
+        for event in events {
+            guard let workload = event.workload else { continue }
+            let key = Self.workloadKey(for: workload)
+            if let seen = workloads[key] {
+                // Later events in the batch carry the newer name/labels.
+                workloads[key] = (
+                    workload, min(seen.first, event.timestampMicros), max(seen.last, event.timestampMicros)
+                )
+            } else {
+                workloads[key] = (workload, event.timestampMicros, event.timestampMicros)
+            }
+        }
+
+        if !workloads.isEmpty {
+            let labelEncoder = JSONEncoder()
+            labelEncoder.outputFormatting = [.sortedKeys]
+            // Portable upsert (SQLite ≥ 3.24, PostgreSQL ≥ 9.5): CASE instead of SQLite's two-argument
+            // min()/max(), which PostgreSQL spells LEAST/GREATEST.
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO workloads (key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (key) DO UPDATE SET
+                        name = excluded.name,
+                        image = excluded.image,
+                        labels = excluded.labels,
+                        first_seen_us = CASE WHEN excluded.first_seen_us < workloads.first_seen_us
+                            THEN excluded.first_seen_us ELSE workloads.first_seen_us END,
+                        last_seen_us = CASE WHEN excluded.last_seen_us > workloads.last_seen_us
+                            THEN excluded.last_seen_us ELSE workloads.last_seen_us END
+                    """)
+            for (key, seen) in workloads {
+                let labels = String(decoding: try labelEncoder.encode(seen.workload.labels), as: UTF8.self)
+                try upsert.execute(arguments: [
+                    key, seen.workload.kind.rawValue, seen.workload.id, seen.workload.name, seen.workload.image,
+                    labels, seen.first, seen.last,
+                ])
+            }
+        }
+
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (ts_us, client_ip, transport, workload_key, qname, qtype, rcode, answers, source,
+                    upstream, policy_source, policy_rule, policy_action, policy_trigger, blocked, findings, latency_us)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        var findingEncoder: JSONEncoder?
+        for event in events {
+            var findings: String?
+            if !event.findings.isEmpty {
+                let encoder = findingEncoder ?? JSONEncoder()
+                findingEncoder = encoder
+                findings = String(decoding: try encoder.encode(event.findings), as: UTF8.self)
+            }
+            let policy = event.policy
+            try insert.execute(arguments: [
+                event.timestampMicros, event.clientIP, event.transport,
+                event.workload.map(Self.workloadKey(for:)),
+                StoredName.normalize(event.qname), event.qtype, event.rcode,
+                event.answers.isEmpty ? nil : JSONText.encode(event.answers),
+                event.source, event.upstream,
+                policy?.source, policy?.rule, policy?.action, policy?.trigger,
+                event.blocked ? 1 : 0, findings, event.latencyMicros,
+            ])
+        }
+    }
+}
+
+/// How names are stored and compared: lower case, without the trailing dot (the root stays `.`).
+enum StoredName {
+    /// `WWW.Example.org.` → `www.example.org`. Returns the input unchanged (no copy) in the common case.
+    static func normalize(_ name: String) -> String {
+        var needsWork = false
+        for byte in name.utf8 where byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
+            needsWork = true
+            break
+        }
+        if !needsWork && !(name.utf8.count > 1 && name.utf8.last == UInt8(ascii: ".")) { return name }
+        var s = name.lowercased()
+        if s.utf8.count > 1 && s.hasSuffix(".") { s.removeLast() }
+        return s
+    }
+}
+
+/// A small JSON string-array codec: answers are written for every event, and JSONEncoder costs more than the
+/// rest of the row.
+enum JSONText {
+    /// `["a","b\"c"]`, escaping per RFC 8259 §7.
+    static func encode(_ strings: [String]) -> String {
+        var out = "["
+        for (i, s) in strings.enumerated() {
+            if i > 0 { out.append(",") }
+            out.append("\"")
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out.append("\\\"")
+                case "\\": out.append("\\\\")
+                case "\n": out.append("\\n")
+                case "\r": out.append("\\r")
+                case "\t": out.append("\\t")
+                case let c where c.value < 0x20:
+                    let hex = String(c.value, radix: 16)
+                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            out.append("\"")
+        }
+        out.append("]")
+        return out
+    }
+
+    /// Decodes a JSON array of strings; nil or malformed text (never written by this module) gives `[]`.
+    static func decodeStrings(_ text: String?) -> [String] {
+        guard let text, let data = text.data(using: .utf8) else { return [] }
+        return (try? JSONDecoder().decode([String].self, from: data)) ?? []
+    }
+
+    /// Decodes findings; nil or malformed text gives `[]`.
+    static func decodeFindings(_ text: String?) -> [Finding] {
+        guard let text, let data = text.data(using: .utf8) else { return [] }
+        return (try? JSONDecoder().decode([Finding].self, from: data)) ?? []
+    }
+
+    /// Decodes labels; nil or malformed text gives `[:]`.
+    static func decodeLabels(_ text: String?) -> [String: String] {
+        guard let text, let data = text.data(using: .utf8) else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+    }
+}

@@ -1,0 +1,401 @@
+import DNSPipeline
+import GRDB
+
+/// The console's read queries.
+///
+/// The SQL here sticks to what SQLite and PostgreSQL both accept (`?` placeholders aside): `LIKE … ESCAPE`,
+/// `CASE`, `COUNT(DISTINCT …)`, integer division, `LIMIT`, subqueries in `FROM` and `IN`. The only
+/// SQLite-specific behaviour relied on is that `LIKE` ignores ASCII case (PostgreSQL would need `ILIKE`).
+extension QueryStore {
+    /// Events matching `filter`, newest first, one page at a time.
+    ///
+    /// - Parameter filter: The conditions, page size and position. See ``EventFilter`` for which filters use
+    ///   an index; unindexed ones should be combined with a time range.
+    /// - Returns: Up to `filter.limit` events and the cursor of the next page.
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func search(_ filter: EventFilter) async throws(QueryStoreError) -> EventPage {
+        let limit = min(max(filter.limit, 1), EventFilter.maximumLimit)
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+
+        if let key = filter.workloadKey {
+            conditions.append("e.workload_key = ?")
+            arguments += [key]
+        }
+        if let name = filter.workloadName {
+            conditions.append("e.workload_key IN (SELECT key FROM workloads WHERE name LIKE ? ESCAPE '\\')")
+            arguments += ["%" + Self.escapeLike(name) + "%"]
+        }
+        if let ip = filter.clientIP {
+            conditions.append("e.client_ip = ?")
+            arguments += [ip]
+        }
+        switch filter.qname {
+        case .exact(let name):
+            conditions.append("e.qname = ?")
+            arguments += [StoredName.normalize(name)]
+        case .subdomains(let domain):
+            let domain = StoredName.normalize(domain)
+            if domain == "." || domain.isEmpty {
+                conditions.append("e.qname <> '.'")
+            } else {
+                conditions.append("e.qname LIKE ? ESCAPE '\\'")
+                arguments += ["%." + Self.escapeLike(domain)]
+            }
+        case nil: break
+        }
+        if let qtype = filter.qtype {
+            conditions.append("e.qtype = ?")
+            arguments += [qtype.uppercased()]
+        }
+        if let rcode = filter.rcode {
+            conditions.append("e.rcode = ?")
+            arguments += [rcode.uppercased()]
+        }
+        if filter.blockedOnly {
+            // A literal, not a parameter: only then can SQLite use the partial index `WHERE blocked = 1`.
+            conditions.append("e.blocked = 1")
+        }
+        if let source = filter.source {
+            conditions.append("e.source = ?")
+            arguments += [source]
+        }
+        if let from = filter.fromMicros {
+            conditions.append("e.ts_us >= ?")
+            arguments += [from]
+        }
+        if let until = filter.untilMicros {
+            conditions.append("e.ts_us < ?")
+            arguments += [until]
+        }
+        if let before = filter.before {
+            // `(ts, id) < (cursorTs, cursorId)`, written so that the first term bounds the index range.
+            conditions.append("e.ts_us <= ? AND (e.ts_us < ? OR e.id < ?)")
+            arguments += [before.timestampMicros, before.timestampMicros, before.id]
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // One row more than the page tells whether another page exists.
+        arguments += [limit + 1]
+        let sql = """
+            SELECT e.id, e.ts_us, e.client_ip, e.transport, e.workload_key, e.qname, e.qtype, e.rcode, e.answers,
+                e.source, e.upstream, e.policy_source, e.policy_rule, e.policy_action, e.policy_trigger, e.findings,
+                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels
+            FROM events e
+            LEFT JOIN workloads w ON w.key = e.workload_key
+            \(whereClause)
+            ORDER BY e.ts_us DESC, e.id DESC
+            LIMIT ?
+            """
+        let sqlArguments = arguments
+        return try await self.read("searching events") { db in
+            var events: [StoredEvent] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: sqlArguments)
+            while let row = try rows.next() {
+                events.append(Self.storedEvent(row))
+            }
+            var next: EventCursor?
+            if events.count > limit {
+                events.removeLast(events.count - limit)
+                next = events.last?.cursor
+            }
+            return EventPage(events: events, next: next)
+        }
+    }
+
+    /// Workload identities that sent a query at or after `activeSinceMicros`, most recently active first.
+    ///
+    /// - Parameters:
+    ///   - activeSinceMicros: Microseconds since the Unix epoch; 0 lists every stored workload.
+    ///   - limit: Most rows returned.
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func workloads(activeSinceMicros: Int64, limit: Int = 1_000) async throws(QueryStoreError)
+        -> [StoredWorkload]
+    {
+        let limit = max(limit, 0)
+        return try await self.read("listing workloads") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us
+                    FROM workloads WHERE last_seen_us >= ? ORDER BY last_seen_us DESC, key LIMIT ?
+                    """,
+                arguments: [activeSinceMicros, limit]
+            ).map { Self.storedWorkload($0, at: 0) }
+        }
+    }
+
+    /// The workload stored under `key`, or nil.
+    ///
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func workload(key: String) async throws(QueryStoreError) -> StoredWorkload? {
+        try await self.read("reading a workload") { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us
+                    FROM workloads WHERE key = ?
+                    """,
+                arguments: [key]
+            ).map { Self.storedWorkload($0, at: 0) }
+        }
+    }
+
+    /// Per workload (or unidentified client): blocked queries since `sinceMicros`, the distinct names
+    /// blocked, and the last time, most blocked first. The dashboard's "who tried to reach blocked names".
+    ///
+    /// - Parameters:
+    ///   - sinceMicros: Window start, microseconds since the Unix epoch.
+    ///   - limit: Most rows returned.
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func blockedSummary(sinceMicros: Int64, limit: Int = 100) async throws(QueryStoreError)
+        -> [BlockedActivity]
+    {
+        let limit = max(limit, 0)
+        return try await self.read("summarising blocked queries") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.workload_key, s.anon_ip, s.n, s.names, s.last_ts,
+                        w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
+                    FROM (
+                        SELECT e.workload_key,
+                            CASE WHEN e.workload_key IS NULL THEN e.client_ip END AS anon_ip,
+                            COUNT(*) AS n, COUNT(DISTINCT e.qname) AS names, MAX(e.ts_us) AS last_ts
+                        FROM events e
+                        WHERE e.blocked = 1 AND e.ts_us >= ?
+                        GROUP BY e.workload_key, CASE WHEN e.workload_key IS NULL THEN e.client_ip END
+                        ORDER BY n DESC, last_ts DESC
+                        LIMIT ?
+                    ) s
+                    LEFT JOIN workloads w ON w.key = s.workload_key
+                    ORDER BY s.n DESC, s.last_ts DESC, CASE WHEN s.workload_key IS NULL THEN 1 ELSE 0 END,
+                        s.workload_key, s.anon_ip
+                    """,
+                arguments: [sinceMicros, limit]
+            ).map { row in
+                BlockedActivity(
+                    subject: Self.subject(row, keyColumn: 0, ipColumn: 1, workloadColumn: 5),
+                    blockedQueries: row[2], distinctNames: row[3], lastBlockedMicros: row[4])
+            }
+        }
+    }
+
+    /// The most blocked names since `sinceMicros`, most queries first.
+    ///
+    /// - Parameters:
+    ///   - sinceMicros: Window start, microseconds since the Unix epoch.
+    ///   - limit: Most rows returned.
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func topBlockedDomains(sinceMicros: Int64, limit: Int = 20) async throws(QueryStoreError) -> [DomainCount] {
+        let limit = max(limit, 0)
+        return try await self.read("ranking blocked names") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT qname, COUNT(*) AS n, COUNT(DISTINCT workload_key) AS workloads, MAX(ts_us) AS last_ts
+                    FROM events
+                    WHERE blocked = 1 AND ts_us >= ?
+                    GROUP BY qname
+                    ORDER BY n DESC, qname
+                    LIMIT ?
+                    """,
+                arguments: [sinceMicros, limit]
+            ).map { row in
+                DomainCount(qname: row[0], queries: row[1], workloads: row[2], lastSeenMicros: row[3])
+            }
+        }
+    }
+
+    /// The workloads (and unidentified clients) that sent the most queries since `sinceMicros`.
+    ///
+    /// - Parameters:
+    ///   - sinceMicros: Window start, microseconds since the Unix epoch.
+    ///   - limit: Most rows returned.
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func topWorkloads(sinceMicros: Int64, limit: Int = 20) async throws(QueryStoreError) -> [WorkloadActivity] {
+        let limit = max(limit, 0)
+        return try await self.read("ranking workloads") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.workload_key, s.anon_ip, s.n, s.b,
+                        w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
+                    FROM (
+                        SELECT e.workload_key,
+                            CASE WHEN e.workload_key IS NULL THEN e.client_ip END AS anon_ip,
+                            COUNT(*) AS n, SUM(e.blocked) AS b
+                        FROM events e
+                        WHERE e.ts_us >= ?
+                        GROUP BY e.workload_key, CASE WHEN e.workload_key IS NULL THEN e.client_ip END
+                        ORDER BY n DESC
+                        LIMIT ?
+                    ) s
+                    LEFT JOIN workloads w ON w.key = s.workload_key
+                    ORDER BY s.n DESC, CASE WHEN s.workload_key IS NULL THEN 1 ELSE 0 END, s.workload_key, s.anon_ip
+                    """,
+                arguments: [sinceMicros, limit]
+            ).map { row in
+                WorkloadActivity(
+                    subject: Self.subject(row, keyColumn: 0, ipColumn: 1, workloadColumn: 4),
+                    queries: row[2], blocked: row[3])
+            }
+        }
+    }
+
+    /// Queries and blocked queries per time bucket, oldest first, with empty buckets included.
+    ///
+    /// - Parameters:
+    ///   - sinceMicros: Window start, microseconds since the Unix epoch; rounded down to a bucket boundary.
+    ///   - untilMicros: Window end (exclusive); nil means up to the newest event.
+    ///   - bucket: Bucket width, at least one millisecond.
+    /// - Returns: One bucket per `bucket` interval from the first boundary at or before `sinceMicros`.
+    /// - Throws: ``QueryStoreError`` `.invalidArgument` when the width is under 1 ms, the window is negative
+    ///   or would need more than 10 000 buckets; `.readFailed`.
+    public func timeSeries(sinceMicros: Int64, untilMicros: Int64? = nil, bucket: Duration)
+        async throws(QueryStoreError) -> [TimeBucket]
+    {
+        let width = bucket.components.seconds * 1_000_000 + bucket.components.attoseconds / 1_000_000_000_000
+        guard width >= 1_000 else {
+            throw QueryStoreError(
+                code: .invalidArgument, message: "time series bucket must be at least 1 ms, got \(bucket)")
+        }
+        let since = max(sinceMicros, 0)
+        let start = since / width * width
+        let until = untilMicros
+        return try await self.read("computing the time series") { db in
+            let end: Int64
+            if let until {
+                end = until
+            } else {
+                end = (try Int64.fetchOne(db, sql: "SELECT MAX(ts_us) FROM events") ?? since) + 1
+            }
+            guard end >= since else {
+                throw QueryStoreError(
+                    code: .invalidArgument, message: "time series window ends (\(end)) before it starts (\(since))")
+            }
+            let count = (end - start + width - 1) / width
+            guard count <= 10_000 else {
+                throw QueryStoreError(
+                    code: .invalidArgument,
+                    message: "time series would have \(count) buckets (at most 10000): widen the bucket")
+            }
+            // Two covering index scans (events_ts, then the small partial events_blocked_ts) instead of one
+            // scan that reads every row to sum `blocked`.
+            var queries: [Int64: Int] = [:]
+            var blocked: [Int64: Int] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT ts_us / ? AS b, COUNT(*) FROM events WHERE ts_us >= ? AND ts_us < ? GROUP BY b",
+                arguments: [width, since, end])
+            {
+                queries[row[0]] = row[1]
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT ts_us / ? AS b, COUNT(*) FROM events
+                    WHERE blocked = 1 AND ts_us >= ? AND ts_us < ? GROUP BY b
+                    """,
+                arguments: [width, since, end])
+            {
+                blocked[row[0]] = row[1]
+            }
+            return (0..<count).map { i in
+                let index = start / width + i
+                return TimeBucket(
+                    startMicros: index * width, queries: queries[index] ?? 0, blocked: blocked[index] ?? 0)
+            }
+        }
+    }
+
+    /// Totals over the whole store.
+    ///
+    /// Counting every event walks the smallest index (a few hundred ms at 10 M rows, see docs/storage.md), so
+    /// a dashboard should not poll this every second.
+    ///
+    /// - Throws: ``QueryStoreError`` `.readFailed`.
+    public func counts() async throws(QueryStoreError) -> StoreCounts {
+        try await self.read("counting events") { db in
+            // Separate statements: SQLite answers a lone MIN/MAX on an indexed column from one index probe,
+            // but not when it shares a SELECT with COUNT(*).
+            let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
+            let blocked = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE blocked = 1") ?? 0
+            let workloads = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workloads") ?? 0
+            let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(ts_us) FROM events")
+            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(ts_us) FROM events")
+            return StoreCounts(
+                events: events, blockedEvents: blocked, workloads: workloads, oldestMicros: oldest, newestMicros: newest
+            )
+        }
+    }
+
+    // MARK: - Row mapping
+
+    /// `%`, `_` and `\` are wildcards or the escape in LIKE; `_` is common in DNS names (`_dmarc`).
+    static func escapeLike(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            if c == "%" || c == "_" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// Maps a `search` row (column order as in its SELECT).
+    static func storedEvent(_ row: Row) -> StoredEvent {
+        let key: String? = row[4]
+        var workload: Workload?
+        if let key {
+            if let kindText: String = row[17], let id: String = row[18], let name: String = row[19] {
+                workload = Workload(
+                    kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: id, name: name, image: row[20],
+                    labels: JSONText.decodeLabels(row[21]))
+            } else {
+                workload = Self.orphanWorkload(key: key)
+            }
+        }
+        var policy: PolicyHit?
+        if let source: String = row[11] {
+            policy = PolicyHit(source: source, rule: row[12] ?? "", action: row[13] ?? "", trigger: row[14] ?? "")
+        }
+        let event = QueryEvent(
+            timestampMicros: row[1], clientIP: row[2], transport: row[3], workload: workload, qname: row[5],
+            qtype: row[6], rcode: row[7], answers: JSONText.decodeStrings(row[8]), source: row[9], upstream: row[10],
+            policy: policy, findings: JSONText.decodeFindings(row[15]), latencyMicros: row[16])
+        return StoredEvent(id: row[0], workloadKey: key, event: event)
+    }
+
+    /// Maps the eight workload columns starting at `column` (key, kind, workload_id, name, image, labels,
+    /// first_seen_us, last_seen_us).
+    static func storedWorkload(_ row: Row, at column: Int) -> StoredWorkload {
+        let kindText: String = row[column + 1]
+        let workload = Workload(
+            kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: row[column + 2], name: row[column + 3],
+            image: row[column + 4], labels: JSONText.decodeLabels(row[column + 5]))
+        return StoredWorkload(
+            key: row[column], workload: workload, firstSeenMicros: row[column + 6], lastSeenMicros: row[column + 7])
+    }
+
+    /// The subject of a grouped row: the joined workload, or the client address when there is no key.
+    static func subject(_ row: Row, keyColumn: Int, ipColumn: Int, workloadColumn: Int) -> EventSubject {
+        if let key: String = row[keyColumn] {
+            if row.hasNull(atIndex: workloadColumn) {
+                return .workload(
+                    StoredWorkload(
+                        key: key, workload: Self.orphanWorkload(key: key), firstSeenMicros: 0, lastSeenMicros: 0))
+            }
+            return .workload(Self.storedWorkload(row, at: workloadColumn))
+        }
+        let ip: String? = row[ipColumn]
+        return .client(ip ?? "")
+    }
+
+    /// A workload for a key with no workloads row. The writer never produces one (it upserts the workload in
+    /// the same transaction); this keeps a hand-edited database readable.
+    static func orphanWorkload(key: String) -> Workload {
+        let parts = key.split(separator: ":", maxSplits: 1)
+        let kind = parts.count == 2 ? Workload.Kind(rawValue: String(parts[0])) ?? .unknown : .unknown
+        let id = parts.count == 2 ? String(parts[1]) : key
+        return Workload(kind: kind, id: id, name: id)
+    }
+}
