@@ -216,7 +216,18 @@ public struct DNSMessage: Sendable, Hashable {
 }
 
 extension DNSMessage: CustomStringConvertible {
-    /// A dig-like multi-line rendering (for `palisade query` and test failures).
+    /// A dig-like multi-line rendering (for `palisade query`, test failures and golden files).
+    ///
+    /// ```
+    /// ;; opcode: QUERY, status: NOERROR, id: 4660
+    /// ;; flags: qr aa rd
+    /// ;; EDNS: version 0, udp 1232, do
+    /// ;; COOKIE: 0102030405060708
+    /// ;; QUESTION
+    /// ;example.org. IN A
+    /// ;; ANSWER
+    /// example.org. 3600 IN A 192.0.2.1
+    /// ```
     public var description: String {
         var s = ";; opcode: \(self.header.opcode), status: \(self.rcode), id: \(self.header.id)\n"
         var flags: [String] = []
@@ -227,22 +238,41 @@ extension DNSMessage: CustomStringConvertible {
         if self.header.recursionAvailable { flags.append("ra") }
         if self.header.authenticData { flags.append("ad") }
         if self.header.checkingDisabled { flags.append("cd") }
-        s += ";; flags: \(flags.joined(separator: " "))\n"
+        s += ";; flags:" + flags.map { " " + $0 }.joined() + "\n"
         if let e = self.edns {
             s += ";; EDNS: version \(e.version), udp \(e.udpPayloadSize)\(e.dnssecOK ? ", do" : "")\n"
-            for o in e.options {
-                if let ede = o.extendedErrorValue {
-                    s += ";; EDE: \(ede.code.rawValue) (\(ede.text))\n"
-                } else {
-                    s += ";; OPTION \(o.code): \(Presentation.hex(o.data))\n"
-                }
-            }
+            for o in e.options { s += ";; \(o.summary)\n" }
         }
-        s += ";; QUESTION\n" + self.questions.map { ";\($0)" }.joined(separator: "\n") + "\n"
+        s += ";; QUESTION\n"
+        for q in self.questions { s += ";\(q)\n" }
         for (title, sec) in [("ANSWER", self.answers), ("AUTHORITY", self.authorities), ("ADDITIONAL", self.additionals)]
         where !sec.isEmpty {
-            s += ";; \(title)\n" + sec.map(\.description).joined(separator: "\n") + "\n"
+            s += ";; \(title)\n"
+            for rr in sec { s += "\(rr)\n" }
         }
         return s
+    }
+}
+
+extension EDNSOption {
+    /// One line for ``DNSMessage/description``: `ECS: 192.0.2.0/24/0`, `COOKIE: <client> <server>`,
+    /// `PADDING: 12 octets`, `EDE: 15 (blocked)`, or `OPTnnn: <hex>` for other codes.
+    public var summary: String {
+        func hex(_ b: [UInt8]) -> String { b.isEmpty ? "" : " " + Presentation.hex(b) }
+        switch self.code {
+        case .clientSubnet:
+            if let ecs = try? ClientSubnet(option: self) { return "ECS: \(ecs)" }
+        case .cookie:
+            if let c = try? Cookie(option: self) { return "COOKIE:\(hex(c.client))\(hex(c.server ?? []))" }
+        case .tcpKeepalive:
+            if let k = try? TCPKeepalive(option: self) { return "TCP-KEEPALIVE:" + (k.timeout.map { " \($0)" } ?? "") }
+        case .padding:
+            return "PADDING: \(self.data.count) octets"
+        case .extendedError:
+            if let ede = self.extendedErrorValue { return "EDE: \(ede.code.rawValue) (\(ede.text))" }
+        default:
+            break
+        }
+        return "\(self.code):\(hex(self.data))"
     }
 }

@@ -152,6 +152,13 @@ public enum RData: Sendable, Hashable {
         }
     }
 
+    /// Parses RDATA presentation text for `type` (the part of a zone-file line after TYPE, on one
+    /// line), e.g. `10 mail.example.org.` for MX.
+    /// - Throws: ``DecodeError`` `.badPresentation` naming the field.
+    public static func parse(type: RecordType, text: String, origin: DomainName) throws(DecodeError) -> RData {
+        try Self.parse(type: type, tokens: try Presentation.tokenize(text), origin: origin)
+    }
+
     /// Parses the RDATA tokens of a zone-file line for `type`.
     ///
     /// The generic form `\# LEN HEX…` (RFC 3597 §5) is accepted for every type.

@@ -172,10 +172,15 @@ extension Presentation {
                 current.append(c)
                 inQuote.toggle()
                 started = true
-            case 0x20, 0x09, 0x0A, 0x0D where !inQuote:
-                if started { tokens.append(String(decoding: current, as: UTF8.self)) }
-                current.removeAll(keepingCapacity: true)
-                started = false
+            case 0x20, 0x09, 0x0A, 0x0D:
+                // A `where` clause would only guard the last pattern, so test the quote state here.
+                if inQuote {
+                    current.append(c)
+                } else {
+                    if started { tokens.append(String(decoding: current, as: UTF8.self)) }
+                    current.removeAll(keepingCapacity: true)
+                    started = false
+                }
             default:
                 current.append(c)
                 started = true
