@@ -60,7 +60,7 @@ public enum ResponseEncoder {
         if let qEDNS = query.message.edns {
             var w = WireWriter(capacity: 16, compression: false)
             EDNS(udpPayloadSize: self.ednsPayloadSize, dnssecOK: qEDNS.dnssecOK, options: extendedErrors)
-                .encodeRecord(into: &w)
+                .encode(into: &w)
             opt = w.bytes
         }
         let total = p.bytes.count + opt.count

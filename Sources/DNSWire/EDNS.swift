@@ -4,6 +4,8 @@ public struct EDNSOptionCode: RawRepresentable, Sendable, Hashable, CustomString
     public var rawValue: UInt16
     /// Wraps a code.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// RFC 5001 Name Server Identifier.
+    public static let nsid = EDNSOptionCode(rawValue: 3)
     /// RFC 7871 Client Subnet.
     public static let clientSubnet = EDNSOptionCode(rawValue: 8)
     /// RFC 7828 edns-tcp-keepalive.
@@ -14,8 +16,10 @@ public struct EDNSOptionCode: RawRepresentable, Sendable, Hashable, CustomString
     public static let cookie = EDNSOptionCode(rawValue: 10)
     /// RFC 8914 Extended DNS Error.
     public static let extendedError = EDNSOptionCode(rawValue: 15)
+    /// The option's mnemonic (`ECS`, `COOKIE`, …) or `OPTnnn`.
     public var description: String {
         switch self.rawValue {
+        case 3: "NSID"
         case 8: "ECS"
         case 10: "COOKIE"
         case 11: "TCP-KEEPALIVE"
@@ -45,16 +49,27 @@ public struct ExtendedErrorCode: RawRepresentable, Sendable, Hashable {
     public var rawValue: UInt16
     /// Wraps an info code.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// 0 Other Error.
     public static let other = ExtendedErrorCode(rawValue: 0)
+    /// 3 Stale Answer.
     public static let staleAnswer = ExtendedErrorCode(rawValue: 3)
+    /// 4 Forged Answer.
     public static let forgedAnswer = ExtendedErrorCode(rawValue: 4)
+    /// 18 Prohibited.
     public static let prohibited = ExtendedErrorCode(rawValue: 18)
+    /// 15 Blocked.
     public static let blocked = ExtendedErrorCode(rawValue: 15)
+    /// 16 Censored.
     public static let censored = ExtendedErrorCode(rawValue: 16)
+    /// 17 Filtered.
     public static let filtered = ExtendedErrorCode(rawValue: 17)
+    /// 14 Not Ready.
     public static let notReady = ExtendedErrorCode(rawValue: 14)
+    /// 22 No Reachable Authority.
     public static let noReachableAuthority = ExtendedErrorCode(rawValue: 22)
+    /// 23 Network Error.
     public static let networkError = ExtendedErrorCode(rawValue: 23)
+    /// 19 Stale NXDomain Answer.
     public static let staleNXDomainAnswer = ExtendedErrorCode(rawValue: 19)
 }
 
@@ -88,25 +103,45 @@ public struct EDNS: Sendable, Hashable {
     /// First option with `code`.
     public func option(_ code: EDNSOptionCode) -> EDNSOption? { self.options.first { $0.code == code } }
 
-    /// Decodes OPT's TTL-field and RDATA.
-    static func decode(ttl: UInt32, udpSize: UInt16, rdata: [UInt8], offset: Int) throws(DecodeError) -> EDNS {
+    /// Decodes OPT's TTL field and the `length` bytes of RDATA at the reader's offset.
+    ///
+    /// RFC 6891 §6.1.2: the RDATA is a sequence of `{OPTION-CODE, OPTION-LENGTH, OPTION-DATA}`
+    /// triples that must fill RDLENGTH exactly. Options whose RFC asks for FORMERR when malformed
+    /// (Client Subnet, Cookie, TCP keepalive) are validated here, so a bad one fails the message.
+    /// - Throws: ``DecodeError`` with the absolute offset of the bad option.
+    static func decode(ttl: UInt32, udpSize: UInt16, from r: inout WireReader, length: Int) throws(DecodeError) -> EDNS {
+        guard r.remaining >= length else {
+            throw r.fail(.truncated, "OPT.rdata", detail: "RDLENGTH \(length) but \(r.remaining) byte(s) left")
+        }
+        let end = r.offset + length
+        let savedLimit = r.limit
+        let savedPosition = r.position
+        r.limit = end
+        defer {
+            r.limit = savedLimit
+            r.position = savedPosition
+        }
         var opts: [EDNSOption] = []
-        var r = WireReader(bytes: rdata)
         while r.remaining > 0 {
-            var rr = r
-            rr.field = "OPT.option[\(opts.count)]"
-            let code = try rr.readUInt16("code")
-            let len = try rr.readUInt16("length")
-            let data = try rr.readBytes(Int(len), "data")
-            r.offset = rr.offset
-            opts.append(EDNSOption(code: EDNSOptionCode(rawValue: code), data: data))
+            r.position = .option(opts.count)
+            let start = r.offset
+            let code = EDNSOptionCode(rawValue: try r.readUInt16("code"))
+            let len = Int(try r.readUInt16("length"))
+            guard r.remaining >= len else {
+                throw r.fail(.truncated, "\(code)", at: start, detail: "OPTION-LENGTH \(len) but \(r.remaining) byte(s) left")
+            }
+            let option = EDNSOption(code: code, data: try r.readBytes(len, "data"))
+            if let problem = option.validationProblem {
+                throw r.fail(.badValue, "\(code)", at: start, detail: problem)
+            }
+            opts.append(option)
         }
         return EDNS(udpPayloadSize: udpSize, extendedRCodeHigh: UInt8(ttl >> 24), version: UInt8((ttl >> 16) & 0xFF),
             dnssecOK: ttl & 0x8000 != 0, zFlags: UInt16(ttl & 0x7FFF), options: opts)
     }
 
     /// Writes the complete OPT record (owner root, TYPE 41).
-    public func encodeRecord(into w: inout WireWriter) {
+    public func encode(into w: inout WireWriter) {
         w.writeUInt8(0)
         w.writeUInt16(RecordType.opt.rawValue)
         w.writeUInt16(self.udpPayloadSize)
@@ -116,9 +151,11 @@ public struct EDNS: Sendable, Hashable {
         let lenAt = w.bytes.count
         w.writeUInt16(0)
         for o in self.options {
+            // An option that would push RDLENGTH past 16 bits is left out rather than written wrong.
+            guard w.bytes.count - lenAt - 2 + 4 + o.data.count <= 0xFFFF else { continue }
             w.writeUInt16(o.code.rawValue)
-            w.writeUInt16(UInt16(min(o.data.count, 0xFFFF)))
-            w.writeBytes(o.data.prefix(0xFFFF))
+            w.writeUInt16(UInt16(o.data.count))
+            w.writeBytes(o.data)
         }
         w.patchUInt16(UInt16(w.bytes.count - lenAt - 2), at: lenAt)
     }

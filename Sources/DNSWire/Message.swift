@@ -64,17 +64,23 @@ public struct DNSMessage: Sendable, Hashable {
     /// Decodes a message from untrusted bytes.
     ///
     /// Section counts are checked against the bytes remaining before anything is allocated, every
-    /// RDATA is read within RDLENGTH, and a second OPT record is an error (RFC 6891 §6.1.1).
+    /// RDATA is read within RDLENGTH, OPT must be a single record owned by the root in the additional
+    /// section (RFC 6891 §6.1.1), and the sections must use the message exactly (no trailing bytes).
+    /// Empty RDATA is accepted for any type when the CLASS is ANY or NONE, as RFC 2136 §2.4 uses it.
     /// - Throws: ``DecodeError`` naming the section, record index, field and byte offset.
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> DNSMessage {
         var r = WireReader(bytes: bytes)
+        guard bytes.count >= 12 else {
+            throw DecodeError(.truncated, field: "header", offset: bytes.count, detail: "header needs 12 bytes, got \(bytes.count)")
+        }
         let id = try r.readUInt16("header.id")
         let flags = try r.readUInt16("header.flags")
         let qd = Int(try r.readUInt16("header.qdcount"))
         let an = Int(try r.readUInt16("header.ancount"))
         let ns = Int(try r.readUInt16("header.nscount"))
         let ar = Int(try r.readUInt16("header.arcount"))
-        // Each question needs at least 5 bytes and each record at least 11.
+        // Each question needs at least 5 bytes and each record at least 11, so these counts bound
+        // what the message can hold; checked before any array is reserved.
         guard qd * 5 + (an + ns + ar) * 11 <= r.remaining else {
             throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
                 detail: "qd=\(qd) an=\(an) ns=\(ns) ar=\(ar) but \(r.remaining) bytes follow")
@@ -82,45 +88,58 @@ public struct DNSMessage: Sendable, Hashable {
         var m = DNSMessage(header: Header(id: id, flags: flags))
         m.questions.reserveCapacity(qd)
         for i in 0..<qd {
-            r.field = "question[\(i)]"
+            r.position = .question(i)
             let name = try r.readName("qname")
             let t = try r.readUInt16("qtype")
             let c = try r.readUInt16("qclass")
             m.questions.append(Question(name: name, type: RecordType(t), dnsClass: DNSClass(c)))
         }
-        m.answers = try Self.decodeSection(&r, count: an, label: "answer", edns: &m.edns)
-        m.authorities = try Self.decodeSection(&r, count: ns, label: "authority", edns: &m.edns)
-        m.additionals = try Self.decodeSection(&r, count: ar, label: "additional", edns: &m.edns)
+        m.answers = try Self.decodeSection(&r, count: an, section: .answer, edns: &m.edns)
+        m.authorities = try Self.decodeSection(&r, count: ns, section: .authority, edns: &m.edns)
+        m.additionals = try Self.decodeSection(&r, count: ar, section: .additional, edns: &m.edns)
+        guard r.offset == bytes.count else {
+            throw DecodeError(.trailingBytes, field: "message", offset: r.offset,
+                detail: "\(bytes.count - r.offset) byte(s) after the last record")
+        }
         return m
     }
 
-    private static func decodeSection(_ r: inout WireReader, count: Int, label: String, edns: inout EDNS?)
+    private enum Section { case answer, authority, additional }
+
+    private static func decodeSection(_ r: inout WireReader, count: Int, section: Section, edns: inout EDNS?)
         throws(DecodeError) -> [ResourceRecord]
     {
         var out: [ResourceRecord] = []
         out.reserveCapacity(count)
         for i in 0..<count {
-            r.field = "\(label)[\(i)]"
+            switch section {
+            case .answer: r.position = .answer(i)
+            case .authority: r.position = .authority(i)
+            case .additional: r.position = .additional(i)
+            }
             let start = r.offset
             let name = try r.readName("name")
             let t = RecordType(try r.readUInt16("type"))
-            let c = try r.readUInt16("class")
+            let c = DNSClass(try r.readUInt16("class"))
             let ttl = try r.readUInt32("ttl")
             let len = Int(try r.readUInt16("rdlength"))
             if t == .opt {
-                guard label == "additional" else {
-                    throw DecodeError(.badValue, field: r.field, offset: start, detail: "OPT outside the additional section")
+                guard section == .additional else {
+                    throw r.fail(.badValue, "type", at: start, detail: "OPT outside the additional section")
                 }
-                guard edns == nil else { throw DecodeError(.duplicateOPT, field: r.field, offset: start) }
-                guard name.isRoot else {
-                    throw DecodeError(.badValue, field: "\(r.field).name", offset: start, detail: "OPT owner must be root")
-                }
-                let data = try r.readBytes(len, "rdata")
-                edns = try EDNS.decode(ttl: ttl, udpSize: c, rdata: data, offset: start)
+                guard edns == nil else { throw r.fail(.duplicateOPT, "", at: start, detail: "second OPT record") }
+                guard name.isRoot else { throw r.fail(.badValue, "name", at: start, detail: "OPT owner must be root") }
+                edns = try EDNS.decode(ttl: ttl, udpSize: c.rawValue, from: &r, length: len)
                 continue
             }
-            let rdata = try RData.decode(type: t, from: &r, length: len)
-            out.append(ResourceRecord(name: name, dnsClass: DNSClass(c), ttl: ttl, rdata: rdata))
+            let rdata: RData
+            if len == 0 && (c == .any || c == .none) {
+                // RFC 2136 §2.4/§2.5: prerequisites and deletions carry empty RDATA of any type.
+                rdata = .unknown(RData.Unknown(type: t, bytes: []))
+            } else {
+                rdata = try RData.decode(type: t, from: &r, length: len)
+            }
+            out.append(ResourceRecord(name: name, dnsClass: c, ttl: ttl, rdata: rdata))
         }
         return out
     }
@@ -130,6 +149,9 @@ public struct DNSMessage: Sendable, Hashable {
     /// When `maxSize` is given and the message does not fit, the answer, authority and additional
     /// sections are dropped, TC is set and the OPT record is kept (RFC 6891 §7, RFC 2181 §9), so the
     /// client retries over TCP.
+    ///
+    /// Encoding never traps: a record whose RDATA would exceed 65535 octets, and records beyond
+    /// 65535 in a section, are left out (and counted correctly).
     public func encode(maxSize: Int? = nil) -> [UInt8] {
         let full = self.encodeSections(answers: self.answers, authorities: self.authorities, additionals: self.additionals,
             truncated: self.header.truncated)
@@ -145,24 +167,37 @@ public struct DNSMessage: Sendable, Hashable {
         h.truncated = truncated
         w.writeUInt16(h.id)
         w.writeUInt16(h.flags)
-        w.writeUInt16(UInt16(self.questions.count))
-        w.writeUInt16(UInt16(answers.count))
-        w.writeUInt16(UInt16(authorities.count))
-        w.writeUInt16(UInt16(additionals.count + (self.edns == nil ? 0 : 1)))
-        for q in self.questions {
+        // Counts are patched once the sections are written, so that skipped records stay consistent.
+        w.writeUInt16(0)
+        w.writeUInt16(0)
+        w.writeUInt16(0)
+        w.writeUInt16(0)
+        var qd = 0
+        for q in self.questions where qd < 0xFFFF {
             w.writeName(q.name, compress: true)
             w.writeUInt16(q.type.rawValue)
             w.writeUInt16(q.dnsClass.rawValue)
+            qd += 1
         }
-        for section in [answers, authorities, additionals] {
-            for rr in section { Self.encode(rr, into: &w) }
+        w.patchUInt16(UInt16(qd), at: 4)
+        let ednsSlot = self.edns == nil ? 0 : 1
+        for (index, section) in [answers, authorities, additionals].enumerated() {
+            var n = 0
+            let cap = index == 2 ? 0xFFFF - ednsSlot : 0xFFFF
+            for rr in section where n < cap {
+                if Self.encode(rr, into: &w) { n += 1 }
+            }
+            w.patchUInt16(UInt16(n + (index == 2 ? ednsSlot : 0)), at: 6 + 2 * index)
         }
-        self.edns?.encodeRecord(into: &w)
+        self.edns?.encode(into: &w)
         return w.bytes
     }
 
     /// Appends one resource record.
-    public static func encode(_ rr: ResourceRecord, into w: inout WireWriter) {
+    /// - Returns: false when its RDATA would exceed 65535 octets; nothing is written then.
+    @discardableResult
+    public static func encode(_ rr: ResourceRecord, into w: inout WireWriter) -> Bool {
+        let mark = w.mark()
         w.writeName(rr.name, compress: true)
         w.writeUInt16(rr.type.rawValue)
         w.writeUInt16(rr.dnsClass.rawValue)
@@ -170,12 +205,29 @@ public struct DNSMessage: Sendable, Hashable {
         let lenAt = w.bytes.count
         w.writeUInt16(0)
         rr.rdata.encode(into: &w)
-        w.patchUInt16(UInt16(w.bytes.count - lenAt - 2), at: lenAt)
+        let length = w.bytes.count - lenAt - 2
+        guard length <= 0xFFFF else {
+            w.rollBack(to: mark)
+            return false
+        }
+        w.patchUInt16(UInt16(length), at: lenAt)
+        return true
     }
 }
 
 extension DNSMessage: CustomStringConvertible {
-    /// A dig-like multi-line rendering (for `palisade query` and test failures).
+    /// A dig-like multi-line rendering (for `palisade query`, test failures and golden files).
+    ///
+    /// ```
+    /// ;; opcode: QUERY, status: NOERROR, id: 4660
+    /// ;; flags: qr aa rd
+    /// ;; EDNS: version 0, udp 1232, do
+    /// ;; COOKIE: 0102030405060708
+    /// ;; QUESTION
+    /// ;example.org. IN A
+    /// ;; ANSWER
+    /// example.org. 3600 IN A 192.0.2.1
+    /// ```
     public var description: String {
         var s = ";; opcode: \(self.header.opcode), status: \(self.rcode), id: \(self.header.id)\n"
         var flags: [String] = []
@@ -186,22 +238,41 @@ extension DNSMessage: CustomStringConvertible {
         if self.header.recursionAvailable { flags.append("ra") }
         if self.header.authenticData { flags.append("ad") }
         if self.header.checkingDisabled { flags.append("cd") }
-        s += ";; flags: \(flags.joined(separator: " "))\n"
+        s += ";; flags:" + flags.map { " " + $0 }.joined() + "\n"
         if let e = self.edns {
             s += ";; EDNS: version \(e.version), udp \(e.udpPayloadSize)\(e.dnssecOK ? ", do" : "")\n"
-            for o in e.options {
-                if let ede = o.extendedErrorValue {
-                    s += ";; EDE: \(ede.code.rawValue) (\(ede.text))\n"
-                } else {
-                    s += ";; OPTION \(o.code): \(Presentation.hex(o.data))\n"
-                }
-            }
+            for o in e.options { s += ";; \(o.summary)\n" }
         }
-        s += ";; QUESTION\n" + self.questions.map { ";\($0)" }.joined(separator: "\n") + "\n"
+        s += ";; QUESTION\n"
+        for q in self.questions { s += ";\(q)\n" }
         for (title, sec) in [("ANSWER", self.answers), ("AUTHORITY", self.authorities), ("ADDITIONAL", self.additionals)]
         where !sec.isEmpty {
-            s += ";; \(title)\n" + sec.map(\.description).joined(separator: "\n") + "\n"
+            s += ";; \(title)\n"
+            for rr in sec { s += "\(rr)\n" }
         }
         return s
+    }
+}
+
+extension EDNSOption {
+    /// One line for ``DNSMessage/description``: `ECS: 192.0.2.0/24/0`, `COOKIE: <client> <server>`,
+    /// `PADDING: 12 octets`, `EDE: 15 (blocked)`, or `OPTnnn: <hex>` for other codes.
+    public var summary: String {
+        func hex(_ b: [UInt8]) -> String { b.isEmpty ? "" : " " + Presentation.hex(b) }
+        switch self.code {
+        case .clientSubnet:
+            if let ecs = try? ClientSubnet(option: self) { return "ECS: \(ecs)" }
+        case .cookie:
+            if let c = try? Cookie(option: self) { return "COOKIE:\(hex(c.client))\(hex(c.server ?? []))" }
+        case .tcpKeepalive:
+            if let k = try? TCPKeepalive(option: self) { return "TCP-KEEPALIVE:" + (k.timeout.map { " \($0)" } ?? "") }
+        case .padding:
+            return "PADDING: \(self.data.count) octets"
+        case .extendedError:
+            if let ede = self.extendedErrorValue { return "EDE: \(ede.code.rawValue) (\(ede.text))" }
+        default:
+            break
+        }
+        return "\(self.code):\(hex(self.data))"
     }
 }

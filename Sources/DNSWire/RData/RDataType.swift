@@ -45,6 +45,16 @@ public enum Presentation {
 
     /// Decodes a character-string token: optional surrounding quotes, `\X` and `\DDD` escapes.
     public static func characterString(_ token: String, _ field: String) throws(DecodeError) -> [UInt8] {
+        let out = try Self.unescaped(token, field)
+        guard out.count <= 255 else {
+            throw DecodeError(.badPresentation, field: field, offset: 0, detail: "character-string longer than 255")
+        }
+        return out
+    }
+
+    /// Decodes a token like ``characterString(_:_:)`` but without the 255-octet limit (CAA values,
+    /// SVCB values).
+    public static func unescaped(_ token: String, _ field: String) throws(DecodeError) -> [UInt8] {
         var bytes = Array(token.utf8)
         if bytes.count >= 2 && bytes.first == UInt8(ascii: "\"") && bytes.last == UInt8(ascii: "\"") {
             bytes = Array(bytes[1..<(bytes.count - 1)])
@@ -73,9 +83,6 @@ public enum Presentation {
                 out.append(c)
                 i += 1
             }
-        }
-        guard out.count <= 255 else {
-            throw DecodeError(.badPresentation, field: field, offset: 0, detail: "character-string longer than 255")
         }
         return out
     }
@@ -134,5 +141,85 @@ public enum Presentation {
             i += 2
         }
         return out
+    }
+}
+
+extension Presentation {
+    /// Splits the RDATA part of a presentation line into tokens on unquoted, unescaped whitespace.
+    ///
+    /// Quotes are kept in the tokens (``characterString(_:_:)`` strips them), and a quote may start
+    /// inside a token, as in SVCB's `alpn="h2,h3"`. Parentheses and comments are the zone-file
+    /// reader's business and are not handled here.
+    /// - Throws: ``DecodeError`` `.badPresentation` for an unterminated quote.
+    public static func tokenize(_ text: String) throws(DecodeError) -> [String] {
+        var tokens: [String] = []
+        var current: [UInt8] = []
+        var inQuote = false
+        var escaped = false
+        var started = false
+        for c in text.utf8 {
+            if escaped {
+                current.append(c)
+                escaped = false
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "\\"):
+                current.append(c)
+                escaped = true
+                started = true
+            case UInt8(ascii: "\""):
+                current.append(c)
+                inQuote.toggle()
+                started = true
+            case 0x20, 0x09, 0x0A, 0x0D:
+                // A `where` clause would only guard the last pattern, so test the quote state here.
+                if inQuote {
+                    current.append(c)
+                } else {
+                    if started { tokens.append(String(decoding: current, as: UTF8.self)) }
+                    current.removeAll(keepingCapacity: true)
+                    started = false
+                }
+            default:
+                current.append(c)
+                started = true
+            }
+        }
+        guard !inQuote else {
+            throw DecodeError(.badPresentation, field: "rdata", offset: text.utf8.count, detail: "unterminated quote")
+        }
+        if started { tokens.append(String(decoding: current, as: UTF8.self)) }
+        return tokens
+    }
+
+    /// Hex of bytes, or `-` when empty (NSEC3 salt, RFC 5155 §3.3).
+    static func hexOrDash(_ bytes: [UInt8]) -> String { bytes.isEmpty ? "-" : Self.hex(bytes) }
+
+    /// Parses hex that zone files may split across several tokens (DS, TLSA, SSHFP).
+    static func hexTokens(_ tokens: ArraySlice<String>, _ field: String) throws(DecodeError) -> [UInt8] {
+        guard !tokens.isEmpty else {
+            throw DecodeError(.badPresentation, field: field, offset: 0, detail: "missing hex data")
+        }
+        let bytes = try Self.hexBytes(tokens.joined(), field)
+        guard !bytes.isEmpty else { throw DecodeError(.badPresentation, field: field, offset: 0, detail: "empty hex data") }
+        return bytes
+    }
+
+    /// Parses base64 that zone files may split across several tokens (DNSKEY, RRSIG).
+    static func base64Tokens(_ tokens: ArraySlice<String>, _ field: String) throws(DecodeError) -> [UInt8] {
+        let bytes = try Base64.decode(tokens.joined(), field)
+        guard !bytes.isEmpty else {
+            throw DecodeError(.badPresentation, field: field, offset: 0, detail: "missing base64 data")
+        }
+        return bytes
+    }
+
+    /// Fails unless at least `count` tokens are present.
+    static func expectAtLeast(_ tokens: [String], _ count: Int, _ field: String) throws(DecodeError) {
+        guard tokens.count >= count else {
+            throw DecodeError(.badPresentation, field: field, offset: 0,
+                detail: "expected at least \(count) field(s), got \(tokens.count)")
+        }
     }
 }
