@@ -20,14 +20,14 @@ public enum ResponseEncoder {
             }
             // Too large for the client: fall back to the message path, which truncates.
             guard let m = resolution.message else { return nil }
-            return self.encode(message: m, query: query, extendedErrors: resolution.extendedErrors)
+            return self.encode(message: m, query: query, extendedErrors: resolution.extendedErrors, resolution: resolution)
         case .message(let m):
-            return self.encode(message: m, query: query, extendedErrors: resolution.extendedErrors)
+            return self.encode(message: m, query: query, extendedErrors: resolution.extendedErrors, resolution: resolution)
         }
     }
 
     /// Encodes a message response for `query`.
-    public static func encode(message: DNSMessage, query: Query, extendedErrors: [EDNSOption]) -> [UInt8] {
+    public static func encode(message: DNSMessage, query: Query, extendedErrors: [EDNSOption], resolution: Resolution? = nil) -> [UInt8] {
         var m = message
         let rcode = m.rcode
         m.header.id = query.message.header.id
@@ -36,6 +36,8 @@ public enum ResponseEncoder {
         m.header.recursionDesired = query.message.header.recursionDesired
         m.header.checkingDisabled = query.message.header.checkingDisabled
         m.header.recursionAvailable = true
+        // We are not authoritative for forwarded or cached data; only local data keeps AA.
+        if case .local? = resolution?.source {} else { m.header.authoritative = false }
         m.questions = query.message.questions
         if let qEDNS = query.message.edns {
             var opts = extendedErrors
@@ -71,9 +73,9 @@ public enum ResponseEncoder {
         out[0] = UInt8(id >> 8)
         out[1] = UInt8(id & 0xFF)
         let qh = query.message.header
-        // Flags: keep QR/AA/TC/RA/AD/RCODE from the cached answer; RD, CD and opcode come from the query.
+        // Flags: keep TC/AD/RCODE from the cached answer; RD, CD and opcode come from the query; AA is cleared.
         var f = UInt16(out[2]) << 8 | UInt16(out[3])
-        f = (f & ~UInt16(0x7800 | 0x0100 | 0x0010)) | (qh.flags & (0x7800 | 0x0100 | 0x0010)) | 0x8080
+        f = (f & ~UInt16(0x7800 | 0x0100 | 0x0010 | 0x0400)) | (qh.flags & (0x7800 | 0x0100 | 0x0010)) | 0x8080
         if !query.dnssecOK { f &= ~UInt16(0x0020) }
         out[2] = UInt8(f >> 8)
         out[3] = UInt8(f & 0xFF)

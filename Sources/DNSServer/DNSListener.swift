@@ -98,10 +98,9 @@ public final class DNSListener: Service, Sendable {
         }
         let all = bound
         self.channels.withLock { $0 = all }
-        for c in all {
-            self.logger.info("listening", metadata: ["address": "\(c.localAddress.map { "\($0)" } ?? "?")",
-                "transport": "\(c is any DatagramChannelMarker ? "udp" : self.configuration.kind == .dot ? "dot" : "tcp")"])
-        }
+        let stream = self.configuration.kind == .dot ? "dot" : "tcp"
+        self.logger.info("listening", metadata: ["address": "\(self.configuration.host):\(all.first?.localAddress?.port ?? 0)",
+            "transport": "\(self.configuration.kind == .dns ? "udp+\(stream) (\(all.count - 1) udp sockets)" : stream)"])
     }
 
     /// Closes every socket.
@@ -173,9 +172,6 @@ public final class DNSListener: Service, Sendable {
             .get()
     }
 }
-
-/// Marker to tell datagram channels apart in logs.
-protocol DatagramChannelMarker {}
 
 /// A listener failed to start.
 public struct ListenerError: Error, CustomStringConvertible {

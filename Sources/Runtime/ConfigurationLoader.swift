@@ -1,3 +1,4 @@
+import DNSCache
 import DNSPipeline
 import DNSWire
 import Foundation
@@ -9,6 +10,12 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public var problems: [String]
     /// The file, when one was read.
     public var file: String?
+
+    /// Creates an error listing `problems`.
+    public init(problems: [String], file: String? = nil) {
+        self.problems = problems
+        self.file = file
+    }
 
     public var description: String {
         let head = self.file.map { "invalid configuration in \($0):" } ?? "invalid configuration:"

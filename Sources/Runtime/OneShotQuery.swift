@@ -2,6 +2,7 @@ import DNSPipeline
 import DNSWire
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 
 /// `palisade query NAME TYPE [--trace]`: one question through the real pipeline.

@@ -11,6 +11,7 @@ import NIOPosix
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 import Synchronization
 import WebConsole
 
@@ -47,7 +48,6 @@ public final class PalisadeRuntime: Sendable {
         let registry = MetricsBootstrap.registry
         let threads = c.threads == 0 ? System.coreCount : c.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        defer { try? group.syncShutdownGracefully() }
         let health = HealthState()
 
         try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
@@ -55,7 +55,7 @@ public final class PalisadeRuntime: Sendable {
         let assembly = try await Assembly(configuration: c, group: group, logger: self.logger)
         let chains = ChainReference(try assembly.chain(sinks: store.sinks))
         let processor = QueryProcessor(chains: chains)
-        let current = Mutex<Assembly>(assembly)
+        let current = AssemblyBox(assembly)
 
         var listeners: [DNSListener] = []
         for l in c.listen {
@@ -127,11 +127,12 @@ public final class PalisadeRuntime: Sendable {
         }
         let last = current.withLock { $0 }
         await last.shutdown()
+        try? await group.shutdownGracefully()
         self.logger.info("palisade stopped")
     }
 
     /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
-    private func reload(current: Mutex<Assembly>, chains: ChainReference, sinks: [any QueryEventSink],
+    private func reload(current: AssemblyBox, chains: ChainReference, sinks: [any QueryEventSink],
         group: any EventLoopGroup) async
     {
         self.logger.notice("reload requested (SIGHUP)")
@@ -240,4 +241,11 @@ enum MetricsBootstrap {
         MetricsSystem.bootstrap(factory)
         return r
     }()
+}
+
+/// The assembly in force (swapped on reload).
+final class AssemblyBox: Sendable {
+    private let value: Mutex<Assembly>
+    init(_ a: Assembly) { self.value = Mutex(a) }
+    func withLock<R>(_ f: (inout Assembly) -> R) -> R { self.value.withLock { f(&$0) } }
 }
