@@ -199,8 +199,9 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// The name in lower case (ASCII only).
     public var lowercased: DomainName { DomainName(uncheckedWire: Self.lowercase(self.wire)) }
 
+    /// ASCII lowercase of one byte.
     @inline(__always)
-    static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+    public static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
     /// Lowercases ASCII letters in a byte array.
     public static func lowercase(_ bytes: [UInt8]) -> [UInt8] {

@@ -1,5 +1,6 @@
 public import DNSCache
 import DNSPipeline
+public import QueryStore
 import DNSWire
 import Foundation
 import Yams
@@ -188,17 +189,21 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     public var store: Bool
     /// Also write one JSON line per query to this file (`-` for stdout). Default: none.
     public var jsonOutput: String?
+    /// The SQLite store: file (relative paths are inside `dataDir`), queue, batches, retention.
+    public var sqlite: QueryStoreConfiguration
 
     /// Defaults as documented.
     public init() {
         self.store = true
         self.jsonOutput = nil
+        self.sqlite = QueryStoreConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.store = try c.decodeIfPresent(Bool.self, forKey: .store) ?? true
         self.jsonOutput = try c.decodeIfPresent(String.self, forKey: .jsonOutput)
+        self.sqlite = try c.decodeIfPresent(QueryStoreConfiguration.self, forKey: .sqlite) ?? QueryStoreConfiguration()
     }
 }
 

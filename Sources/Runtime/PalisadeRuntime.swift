@@ -86,9 +86,11 @@ public final class PalisadeRuntime: Sendable {
 
         let ports = RuntimePortsBox()
         ports.set { $0.dns = listeners.flatMap(\.boundAddresses).compactMap(\.port) }
-        var services: [any Service] = listeners
-        services += store.services
+        // ServiceGroup stops services in reverse order: the query-log writer is registered first so that
+        // it stops last and flushes what the listeners handed it.
+        var services: [any Service] = store.services
         services += assembly.policy.services
+        services += listeners as [any Service]
         var expected = 0
         if !c.http.isEmpty, let hp = HostPort(c.http) {
             expected += 1

@@ -2,6 +2,7 @@ import DNSPipeline
 import Foundation
 import Hummingbird
 import Logging
+import QueryStore
 import ServiceLifecycle
 import Synchronization
 import WebConsole
@@ -10,10 +11,33 @@ import WebConsole
 final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
     let services: [any Service]
+    let store: QueryStore?
+    let writer: QueryLogWriter?
 
     init(configuration c: PalisadeConfiguration, logger: Logger) throws {
         var sinks: [any QueryEventSink] = []
         var services: [any Service] = []
+        if c.queryLog.store {
+            let cfg = c.queryLog.sqlite
+            let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
+            let store: QueryStore
+            do {
+                store = try QueryStore(path: path, busyTimeout: .milliseconds(cfg.busyTimeoutMilliseconds))
+            } catch {
+                throw StartupError(message: "cannot open the query log database \(path): \(error). "
+                    + "Check --data-dir, or set queryLog.store: false.")
+            }
+            let writer = QueryLogWriter(store: store, configuration: cfg, logger: Logger(label: "palisade.querylog"))
+            sinks.append(writer)
+            services.append(writer)
+            services.append(QueryLogRetentionService(store: store, maxAge: cfg.maxAgeHours.map { .seconds($0 * 3600) },
+                maxRows: cfg.maxRows, interval: .seconds(cfg.retentionIntervalSeconds)))
+            self.store = store
+            self.writer = writer
+        } else {
+            self.store = nil
+            self.writer = nil
+        }
         if let path = c.queryLog.jsonOutput {
             let json = try JSONEventOutput(path: path)
             sinks.append(json)

@@ -32,9 +32,27 @@ public struct LocalDataStage: Stage {
         try! DomainName("localhost.")
     }()
 
+    /// Lowercased last label of a name, without allocating for the common case.
+    private static func topLabelIs(_ name: DomainName, _ label: StaticString) -> Bool {
+        let w = name.wire
+        var pos = 0
+        var last = -1
+        while pos < w.count, w[pos] != 0 {
+            last = pos
+            pos += Int(w[pos]) + 1
+        }
+        guard last >= 0 else { return false }
+        let len = Int(w[last])
+        guard len == label.utf8CodeUnitCount else { return false }
+        return label.withUTF8Buffer { l in
+            for i in 0..<len where DomainName.lower(w[last + 1 + i]) != l[i] { return false }
+            return true
+        }
+    }
+
     func answer(_ q: Query) -> Resolution? {
         let name = q.question.name
-        if let rrs = self.records[name] {
+        if !self.records.isEmpty, let rrs = self.records[name] {
             var r = q.message.makeResponse()
             r.header.authoritative = true
             r.answers = rrs.filter { $0.type == q.question.type || $0.type == .cname }.map {
@@ -44,6 +62,8 @@ public struct LocalDataStage: Stage {
             }
             return Resolution(reply: .message(r), source: .local)
         }
+        let arpa = Self.topLabelIs(name, "arpa")
+        guard arpa || Self.topLabelIs(name, "localhost") || Self.topLabelIs(name, "invalid") else { return nil }
         if name.isSubdomain(of: Self.localhost) {
             var r = q.message.makeResponse()
             r.header.authoritative = true

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Measures Palisade side by side with the peers of ../shared/bench (dnsperf on loopback).
+#
+#   bench/run.sh                         # all peers, default mixes, RES_THREADS=1
+#   RESOLVERS="unbound" bench/run.sh     # a subset
+#   SUT_NO_POLICY=1 MIXES='hit=100,0,0 miss=0,0,100' bench/run.sh
+#
+# Builds the release binary first. Palisade runs as in production: query log to SQLite on,
+# metrics on, the harness's RPZ loaded. Extra palisade flags go in PALISADE_FLAGS.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
+[ -x "$SHARED/run.sh" ] || { echo "bench: $SHARED/run.sh not found (set SHARED_BENCH)" >&2; exit 1; }
+
+swift build -c release --product palisade --scratch-path "$ROOT/.build-release" >&2
+BIN="$ROOT/.build-release/release/palisade"
+
+POLICY="--rpz {rpz}"
+[ "${SUT_NO_POLICY:-0}" = 1 ] && POLICY=""
+export SUT_NAME=${SUT_NAME:-palisade}
+export SUT_CMD="$BIN serve --listen {listen} --upstream {upstream} --http 127.0.0.1:0 --threads {threads} \
+--data-dir {workdir}/data --no-default-feeds $POLICY ${PALISADE_FLAGS:-}"
+exec "$SHARED/run.sh"
