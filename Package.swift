@@ -165,6 +165,7 @@ let package = Package(
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "HouseRulesTests", dependencies: [], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Runtime", "DNSServer", "DNSUpstream", "TestSupport"],
