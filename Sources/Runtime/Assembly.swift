@@ -38,13 +38,13 @@ final class Assembly: Sendable {
     }
 
     /// The chain for this assembly, with `sinks` receiving query events.
-    func chain(sinks: [any QueryEventSink]) throws -> Chain {
+    func chain(events: QueryEventBuffer?) throws -> Chain {
         let records = try self.configuration.localData.records.map { try LocalRecordParser.parse($0) }
         return PipelineBuilder.chain(.init(
             acl: self.configuration.acl.allow.compactMap { IPNetwork($0) },
             localRecords: records,
             blockPrivateReverse: self.configuration.localData.blockPrivateReverse,
-            sinks: sinks,
+            events: events,
             identify: nil,
             queryPolicy: self.policy.queryStage,
             responsePolicy: self.policy.responseStage,

@@ -21,7 +21,7 @@ public enum OneShotQuery {
         guard let ip = IPAddress(client) else { throw StartupError(message: "bad --client address '\(client)'") }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let assembly = try await Assembly(configuration: configuration, group: group, logger: Logger(label: "palisade"))
-        let chain = try assembly.chain(sinks: [])
+        let chain = try assembly.chain(events: nil)
         let recorder = TraceRecorder()
         let message = DNSMessage.query(id: UInt16.random(in: 0...UInt16.max), name: qname, type: qtype)
         let query = Query(message: message, client: ClientInfo(address: ip, transport: .udp), maxResponseSize: 65535)

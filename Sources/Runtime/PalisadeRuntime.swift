@@ -53,7 +53,7 @@ public final class PalisadeRuntime: Sendable {
         try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
         let store = try QueryLogComponents(configuration: c, logger: self.logger)
         let assembly = try await Assembly(configuration: c, group: group, logger: self.logger)
-        let chains = ChainReference(try assembly.chain(sinks: store.sinks))
+        let chains = ChainReference(try assembly.chain(events: store.buffer))
         let processor = QueryProcessor(chains: chains)
         let current = AssemblyBox(assembly)
 
@@ -116,7 +116,7 @@ public final class PalisadeRuntime: Sendable {
         services.append(ReadinessService(expectedHTTP: expected, ports: ports, health: health,
             policyReady: { assembly.policy.readiness() }, onReady: onReady))
         services.append(ReloadService { [self] in
-            await self.reload(current: current, chains: chains, sinks: store.sinks, group: group)
+            await self.reload(current: current, chains: chains, events: store.buffer, group: group)
         })
 
         let group2 = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
@@ -134,7 +134,7 @@ public final class PalisadeRuntime: Sendable {
     }
 
     /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
-    private func reload(current: AssemblyBox, chains: ChainReference, sinks: [any QueryEventSink],
+    private func reload(current: AssemblyBox, chains: ChainReference, events: QueryEventBuffer?,
         group: any EventLoopGroup) async
     {
         self.logger.notice("reload requested (SIGHUP)")
@@ -149,7 +149,7 @@ public final class PalisadeRuntime: Sendable {
             }
             let cache = c.cache == old.configuration.cache ? old.cache : nil
             let next = try await Assembly(configuration: c, group: group, cache: cache, logger: self.logger)
-            chains.swap(try next.chain(sinks: sinks))
+            chains.swap(try next.chain(events: events))
             current.withLock { $0 = next }
             await old.shutdown()
             self.reloads.increment()

@@ -9,7 +9,7 @@ public enum PipelineBuilder {
         var acl: [IPNetwork]
         var localRecords: [ResourceRecord]
         var blockPrivateReverse: Bool
-        var sinks: [any QueryEventSink]
+        var events: QueryEventBuffer?
         var identify: (any Stage)?
         var queryPolicy: (any Stage)?
         var responsePolicy: (any Stage)?
@@ -27,7 +27,7 @@ public enum PipelineBuilder {
         // identify: name the workload behind the source address, so the log and policy can use it.
         if let identify = p.identify { stages.append(identify) }
         // query-log: wraps everything below, so it records the final outcome and the latency.
-        if !p.sinks.isEmpty { stages.append(QueryLogStage(sinks: p.sinks)) }
+        if let events = p.events { stages.append(QueryLogStage(buffer: events)) }
         // metrics: same reason as query-log.
         stages.append(MetricsStage())
         // local-data: names that must never leave the machine are answered before policy and upstream.

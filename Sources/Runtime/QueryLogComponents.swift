@@ -10,6 +10,7 @@ import WebConsole
 /// The query-log side: sinks for the pipeline, services that drain them, HTTP routes that read them.
 final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
+    let buffer: QueryEventBuffer?
     let services: [any Service]
     let store: QueryStore?
     let writer: QueryLogWriter?
@@ -44,6 +45,14 @@ final class QueryLogComponents: Sendable {
             services.append(json)
         }
         self.sinks = sinks
+        if sinks.isEmpty {
+            self.buffer = nil
+        } else {
+            let buffer = QueryEventBuffer(sinks: sinks)
+            self.buffer = buffer
+            // Registered after the sinks: it stops first and hands its last events to them.
+            services.append(QueryEventBufferService(buffer: buffer))
+        }
         self.services = services
     }
 
@@ -98,5 +107,17 @@ final class JSONEventOutput: QueryEventSink, Service {
         } onGracefulShutdown: {
             self.continuation.finish()
         }
+    }
+}
+
+/// Drains the query-event buffer into the sinks until shutdown.
+struct QueryEventBufferService: Service {
+    let buffer: QueryEventBuffer
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await self.buffer.run()
+        }
+        self.buffer.drain()
     }
 }
