@@ -169,10 +169,11 @@ public final class PolicyEngine: Sendable {
         -> PolicyDecision?
     {
         guard !self.sources.isEmpty else { return nil }
+        // Query-phase watch hits were reported by the query stage already; only new ones are collected.
         var watched: [PolicyHit] = []
         if let q = self.evaluateQuery(name: name, type: type, client: client) {
             switch q.action {
-            case .log: watched = q.watched
+            case .log: break
             case .allow, .passthru: return nil
             default: return q
             }

@@ -65,9 +65,7 @@ public struct FeedStore: Sendable {
         var safe = ""
         var changed = false
         for c in name.unicodeScalars {
-            if (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "-" || c == "_"
-                || (c == "." && !safe.isEmpty)
-            {
+            if (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "-" || c == "_" {
                 safe.unicodeScalars.append(c)
             } else {
                 safe += "_"
