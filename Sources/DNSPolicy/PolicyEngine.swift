@@ -161,14 +161,24 @@ public final class PolicyEngine: Sendable {
     /// Evaluates the response-phase triggers on an upstream answer: QNAME and list rules on CNAME targets,
     /// response IP addresses, NSDNAME and NSIP.
     ///
-    /// The query-phase result is computed first: when it is a PASSTHRU or an allow, the response is left
-    /// alone. A forwarder only sees the NS records and glue the upstream chose to include, so NSDNAME and
-    /// NSIP rules can only match those (most answers carry none).
+    /// When the answer has no CNAME and no source has response triggers this returns at once. Otherwise the
+    /// query-phase result is computed first: after a PASSTHRU or an allow the response is left alone, and its
+    /// watch hits are not repeated (the query stage reported them). A forwarder only sees the NS records and
+    /// glue the upstream chose to include, so NSDNAME and NSIP rules can only match those (most answers carry
+    /// none).
     /// - Returns: nil when the response should be returned unchanged.
     public func evaluateResponse(name: DomainName, type: RecordType, client: IPAddress, response: DNSMessage)
         -> PolicyDecision?
     {
         guard !self.sources.isEmpty else { return nil }
+        // Most answers have no CNAME, and most engines no response triggers: then there is nothing to do,
+        // and the query phase (already applied by the query stage) need not run again.
+        var hasCNAME = false
+        for rr in response.answers where rr.type == .cname {
+            hasCNAME = true
+            break
+        }
+        guard hasCNAME || self.responseTriggers else { return nil }
         // Query-phase watch hits were reported by the query stage already; only new ones are collected.
         var watched: [PolicyHit] = []
         if let q = self.evaluateQuery(name: name, type: type, client: client) {
@@ -178,12 +188,6 @@ public final class PolicyEngine: Sendable {
             default: return q
             }
         }
-        var hasCNAME = false
-        for rr in response.answers where rr.type == .cname {
-            hasCNAME = true
-            break
-        }
-        guard hasCNAME || self.responseTriggers else { return Self.watchOnly(watched) }
         for s in self.blockSources where !s.isNotReadyPlaceholder {
             if hasCNAME && !s.names.isEmpty {
                 for rr in response.answers {

@@ -171,13 +171,13 @@ struct PolicyBench {
 
         // Lookups: half names from the feed (re-generated), half random misses.
         var names = Names()
-        var misses = Names(state: 12345)
+        var missNames = Names(state: 12345)
         let sample = 200_000
         var queries: [DomainName] = []
         queries.reserveCapacity(sample)
         for i in 0..<sample {
             let hit = "www.\(names.name(i))."
-            queries.append(try DomainName(i % 2 == 0 ? hit : "miss\(i).\(misses.label(8)).example."))
+            queries.append(try DomainName(i % 2 == 0 ? hit : "miss\(i).\(missNames.label(8)).example."))
         }
         let client = IPAddress.v4(IPv4Address(192, 0, 2, 1))
         var matched = 0
@@ -189,9 +189,33 @@ struct PolicyBench {
             }
         }
         let t3 = Self.cpu()
-        print("\(rounds * sample) lookups, \(matched) matched, "
+        print("\(rounds * sample) query-phase lookups (half feed names, half misses), \(matched) matched, "
             + "\(fmt((t3 - t2) / Double(rounds * sample) * 1e9, 0)) ns/lookup")
+
+        // Misses only, and the response phase on a plain answer: the per-query cost when nothing matches.
+        let misses = queries.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        var answer = DNSMessage.query(id: 1, name: misses[0], type: .a).makeResponse()
+        answer.answers = [ResourceRecord(name: misses[0], ttl: 60, rdata: .a(.init(address: IPv4Address(192, 0, 2, 9))))]
+        let m0 = Self.mallocCount()
+        let t4 = Self.cpu()
+        var found = 0
+        for q in misses {
+            if engine.evaluateQuery(name: q, type: .a, client: client) != nil { found += 1 }
+            if engine.evaluateResponse(name: q, type: .a, client: client, response: answer) != nil { found += 1 }
+        }
+        let t5 = Self.cpu()
+        let m1 = Self.mallocCount()
+        let perMiss = fmt((t5 - t4) / Double(misses.count) * 1e9, 0)
+        var allocations = "allocations not counted (run with LD_PRELOAD=malloc-count.so)"
+        if let m0, let m1 { allocations = "\(m1 - m0) allocations" }
+        print("\(misses.count) misses (query + response phase): \(perMiss) ns each, \(found) matched, \(allocations)")
         withExtendedLifetime(engine) {}
+    }
+
+    /// Calls to malloc so far, when malloc-count.so is preloaded.
+    static func mallocCount() -> UInt? {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "palisade_malloc_count") else { return nil }
+        return symbol.assumingMemoryBound(to: UInt.self).pointee
     }
 
     static func parse(path: String) throws {
