@@ -1,0 +1,405 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// Owns the policy sources: loads last good copies at start-up, refreshes on schedule, compiles off the
+/// query path and swaps the engine in atomically; reports each source's health.
+///
+/// Blocking never silently turns off: a refresh that fails to fetch, compile or pass the plausibility
+/// checks keeps the last good copy and records the error; a source that has never loaded follows its
+/// `failMode`. Compiling runs in a detached task, so neither queries nor status calls wait for it.
+///
+/// Typical use by the runtime:
+/// ```swift
+/// let manager = PolicyManager(sources: configs, dataDirectory: "/var/lib/palisade/policy", fetcher: http)
+/// await manager.start()                       // stored copies, then fetch what is missing
+/// let stages = (manager.makeQueryStage(), manager.makeResponseStage())
+/// Task { await manager.run() }                // scheduled refreshes until cancelled
+/// await manager.reconfigure(newConfigs)       // on config reload
+/// let health = await manager.status()
+/// ```
+public actor PolicyManager {
+    /// The engine the stages read; replaced whenever a source changes.
+    public nonisolated let engine: PolicyEngineReference
+    private let store: FeedStore?
+    private let fetcher: any FeedFetcher
+    private let now: @Sendable () -> Date
+    private var order: [String] = []
+    private var states: [String: SourceState] = [:]
+    private var retired: [PolicyEngine] = []
+
+    /// How long after a failed refresh the next attempt is due (or the refresh interval, if shorter).
+    public static let retryAfterFailure: Duration = .seconds(300)
+
+    private struct SourceState {
+        var config: PolicySourceConfig
+        var compiled: CompiledPolicySource?
+        var contentHash: String?
+        var loadedAt: Date?
+        var fetchedAt: Date?
+        var lastAttempt: Date?
+        var lastError: String?
+        var storeError: String?
+        var issues: [PolicySourceIssue] = []
+        var badLines = 0
+        var ignoredLines = 0
+        var refreshing = false
+    }
+
+    /// Creates a manager; nothing is loaded until ``start(fetchMissing:)``.
+    /// - Parameters:
+    ///   - sources: the sources in precedence order; a repeated name is ignored after its first use
+    ///     (``PolicySourceConfig/validate(_:)`` reports it).
+    ///   - dataDirectory: where last good copies are kept; nil keeps nothing (tests, ephemeral runs).
+    ///   - fetcher: fetches locations (files here; the runtime adds HTTP).
+    ///   - now: the wall clock, injectable for tests.
+    public init(sources: [PolicySourceConfig], dataDirectory: String?, fetcher: any FeedFetcher = FileFeedFetcher(),
+        now: @escaping @Sendable () -> Date = { Date() })
+    {
+        self.engine = PolicyEngineReference()
+        self.store = dataDirectory.map { FeedStore(directory: $0) }
+        self.fetcher = fetcher
+        self.now = now
+        for config in sources where self.states[config.name] == nil {
+            self.order.append(config.name)
+            self.states[config.name] = SourceState(config: config)
+        }
+    }
+
+    /// The stage answering query-phase policy, reading this manager's engine.
+    public nonisolated func makeQueryStage() -> QueryPolicyStage { QueryPolicyStage(engine: self.engine) }
+
+    /// The stage amending answers with response-phase policy, reading this manager's engine.
+    public nonisolated func makeResponseStage() -> ResponsePolicyStage { ResponsePolicyStage(engine: self.engine) }
+
+    // MARK: Start-up
+
+    /// Loads every enabled source's last good copy from the data directory, installs the engine, then
+    /// (when `fetchMissing`) fetches the sources that have no copy yet.
+    /// - Returns: the status of every source.
+    @discardableResult
+    public func start(fetchMissing: Bool = true) async -> [PolicySourceStatus] {
+        for name in self.order { await self.loadStored(name) }
+        self.rebuildEngine()
+        if fetchMissing {
+            for name in self.order where self.states[name]?.compiled == nil && self.states[name]?.config.enabled == true {
+                await self.refresh(name)
+            }
+        }
+        return self.status()
+    }
+
+    private func loadStored(_ name: String) async {
+        guard let store = self.store, var state = self.states[name], state.config.enabled, state.compiled == nil,
+            let meta = store.metadata(for: name), meta.location == state.config.location
+        else { return }
+        let config = state.config
+        let path = store.feedPath(for: name)
+        let result = await Self.detached { () throws(PolicyLoadError) -> CompiledPolicySource in
+            try PolicySourceLoader.compile(config, path: path, fileName: "\(path) (last good copy of \(meta.location))")
+        }
+        state = self.states[name] ?? state
+        switch result {
+        case .success(let compiled):
+            state.compiled = compiled
+            state.contentHash = meta.contentHash
+            state.loadedAt = Date(timeIntervalSince1970: meta.loadedAt)
+            state.fetchedAt = Date(timeIntervalSince1970: meta.fetchedAt)
+            state.badLines = compiled.stats.badLines
+            state.ignoredLines = compiled.stats.ignoredTotal
+            state.issues = compiled.stats.issues
+        case .failure(let error):
+            state.lastError = "stored copy unusable: \(error)"
+            state.issues = error.issues
+        }
+        self.states[name] = state
+    }
+
+    /// Runs compile work off the actor, so status calls and other refreshes are not held up.
+    private static func detached<T: Sendable>(_ work: @escaping @Sendable () throws(PolicyLoadError) -> T) async
+        -> Result<T, PolicyLoadError>
+    {
+        await Task.detached(priority: .utility) { () -> Result<T, PolicyLoadError> in
+            do throws(PolicyLoadError) {
+                return .success(try work())
+            } catch {
+                return .failure(error)
+            }
+        }.value
+    }
+
+    // MARK: Refresh
+
+    /// Fetches and compiles one source now, whatever its schedule.
+    /// - Returns: its status afterwards, or nil for an unknown or disabled source.
+    @discardableResult
+    public func refresh(_ name: String) async -> PolicySourceStatus? {
+        guard var state = self.states[name], state.config.enabled else { return nil }
+        guard !state.refreshing else { return self.status(of: name) }
+        state.refreshing = true
+        state.lastAttempt = self.now()
+        self.states[name] = state
+        let config = state.config
+        defer { self.states[name]?.refreshing = false }
+
+        let body: [UInt8]
+        do {
+            body = try await self.fetcher.fetch(config.location)
+        } catch {
+            self.fail(name, PolicyLoadError(.fetchFailed, source: name, "fetch of \(config.location) failed: \(error)"))
+            return self.status(of: name)
+        }
+        guard self.states[name]?.config == config else { return self.status(of: name) }
+        let previousHash = self.states[name]?.contentHash
+        let alreadyLoaded = self.states[name]?.compiled != nil
+        let compiledWith = self.states[name]?.compiled?.config
+        let outcome = await Self.detached { () throws(PolicyLoadError) -> (String, CompiledPolicySource?) in
+            let hash = FeedStore.contentHash(body)
+            if alreadyLoaded && hash == previousHash && compiledWith.map({ !config.needsRecompile(comparedTo: $0) }) == true {
+                return (hash, nil)
+            }
+            return (hash, try PolicySourceLoader.compile(config, bytes: body, fileName: config.location))
+        }
+        // The configuration may have changed while compiling; then this result is for an old version.
+        guard var current = self.states[name], current.config == config else { return self.status(of: name) }
+        let fetchedAt = self.now()
+        switch outcome {
+        case .failure(let error):
+            self.fail(name, error)
+        case .success((let hash, nil)):
+            current.fetchedAt = fetchedAt
+            current.lastError = nil
+            if let store = self.store, let compiled = current.compiled, let loadedAt = current.loadedAt {
+                current.storeError = nil
+                do {
+                    try store.saveMetadata(Self.metadata(config, compiled, hash, loadedAt: loadedAt, fetchedAt: fetchedAt))
+                } catch {
+                    current.storeError = error.description
+                }
+            }
+            self.states[name] = current
+        case .success((let hash, let compiled?)):
+            if compiled.ruleCount == 0, let old = current.compiled, old.ruleCount > 0 {
+                self.fail(name, PolicyLoadError(.notPlausible, source: name,
+                    "update of '\(name)' has no rules; keeping the last good copy with \(old.ruleCount) rules"))
+                return self.status(of: name)
+            }
+            current.compiled = compiled
+            current.contentHash = hash
+            current.loadedAt = fetchedAt
+            current.fetchedAt = fetchedAt
+            current.lastError = nil
+            current.issues = compiled.stats.issues
+            current.badLines = compiled.stats.badLines
+            current.ignoredLines = compiled.stats.ignoredTotal
+            current.storeError = nil
+            if let store = self.store {
+                do {
+                    try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: fetchedAt,
+                        fetchedAt: fetchedAt))
+                } catch {
+                    current.storeError = error.description
+                }
+            }
+            self.states[name] = current
+            self.rebuildEngine()
+        }
+        return self.status(of: name)
+    }
+
+    private static func metadata(_ config: PolicySourceConfig, _ compiled: CompiledPolicySource, _ hash: String,
+        loadedAt: Date, fetchedAt: Date) -> FeedStore.Metadata
+    {
+        FeedStore.Metadata(name: config.name, location: config.location, format: compiled.format.rawValue,
+            contentHash: hash, serial: compiled.serial, ruleCount: compiled.ruleCount,
+            loadedAt: loadedAt.timeIntervalSince1970, fetchedAt: fetchedAt.timeIntervalSince1970)
+    }
+
+    private func fail(_ name: String, _ error: PolicyLoadError) {
+        guard var state = self.states[name] else { return }
+        state.lastError = error.description
+        if !error.issues.isEmpty {
+            state.issues = error.issues
+            state.badLines = error.issues.count
+        }
+        self.states[name] = state
+    }
+
+    /// Refreshes every enabled source now.
+    @discardableResult
+    public func refreshAll() async -> [PolicySourceStatus] {
+        for name in self.order { await self.refresh(name) }
+        return self.status()
+    }
+
+    /// Refreshes the sources whose interval has elapsed (or whose retry after a failure is due).
+    @discardableResult
+    public func refreshDue() async -> [PolicySourceStatus] {
+        let now = self.now()
+        for name in self.order {
+            guard let delay = self.delayUntilDue(name, now: now), delay <= .zero else { continue }
+            await self.refresh(name)
+        }
+        self.purgeRetired()
+        return self.status()
+    }
+
+    private func delayUntilDue(_ name: String, now: Date) -> Duration? {
+        guard let state = self.states[name], state.config.enabled, !state.refreshing else { return nil }
+        guard let last = state.lastAttempt else { return state.config.refreshInterval == nil ? nil : .zero }
+        var interval = state.config.refreshInterval
+        if state.lastError != nil { interval = min(interval ?? Self.retryAfterFailure, Self.retryAfterFailure) }
+        guard let interval else { return nil }
+        return interval - .seconds(now.timeIntervalSince(last))
+    }
+
+    /// Time until the next scheduled refresh, or nil when none is scheduled.
+    public func nextRefreshDelay() -> Duration? {
+        let now = self.now()
+        return self.order.compactMap { self.delayUntilDue($0, now: now) }.min().map { max($0, .zero) }
+    }
+
+    /// Refreshes on schedule until the task is cancelled.
+    /// - Parameter clock: the clock to sleep on (injectable for tests).
+    public func run<C: Clock>(clock: C = ContinuousClock()) async where C.Duration == Duration {
+        while !Task.isCancelled {
+            await self.refreshDue()
+            let delay = min(self.nextRefreshDelay() ?? .seconds(60), .seconds(60))
+            do {
+                try await clock.sleep(for: max(delay, .milliseconds(100)))
+            } catch {
+                return
+            }
+        }
+    }
+
+    // MARK: Configuration
+
+    /// Applies a new source list (config reload): unchanged sources keep their compiled copy, sources
+    /// whose format options changed are recompiled from their stored copy, new ones are loaded from the
+    /// store and, when `fetchMissing`, fetched; removed ones are dropped. The engine is swapped once.
+    @discardableResult
+    public func reconfigure(_ sources: [PolicySourceConfig], fetchMissing: Bool = true) async -> [PolicySourceStatus] {
+        var order: [String] = []
+        var states: [String: SourceState] = [:]
+        for config in sources where states[config.name] == nil {
+            order.append(config.name)
+            guard var state = self.states[config.name] else {
+                states[config.name] = SourceState(config: config)
+                continue
+            }
+            let old = state.config
+            state.config = config
+            if !config.enabled {
+                state.compiled = nil
+            } else if let compiled = state.compiled {
+                state.compiled = config.needsRecompile(comparedTo: old) ? nil : compiled.relabelled(config)
+            }
+            if config.location != old.location {
+                state.contentHash = nil
+                state.lastError = nil
+                state.lastAttempt = nil
+            }
+            states[config.name] = state
+        }
+        self.order = order
+        self.states = states
+        for name in order { await self.loadStored(name) }
+        self.rebuildEngine()
+        if fetchMissing {
+            for name in self.order where self.states[name]?.compiled == nil && self.states[name]?.config.enabled == true {
+                await self.refresh(name)
+            }
+        }
+        return self.status()
+    }
+
+    // MARK: Engine
+
+    private func rebuildEngine() {
+        var sources: [CompiledPolicySource] = []
+        for name in self.order {
+            guard let state = self.states[name], state.config.enabled else { continue }
+            if let compiled = state.compiled {
+                sources.append(compiled)
+            } else if state.config.failMode == .closed && state.config.role == .block {
+                sources.append(.notReady(state.config))
+            }
+        }
+        self.retired.append(self.engine.replace(with: PolicyEngine(sources: sources)))
+        self.purgeRetired()
+    }
+
+    /// Drops replaced engines once no query holds them, so their memory is freed here rather than on
+    /// the event loop that happens to release the last reference.
+    private func purgeRetired() {
+        var keep: [PolicyEngine] = []
+        while var engine = self.retired.popLast() {
+            if !isKnownUniquelyReferenced(&engine) { keep.append(engine) }
+        }
+        self.retired = keep
+    }
+
+    // MARK: Status
+
+    /// The status of every configured source, in precedence order.
+    public func status() -> [PolicySourceStatus] {
+        self.order.compactMap { self.status(of: $0) }
+    }
+
+    /// The status of one source.
+    public func status(of name: String) -> PolicySourceStatus? {
+        guard let s = self.states[name] else { return nil }
+        let now = self.now()
+        let age = s.fetchedAt.map { Duration.seconds(now.timeIntervalSince($0)) }
+        let state: PolicySourceStatus.State
+        if !s.config.enabled {
+            state = .disabled
+        } else if s.compiled == nil {
+            state = s.lastError == nil ? .neverLoaded : .failed
+        } else if s.lastError != nil {
+            state = .stale
+        } else if let interval = s.config.refreshInterval, let age, age > interval * 2 {
+            state = .stale
+        } else {
+            state = .ok
+        }
+        return PolicySourceStatus(name: s.config.name, location: s.config.location, kind: s.config.kind,
+            format: s.compiled?.format, role: s.config.role, failMode: s.config.failMode, state: state,
+            failingClosed: s.config.enabled && s.compiled == nil && s.config.failMode == .closed
+                && s.config.role == .block,
+            ruleCount: s.compiled?.ruleCount ?? 0, serial: s.compiled?.serial, contentHash: s.contentHash,
+            loadedAt: s.loadedAt, fetchedAt: s.fetchedAt, age: age, lastAttempt: s.lastAttempt,
+            lastError: s.lastError, storeError: s.storeError, badLines: s.badLines, ignoredLines: s.ignoredLines,
+            issues: s.issues, indexBytes: s.compiled?.memoryBytes ?? 0)
+    }
+}
+
+extension PolicySourceConfig {
+    /// Problems with a source list that configuration validation should report, each naming the source.
+    public static func validate(_ sources: [PolicySourceConfig]) -> [String] {
+        var problems: [String] = []
+        var seen: Set<String> = []
+        for (i, s) in sources.enumerated() {
+            let at = "policy source #\(i + 1) '\(s.name)'"
+            if s.name.isEmpty { problems.append("policy source #\(i + 1): name must not be empty") }
+            if !seen.insert(s.name).inserted { problems.append("\(at): the name is used by an earlier source") }
+            if s.location.isEmpty { problems.append("\(at): location must not be empty") }
+            if case .sinkhole(let addresses) = s.answer, addresses.isEmpty {
+                problems.append("\(at): a sinkhole answer needs at least one address")
+            }
+            if case .answer(.sinkhole(let addresses))? = s.override, addresses.isEmpty {
+                problems.append("\(at): a sinkhole override needs at least one address")
+            }
+            if let r = s.refreshInterval, r < .seconds(10) {
+                problems.append("\(at): refresh interval must be at least 10 seconds")
+            }
+            if s.role == .allow && s.failMode == .closed {
+                problems.append("\(at): failMode closed has no effect on an allowlist (it never blocks)")
+            }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,277 @@
+package import DNSWire
+
+/// A compact hash index of lower-cased wire-format names, each with an "exact" and a "below" rule code.
+///
+/// Feeds of a million names are normal and ten million exist, so the index avoids a `Dictionary` of
+/// `String`s (tens of bytes of overhead and an allocation per name). Instead:
+/// - every name lives once in one byte arena as `[length][wire labels without the root byte][exact][below]`;
+/// - an open-addressing table of `UInt64` slots holds `hash32 << 32 | (arena offset + 1)` (0 = empty),
+///   so most mismatches are rejected without touching the arena;
+/// - a lookup hashes every suffix of the query name in one backward pass over its bytes, so checking the
+///   name and all its ancestors (for `*.` rules) costs one pass plus one probe per label, with no
+///   allocation.
+///
+/// Code 0 means "no rule"; the meaning of other codes belongs to the owner (``CompiledPolicySource``).
+/// The hash is seeded per index, so query names cannot be chosen to collide (PowerDNS's rule on hash
+/// collisions in untrusted data).
+package struct NameIndex: Sendable {
+    /// Where a rule sits on a name: on the name itself, or strictly below it (`*.name`, RPZ semantics).
+    package enum Slot: Sendable, Hashable {
+        case exact
+        case below
+    }
+
+    /// A match: the rule code, where it sits, and the arena offset of the matched name.
+    package struct Match: Sendable, Hashable {
+        /// The rule code (never 0).
+        package var code: UInt8
+        /// `.exact` when the query name itself matched, `.below` when an ancestor's wildcard did.
+        package var slot: Slot
+        /// Arena offset of the matched name; pass it to ``name(at:)`` to print the rule.
+        package var offset: UInt32
+    }
+
+    private var arena: [UInt8] = []
+    private var slots: [UInt64]
+    /// Number of distinct names stored.
+    package private(set) var count = 0
+    /// Bit n set: some name with n labels (capped at 63) has an exact rule. Lets lookups skip probes.
+    private var exactDepths: UInt64 = 0
+    /// Bit n set: some name with n labels (capped at 63) has a below rule.
+    private var belowDepths: UInt64 = 0
+    private let seed: UInt64
+    private let multiplier: UInt64
+
+    /// The arena may not grow beyond what a 32-bit offset addresses.
+    package static let maxArenaBytes = Int(UInt32.max) - 512
+
+    /// Creates an empty index sized for about `expectedCount` names.
+    package init(expectedCount: Int = 0, expectedBytes: Int = 0) {
+        var g = SystemRandomNumberGenerator()
+        self.seed = g.next()
+        self.multiplier = 0x0000_0100_0000_01B3 | (g.next() & 0x00FF_FF00_0000_0000) | 1
+        let capacity = Swift.max(16, expectedCount + expectedCount / 3 + 1)
+        self.slots = Array(repeating: 0, count: capacity)
+        if expectedBytes > 0 { self.arena.reserveCapacity(expectedBytes) }
+    }
+
+    /// True when no name is stored.
+    package var isEmpty: Bool { self.count == 0 }
+
+    /// Bytes held by the arena and the slot table (capacity, not just use).
+    package var memoryBytes: Int { self.arena.capacity + self.slots.capacity * 8 }
+
+    /// Arena bytes used and reserved, and slots, for benchmarks and status.
+    package var layout: (arenaUsed: Int, arenaCapacity: Int, slots: Int) {
+        (self.arena.count, self.arena.capacity, self.slots.count)
+    }
+
+    // MARK: Hashing
+
+    @inline(__always)
+    private static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+    @inline(__always)
+    private func step(_ h: UInt64, _ b: UInt8) -> UInt64 { (h ^ UInt64(Self.lower(b))) &* self.multiplier }
+
+    @inline(__always)
+    private static func finish(_ h: UInt64, _ length: Int) -> UInt32 {
+        var x = h &+ UInt64(length)
+        x ^= x >> 33
+        x &*= 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x &*= 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return UInt32(truncatingIfNeeded: x)
+    }
+
+    /// Hash of a key (wire labels without the root byte), computed back to front like lookups do.
+    private func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        var h = self.seed
+        var i = key.count
+        while i > 0 {
+            i -= 1
+            h = self.step(h, key[i])
+        }
+        return Self.finish(h, key.count)
+    }
+
+    // MARK: Building
+
+    /// Finds or adds `key` and returns its arena offset.
+    /// - Parameter key: wire labels without the terminating root byte (empty for the root), any case.
+    /// - Returns: nil when the arena is full (more than 4 GiB of names).
+    package mutating func entry(for key: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        let h = self.hash(key)
+        if let found = self.find(h, key, 0, key.count) { return found }
+        guard self.arena.count + key.count + 3 <= Self.maxArenaBytes, key.count <= 255 else { return nil }
+        if (self.count + 1) * 4 > self.slots.count * 3 { self.grow() }
+        let offset = UInt32(self.arena.count)
+        self.arena.append(UInt8(key.count))
+        for b in key { self.arena.append(Self.lower(b)) }
+        self.arena.append(0)
+        self.arena.append(0)
+        self.place(UInt64(h) << 32 | UInt64(offset + 1), in: &self.slots)
+        self.count += 1
+        return offset
+    }
+
+    /// Convenience for a `DomainName`: finds or adds the name.
+    package mutating func entry(for name: DomainName) -> UInt32? {
+        name.wire.withUnsafeBufferPointer { w in
+            self.entry(for: UnsafeBufferPointer(rebasing: w[0..<(w.count - 1)]))
+        }
+    }
+
+    /// The arena offset of `key` (wire labels without the root byte, any case) when it is stored.
+    package func offset(of key: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        guard self.count > 0 else { return nil }
+        return self.find(self.hash(key), key, 0, key.count)
+    }
+
+    /// The code stored at `offset` for `slot` (0 when none).
+    package func code(at offset: UInt32, _ slot: Slot) -> UInt8 {
+        let o = Int(offset)
+        return self.arena[o + 1 + Int(self.arena[o]) + (slot == .exact ? 0 : 1)]
+    }
+
+    /// Sets the code at `offset` for `slot`.
+    package mutating func setCode(_ code: UInt8, at offset: UInt32, _ slot: Slot, labelCount: Int) {
+        let o = Int(offset)
+        self.arena[o + 1 + Int(self.arena[o]) + (slot == .exact ? 0 : 1)] = code
+        let bit = UInt64(1) << UInt64(Swift.min(labelCount, 63))
+        if slot == .exact { self.exactDepths |= bit } else { self.belowDepths |= bit }
+    }
+
+    /// Shrinks the slot table when it ended up much larger than needed (the expected count was a guess).
+    package mutating func compact() {
+        let wanted = Swift.max(16, self.count + self.count / 3 + 1)
+        guard self.slots.count > wanted * 2 else { return }
+        var fresh = [UInt64](repeating: 0, count: wanted)
+        for s in self.slots where s != 0 { self.place(s, in: &fresh) }
+        self.slots = fresh
+    }
+
+    private mutating func grow() {
+        var fresh = [UInt64](repeating: 0, count: self.slots.count * 2)
+        for s in self.slots where s != 0 { self.place(s, in: &fresh) }
+        self.slots = fresh
+    }
+
+    private func place(_ slot: UInt64, in table: inout [UInt64]) {
+        let n = table.count
+        var i = Int((UInt64(UInt32(truncatingIfNeeded: slot >> 32)) &* UInt64(n)) >> 32)
+        while table[i] != 0 {
+            i += 1
+            if i == n { i = 0 }
+        }
+        table[i] = slot
+    }
+
+    /// Probes for the key `bytes[start..<start+length]` (any case) with hash `h`.
+    @inline(__always)
+    private func find(_ h: UInt32, _ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ length: Int) -> UInt32? {
+        self.slots.withUnsafeBufferPointer { slots in
+            self.arena.withUnsafeBufferPointer { arena in
+                let n = slots.count
+                var i = Int((UInt64(h) &* UInt64(n)) >> 32)
+                while true {
+                    let s = slots[i]
+                    if s == 0 { return nil }
+                    if UInt32(truncatingIfNeeded: s >> 32) == h {
+                        let off = Int(UInt32(truncatingIfNeeded: s)) - 1
+                        if Int(arena[off]) == length {
+                            var k = 0
+                            while k < length && arena[off + 1 + k] == Self.lower(bytes[start + k]) { k += 1 }
+                            if k == length { return UInt32(off) }
+                        }
+                    }
+                    i += 1
+                    if i == n { i = 0 }
+                }
+            }
+        }
+    }
+
+    // MARK: Lookup
+
+    /// The best rule for `name`: an exact rule on the name itself wins; otherwise the `below` rule of the
+    /// nearest (longest) ancestor. Allocation-free.
+    package func match(_ name: DomainName) -> Match? {
+        guard self.count > 0 else { return nil }
+        return name.wire.withUnsafeBufferPointer { self.match(wire: $0) }
+    }
+
+    /// ``match(_:)`` on raw wire bytes (uncompressed, ending with the root byte).
+    package func match(wire w: UnsafeBufferPointer<UInt8>) -> Match? {
+        guard self.count > 0, w.count >= 1, w.count <= 256 else { return nil }
+        let end = w.count - 1
+        // Label starts as a 256-bit map, so the backward pass knows where suffixes begin.
+        var m0: UInt64 = 0
+        var m1: UInt64 = 0
+        var m2: UInt64 = 0
+        var m3: UInt64 = 0
+        var labels = 0
+        var p = 0
+        while p < end {
+            let bit = UInt64(1) << UInt64(p & 63)
+            switch p >> 6 {
+            case 0: m0 |= bit
+            case 1: m1 |= bit
+            case 2: m2 |= bit
+            default: m3 |= bit
+            }
+            labels += 1
+            let l = Int(w[p])
+            guard l > 0 else { return nil }
+            p += l + 1
+        }
+        guard p == end else { return nil }
+        var best: Match? = nil
+        var h = self.seed
+        var depth = 0
+        // The root itself (`*.` at the apex: everything).
+        if labels > 0 && self.belowDepths & 1 != 0, let off = self.find(Self.finish(h, 0), w, end, 0) {
+            let c = self.code(at: off, .below)
+            if c != 0 { best = Match(code: c, slot: .below, offset: off) }
+        }
+        var i = end
+        while i > 0 {
+            i -= 1
+            h = self.step(h, w[i])
+            let word: UInt64
+            switch i >> 6 {
+            case 0: word = m0
+            case 1: word = m1
+            case 2: word = m2
+            default: word = m3
+            }
+            guard word & (UInt64(1) << UInt64(i & 63)) != 0 else { continue }
+            depth += 1
+            let bit = UInt64(1) << UInt64(Swift.min(depth, 63))
+            if depth == labels {
+                if self.exactDepths & bit != 0, let off = self.find(Self.finish(h, end - i), w, i, end - i) {
+                    let c = self.code(at: off, .exact)
+                    if c != 0 { return Match(code: c, slot: .exact, offset: off) }
+                }
+            } else if self.belowDepths & bit != 0, let off = self.find(Self.finish(h, end - i), w, i, end - i) {
+                let c = self.code(at: off, .below)
+                if c != 0 { best = Match(code: c, slot: .below, offset: off) }
+            }
+        }
+        if labels == 0, self.exactDepths & 1 != 0, let off = self.find(Self.finish(h, 0), w, end, 0) {
+            let c = self.code(at: off, .exact)
+            if c != 0 { return Match(code: c, slot: .exact, offset: off) }
+        }
+        return best
+    }
+
+    /// The stored name at `offset` (lower case), for printing the rule that matched.
+    package func name(at offset: UInt32) -> DomainName {
+        let o = Int(offset)
+        let len = Int(self.arena[o])
+        var w = Array(self.arena[(o + 1)..<(o + 1 + len)])
+        w.append(0)
+        return DomainName(uncheckedWire: w)
+    }
+}

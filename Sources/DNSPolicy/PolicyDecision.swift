@@ -1,0 +1,144 @@
+public import DNSPipeline
+public import DNSWire
+
+/// The outcome of evaluating policy for one query: what to do, and which source and rule said so.
+public struct PolicyDecision: Sendable {
+    /// The effective action (after the source's override).
+    public var action: PolicyAction
+    /// Source, rule, action label and trigger, for the log, metrics and ``AnswerSource/policy(_:)``.
+    public var hit: PolicyHit
+    /// The name that matched when it is not the query name (a CNAME target, an NS name).
+    public var matchedName: DomainName?
+    /// Watch-mode (`override: log`) hits met before this decision, with the action they would have taken.
+    public var watched: [PolicyHit]
+    /// The EDE INFO-CODE the answer carries (RFC 8914).
+    public var extendedErrorCode: ExtendedErrorCode
+    /// The EDE EXTRA-TEXT: `palisade: blocked by urlhaus rule *.evil.example`.
+    public var extendedErrorText: String
+
+    /// Creates a decision.
+    public init(action: PolicyAction, hit: PolicyHit, matchedName: DomainName? = nil, watched: [PolicyHit] = [],
+        extendedErrorCode: ExtendedErrorCode, extendedErrorText: String)
+    {
+        self.action = action
+        self.hit = hit
+        self.matchedName = matchedName
+        self.watched = watched
+        self.extendedErrorCode = extendedErrorCode
+        self.extendedErrorText = extendedErrorText
+    }
+
+    /// The EDE option for the answer.
+    public var extendedError: EDNSOption { .extendedError(self.extendedErrorCode, text: self.extendedErrorText) }
+
+    /// One finding per watch-mode hit, so the query log shows what would have been blocked.
+    public var watchFindings: [Finding] {
+        self.watched.map {
+            Finding(detector: "policy", score: 1,
+                detail: "watch: \($0.source) rule \($0.rule) would \($0.action) (\($0.trigger))", enforced: false)
+        }
+    }
+
+    /// TTL of synthesised sinkhole answers, in seconds: short, so an unblocked name recovers quickly.
+    public static let sinkholeTTL: UInt32 = 60
+
+    /// What a stage does with a decision.
+    package enum Plan: Sendable {
+        /// Reply with this.
+        case answer(Resolution)
+        /// Answer normally (passthru, allow, watch, tcp-only over TCP), adding these findings.
+        case pass([Finding])
+        /// Resolve `query` (the walled-garden target) below, then put `cname` in front of its answer.
+        case chase(Query, ResourceRecord)
+    }
+
+    /// How to carry out this decision for `query`.
+    package func plan(for query: Query) -> Plan {
+        let question = query.question
+        let findings = self.watchFindings
+        func reply(_ rcode: ResponseCode, answers: [ResourceRecord] = [], truncated: Bool = false) -> Plan {
+            var m = query.message.makeResponse(rcode: rcode)
+            m.answers = answers
+            m.header.truncated = truncated
+            return .answer(Resolution(reply: .message(m), source: .policy(self.hit), findings: findings,
+                extendedErrors: [self.extendedError]))
+        }
+        switch self.action {
+        case .passthru, .allow, .log:
+            return .pass(findings)
+        case .tcpOnly:
+            guard query.client.transport == .udp else { return .pass(findings) }
+            return reply(.noError, truncated: true)
+        case .nxdomain:
+            return reply(.nxDomain)
+        case .nodata:
+            return reply(.noError)
+        case .refused:
+            return reply(.refused)
+        case .notReady:
+            return reply(.servFail)
+        case .drop:
+            return .answer(Resolution(reply: .drop, source: .policy(self.hit), findings: findings,
+                extendedErrors: [self.extendedError]))
+        case .sinkhole(let addresses):
+            var answers: [ResourceRecord] = []
+            for a in addresses {
+                switch a {
+                case .v4(let v4) where question.type == .a:
+                    answers.append(ResourceRecord(name: question.name, ttl: Self.sinkholeTTL, rdata: .a(.init(address: v4))))
+                case .v6(let v6) where question.type == .aaaa:
+                    answers.append(ResourceRecord(name: question.name, ttl: Self.sinkholeTTL,
+                        rdata: .aaaa(.init(address: v6))))
+                default:
+                    break
+                }
+            }
+            return reply(.noError, answers: answers)
+        case .localData(let data):
+            if let target = data.cnameTarget {
+                let ttl = data.records.first { $0.type == .cname }?.ttl ?? Self.sinkholeTTL
+                let expanded = Self.expand(target, for: question.name)
+                let cname = ResourceRecord(name: question.name, ttl: ttl, rdata: .cname(.init(target: expanded)))
+                if question.type == .cname { return reply(.noError, answers: [cname]) }
+                var chased = query
+                chased.message.questions = [Question(name: expanded, type: question.type, dnsClass: question.dnsClass)]
+                return .chase(chased, cname)
+            }
+            let answers = data.records.filter { $0.type == question.type }.map {
+                var r = $0
+                r.name = question.name
+                return r
+            }
+            return reply(.noError, answers: answers)
+        }
+    }
+
+    /// A CNAME target `*.garden.example` becomes `<query name>.garden.example`; when that would be too long,
+    /// the target without the `*` label.
+    static func expand(_ target: DomainName, for name: DomainName) -> DomainName {
+        guard target.isWildcard, let base = target.parent else { return target }
+        return (try? name.appending(base)) ?? base
+    }
+
+    /// Combines the walled-garden CNAME with the answer for its target.
+    package func merge(_ chased: Resolution, cname: ResourceRecord, for query: Query) -> Resolution {
+        var m = query.message.makeResponse(rcode: .noError)
+        m.answers = [cname]
+        if let answer = chased.message {
+            m.answers += answer.answers
+            m.rcode = answer.rcode
+        }
+        return Resolution(reply: .message(m), source: .policy(self.hit), findings: chased.findings + self.watchFindings,
+            extendedErrors: [self.extendedError])
+    }
+}
+
+extension Resolution {
+    /// The same resolution with `findings` appended.
+    func adding(_ findings: [Finding]) -> Resolution {
+        guard !findings.isEmpty else { return self }
+        var r = self
+        r.findings += findings
+        return r
+    }
+}

@@ -1,0 +1,66 @@
+public import DNSPipeline
+internal import DNSWire
+
+/// Applies response-phase policy to the answer from below: QNAME and list rules on CNAME targets (CNAME
+/// cloaking), RPZ response-IP, NSDNAME and NSIP triggers.
+///
+/// It sits above the cache, so a policy reload applies to cached answers at once. It amends the result of
+/// `next`: when a rule matches, the upstream answer is replaced by the policy answer for the original query.
+public struct ResponsePolicyStage: Stage {
+    /// `response-policy`.
+    public let id: StageID = "response-policy"
+    private let engine: PolicyEngineReference
+
+    /// Creates the stage over a swappable engine.
+    public init(engine: PolicyEngineReference) {
+        self.engine = engine
+    }
+
+    private func decide(_ query: Query, _ result: Resolution) -> PolicyDecision? {
+        // A cached packet keeps its decoded message: use it as is (TTLs do not matter to policy), so a
+        // cache hit costs no copy here.
+        let message: DNSMessage
+        switch result.reply {
+        case .message(let m): message = m
+        case .cached(let p, _): message = p.message
+        case .drop: return nil
+        }
+        let q = query.question
+        return self.engine.current.evaluateResponse(name: q.name, type: q.type, client: query.client.address,
+            response: message)
+    }
+
+    /// Resolves below, then rewrites the answer when a response trigger matches.
+    public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
+        let result = try await next(query, context)
+        guard let decision = self.decide(query, result) else { return result }
+        context.note(self.id, "\(decision.hit.action) by \(decision.hit.source) rule \(decision.hit.rule)")
+        switch decision.plan(for: query) {
+        case .answer(let r):
+            return r.adding(result.findings)
+        case .pass(let findings):
+            return result.adding(findings)
+        case .chase(let target, let cname):
+            return decision.merge(try await next(target, context), cname: cname, for: query)
+        }
+    }
+
+    /// The same without suspending; nil when the stages below need to suspend.
+    public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
+        guard let result = try next(query, context) else { return nil }
+        guard let decision = self.decide(query, result) else { return result }
+        let amended: Resolution?
+        switch decision.plan(for: query) {
+        case .answer(let r):
+            amended = r.adding(result.findings)
+        case .pass(let findings):
+            amended = result.adding(findings)
+        case .chase(let target, let cname):
+            amended = try next(target, context).map { decision.merge($0, cname: cname, for: query) }
+        }
+        if amended != nil {
+            context.note(self.id, "\(decision.hit.action) by \(decision.hit.source) rule \(decision.hit.rule)")
+        }
+        return amended
+    }
+}

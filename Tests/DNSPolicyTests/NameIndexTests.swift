@@ -1,0 +1,134 @@
+import DNSPipeline
+@testable import DNSPolicy
+import DNSWire
+import Testing
+
+@Suite struct NameIndexTests {
+    /// Adds `text` with code `code` in `slot`.
+    private func add(_ index: inout NameIndex, _ text: String, _ slot: NameIndex.Slot, _ code: UInt8) {
+        let n = name(text)
+        guard let offset = index.entry(for: n) else {
+            Issue.record("index full")
+            return
+        }
+        index.setCode(code, at: offset, slot, labelCount: n.labelCount)
+    }
+
+    @Test("an exact rule matches only the name itself, case-insensitively")
+    func exact() {
+        var index = NameIndex()
+        self.add(&index, "evil.example.", .exact, 1)
+        #expect(index.match(name("evil.example.")) == NameIndex.Match(code: 1, slot: .exact, offset: 0))
+        #expect(index.match(name("EVIL.Example.")) != nil)
+        #expect(index.match(name("www.evil.example.")) == nil)
+        #expect(index.match(name("example.")) == nil)
+        #expect(index.match(name("evil.example.org.")) == nil)
+    }
+
+    @Test("a below rule matches strictly below the name, never the name itself")
+    func below() {
+        var index = NameIndex()
+        self.add(&index, "evil.example.", .below, 2)
+        #expect(index.match(name("evil.example.")) == nil)
+        #expect(index.match(name("a.evil.example."))?.code == 2)
+        #expect(index.match(name("a.b.c.evil.example."))?.slot == .below)
+        #expect(index.match(name("notevil.example.")) == nil)
+    }
+
+    @Test("an exact rule beats a wildcard, and a longer wildcard beats a shorter one")
+    func precedence() {
+        var index = NameIndex()
+        self.add(&index, "example.", .below, 1)
+        self.add(&index, "b.example.", .below, 2)
+        self.add(&index, "x.b.example.", .exact, 3)
+        #expect(index.match(name("a.example."))?.code == 1)
+        #expect(index.match(name("y.b.example."))?.code == 2)
+        #expect(index.match(name("z.y.b.example."))?.code == 2)
+        #expect(index.match(name("x.b.example."))?.code == 3)
+        #expect(index.match(name("w.x.b.example."))?.code == 2)
+    }
+
+    @Test("a wildcard at the root matches every name but the root")
+    func rootWildcard() {
+        var index = NameIndex()
+        self.add(&index, ".", .below, 9)
+        #expect(index.match(name("anything.example."))?.code == 9)
+        #expect(index.match(.root) == nil)
+    }
+
+    @Test("the name of a match prints back")
+    func nameAtOffset() {
+        var index = NameIndex()
+        self.add(&index, "One.Example.", .exact, 1)
+        let m = index.match(name("one.example."))
+        #expect(m.map { index.name(at: $0.offset).description } == "one.example.")
+    }
+
+    @Test("thousands of names survive growth and compaction and match like a reference set")
+    func againstReference() {
+        var index = NameIndex(expectedCount: 100)
+        var exact: Set<String> = []
+        var below: Set<String> = []
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<5000 {
+            let text = "n\(i)-\(rng.next() % 1000).d\(i % 37).example."
+            if i % 3 == 0 {
+                below.insert(text)
+                self.add(&index, text, .below, 2)
+            } else {
+                exact.insert(text)
+                self.add(&index, text, .exact, 1)
+            }
+        }
+        index.compact()
+        #expect(index.count == exact.count + below.count)
+        for text in exact { #expect(index.match(name(text))?.code == 1, "\(text)") }
+        for text in below {
+            #expect(index.match(name(text)) == nil, "\(text)")
+            #expect(index.match(name("www." + text))?.code == 2, "\(text)")
+        }
+        for i in 0..<2000 { #expect(index.match(name("miss\(i).d\(i % 37).example.")) == nil) }
+    }
+
+    @Test("adding a name twice finds the same entry")
+    func dedup() {
+        var index = NameIndex()
+        let a = index.entry(for: name("a.example."))
+        let b = index.entry(for: name("A.EXAMPLE."))
+        #expect(a != nil && a == b)
+        #expect(index.count == 1)
+    }
+}
+
+@Suite struct CIDRIndexTests {
+    private func v4(_ s: String) -> IPAddress { IPAddress(s) ?? .v4(IPv4Address(0)) }
+
+    @Test("the longest matching prefix wins, in either family")
+    func longestPrefix() {
+        var b = CIDRIndex.Builder()
+        _ = b.insert(self.v4("192.0.2.0"), prefixLength: 24, value: 1)
+        _ = b.insert(self.v4("192.0.2.128"), prefixLength: 25, value: 2)
+        _ = b.insert(self.v4("192.0.2.130"), prefixLength: 32, value: 3)
+        _ = b.insert(self.v4("2001:db8::"), prefixLength: 32, value: 4)
+        _ = b.insert(self.v4("2001:db8:1::"), prefixLength: 48, value: 5)
+        let index = b.build()
+        #expect(index.count == 5)
+        #expect(index.match(self.v4("192.0.2.1"))?.value == 1)
+        #expect(index.match(self.v4("192.0.2.200"))?.value == 2)
+        #expect(index.match(self.v4("192.0.2.130"))?.value == 3)
+        #expect(index.match(self.v4("192.0.3.1")) == nil)
+        #expect(index.match(self.v4("2001:db8:2::1"))?.value == 4)
+        #expect(index.match(self.v4("2001:db8:1::1"))?.value == 5)
+        #expect(index.match(self.v4("2001:db9::1")) == nil)
+    }
+
+    @Test("host bits are cleared and an IPv4-mapped address matches as IPv4")
+    func normalisation() {
+        var b = CIDRIndex.Builder()
+        _ = b.insert(self.v4("198.51.100.77"), prefixLength: 24, value: 7)
+        #expect(b.insert(self.v4("198.51.100.1"), prefixLength: 24, value: 8) == 7)
+        let index = b.build()
+        #expect(index.match(self.v4("::ffff:198.51.100.9"))?.value == 7)
+        #expect(index.match(self.v4("198.51.100.9"))?.network == self.v4("198.51.100.0"))
+    }
+}

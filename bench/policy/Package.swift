@@ -1,0 +1,16 @@
+// swift-tools-version: 6.1
+// A standalone benchmark of the policy engine. It compiles the real DNSWire, DNSPipeline and DNSPolicy
+// sources (symlinked) without the server's dependencies, so it builds in seconds in release mode.
+import PackageDescription
+
+let package = Package(
+    name: "PolicyBench",
+    platforms: [.macOS(.v15)],
+    targets: [
+        .target(name: "DNSWire", path: "Sources/DNSWire"),
+        .target(name: "DNSPipeline", dependencies: ["DNSWire"], path: "Sources/DNSPipeline"),
+        .target(name: "DNSPolicy", dependencies: ["DNSWire", "DNSPipeline"], path: "Sources/DNSPolicy"),
+        .executableTarget(name: "policy-bench", dependencies: ["DNSWire", "DNSPipeline", "DNSPolicy"],
+            path: "Sources/policy-bench"),
+    ]
+)
