@@ -1,8 +1,9 @@
 /// Which events ``QueryStore/search(_:)`` returns. Every set field narrows the result (they are ANDed).
 public struct EventFilter: Sendable, Hashable {
-    /// Only events from this workload identity (`kind:id`). Uses the `(workload_key, ts_us)` index.
+    /// Only events from this workload identity (`kind:id`). Uses the `(workload_ref, ts_us)` index.
     public var workloadKey: String?
-    /// Only events from workloads whose name contains this text (ASCII case-insensitive).
+    /// Only events from workloads whose name contains this text (ASCII case-insensitive). Uses the
+    /// `(workload_ref, ts_us)` index once per matching workload, then sorts: bound it with a time range.
     public var workloadName: String?
     /// Only events from this client address (for unidentified clients; no index, bound it with a time range).
     public var clientIP: String?
@@ -51,10 +52,10 @@ public struct EventFilter: Sendable, Hashable {
 
 /// A query-name filter: one exact name, or every name below a domain.
 public enum NamePattern: Sendable, Hashable {
-    /// Exactly this name (`www.example.org`). Uses the `(qname, ts_us)` index.
+    /// Exactly this name (`www.example.org`). Uses the `(qname_rev, ts_us)` index.
     case exact(String)
     /// Every name strictly below this domain (`*.example.org` matches `a.example.org`, `a.b.example.org`,
-    /// not `example.org` itself, as in RPZ). Scans events in the time range: bound it with one.
+    /// not `example.org` itself, as in RPZ). A range of the `(qname_rev, ts_us)` index, then a sort by time.
     case subdomains(of: String)
 
     /// Parses the text form: `*.example.org` is ``subdomains(of:)``, anything else ``exact(_:)``. Case and

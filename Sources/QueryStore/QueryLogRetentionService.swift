@@ -141,10 +141,10 @@ public final class QueryLogRetentionService: Service {
             let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(ts_us) FROM events") ?? Int64.max
             try db.execute(
                 sql: """
-                    DELETE FROM workloads WHERE key IN (
-                        SELECT w.key FROM workloads w
+                    DELETE FROM workloads WHERE id IN (
+                        SELECT w.id FROM workloads w
                         WHERE w.last_seen_us < ?
-                            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.workload_key = w.key)
+                            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.workload_ref = w.id)
                         LIMIT ?)
                     """,
                 arguments: [oldest, chunk])

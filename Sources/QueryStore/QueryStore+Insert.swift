@@ -34,11 +34,12 @@ extension QueryStore {
             }
         }
 
+        var refs: [String: Int64] = [:]
         if !workloads.isEmpty {
             let labelEncoder = JSONEncoder()
             labelEncoder.outputFormatting = [.sortedKeys]
-            // Portable upsert (SQLite ≥ 3.24, PostgreSQL ≥ 9.5): CASE instead of SQLite's two-argument
-            // min()/max(), which PostgreSQL spells LEAST/GREATEST.
+            // Portable upsert (SQLite >= 3.35 for RETURNING, PostgreSQL >= 9.5): CASE instead of SQLite's
+            // two-argument min()/max(), which PostgreSQL spells LEAST/GREATEST.
             let upsert = try db.cachedStatement(
                 sql: """
                     INSERT INTO workloads (key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us)
@@ -51,21 +52,27 @@ extension QueryStore {
                             THEN excluded.first_seen_us ELSE workloads.first_seen_us END,
                         last_seen_us = CASE WHEN excluded.last_seen_us > workloads.last_seen_us
                             THEN excluded.last_seen_us ELSE workloads.last_seen_us END
+                    RETURNING id
                     """)
             for (key, seen) in workloads {
                 let labels = String(decoding: try labelEncoder.encode(seen.workload.labels), as: UTF8.self)
-                try upsert.execute(arguments: [
+                upsert.arguments = [
                     key, seen.workload.kind.rawValue, seen.workload.id, seen.workload.name, seen.workload.image,
                     labels, seen.first, seen.last,
-                ])
+                ]
+                guard let id = try Int64.fetchOne(upsert) else {
+                    throw QueryStoreError(code: .writeFailed, message: "upserting workload \(key) returned no id")
+                }
+                refs[key] = id
             }
         }
 
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO events (ts_us, client_ip, transport, workload_key, qname, qtype, rcode, answers, source,
-                    upstream, policy_source, policy_rule, policy_action, policy_trigger, blocked, findings, latency_us)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (ts_us, client_ip, transport, workload_ref, qname, qname_rev, qtype, rcode, answers,
+                    source, upstream, policy_source, policy_rule, policy_action, policy_trigger, blocked, findings,
+                    latency_us)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var findingEncoder: JSONEncoder?
         for event in events {
@@ -76,10 +83,11 @@ extension QueryStore {
                 findings = String(decoding: try encoder.encode(event.findings), as: UTF8.self)
             }
             let policy = event.policy
+            let qname = StoredName.normalize(event.qname)
             try insert.execute(arguments: [
                 event.timestampMicros, event.clientIP, event.transport,
-                event.workload.map(Self.workloadKey(for:)),
-                StoredName.normalize(event.qname), event.qtype, event.rcode,
+                event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
+                qname, StoredName.reversed(qname), event.qtype, event.rcode,
                 event.answers.isEmpty ? nil : JSONText.encode(event.answers),
                 event.source, event.upstream,
                 policy?.source, policy?.rule, policy?.action, policy?.trigger,
@@ -89,10 +97,11 @@ extension QueryStore {
     }
 }
 
-/// How names are stored and compared: lower case, without the trailing dot (the root stays `.`).
-enum StoredName {
+/// How names are stored and compared: lower case, without the trailing dot (the root stays `.`), plus the
+/// label-reversed form that the name index is built on.
+package enum StoredName {
     /// `WWW.Example.org.` → `www.example.org`. Returns the input unchanged (no copy) in the common case.
-    static func normalize(_ name: String) -> String {
+    package static func normalize(_ name: String) -> String {
         var needsWork = false
         for byte in name.utf8 where byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
             needsWork = true
@@ -102,6 +111,46 @@ enum StoredName {
         var s = name.lowercased()
         if s.utf8.count > 1 && s.hasSuffix(".") { s.removeLast() }
         return s
+    }
+
+    /// The labels of a normalized name in reverse order: `www.example.org` → `org.example.www`. A dot
+    /// escaped inside a label (`a\.b`) stays inside it. The root and the empty name are returned unchanged.
+    ///
+    /// Stored in `qname_rev`, so that the names under `example.org` are exactly the index range
+    /// `["org.example.", "org.example/")`.
+    package static func reversed(_ name: String) -> String {
+        let bytes = Array(name.utf8)
+        if bytes.count <= 1 { return name }
+        var labels: [ArraySlice<UInt8>] = []
+        var start = 0
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "\\") {
+                i += 2
+                continue
+            }
+            if bytes[i] == UInt8(ascii: ".") {
+                labels.append(bytes[start..<i])
+                start = i + 1
+            }
+            i += 1
+        }
+        labels.append(bytes[start...])
+        if labels.count == 1 { return name }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for (n, label) in labels.reversed().enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ".")) }
+            out.append(contentsOf: label)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The `qname_rev` range holding every name strictly below `domain` (normalized): `[rev + ".", rev + "/")`,
+    /// since `/` is the byte after `.`.
+    package static func subdomainRange(of domain: String) -> (lower: String, upper: String) {
+        let rev = Self.reversed(domain)
+        return (rev + ".", rev + "/")
     }
 }
 

@@ -4,8 +4,13 @@ import GRDB
 /// The console's read queries.
 ///
 /// The SQL here sticks to what SQLite and PostgreSQL both accept (`?` placeholders aside): `LIKE … ESCAPE`,
-/// `CASE`, `COUNT(DISTINCT …)`, integer division, `LIMIT`, subqueries in `FROM` and `IN`. The only
-/// SQLite-specific behaviour relied on is that `LIKE` ignores ASCII case (PostgreSQL would need `ILIKE`).
+/// `CASE`, `COUNT(DISTINCT …)`, integer division, `LIMIT`, scalar and `IN` subqueries, subqueries in `FROM`.
+/// SQLite-specific behaviour relied on: `LIKE` ignores ASCII case (PostgreSQL: `ILIKE`) and text compares
+/// bytewise (PostgreSQL: `COLLATE "C"` on `qname_rev`). See docs/storage.md.
+///
+/// Grouped queries list the `CASE` expression first in `GROUP BY`: grouping by `workload_ref` first tempts
+/// SQLite into walking the whole `(workload_ref, ts_us)` index to avoid a sort, which at 10 M rows is
+/// seconds instead of the milliseconds the time-range scan takes.
 extension QueryStore {
     /// Events matching `filter`, newest first, one page at a time.
     ///
@@ -14,16 +19,46 @@ extension QueryStore {
     /// - Returns: Up to `filter.limit` events and the cursor of the next page.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
     public func search(_ filter: EventFilter) async throws(QueryStoreError) -> EventPage {
+        let (sql, arguments, limit) = Self.searchStatement(filter)
+        return try await self.read("searching events") { db in
+            var events: [StoredEvent] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                events.append(Self.storedEvent(row))
+            }
+            var next: EventCursor?
+            if events.count > limit {
+                events.removeLast(events.count - limit)
+                next = events.last?.cursor
+            }
+            return EventPage(events: events, next: next)
+        }
+    }
+
+    /// SQLite's plan for ``search(_:)`` with `filter` (`EXPLAIN QUERY PLAN` details), for tests and the
+    /// benchmark: it names the index each search uses.
+    package func searchPlan(_ filter: EventFilter) async throws(QueryStoreError) -> [String] {
+        let (sql, arguments, _) = Self.searchStatement(filter)
+        return try await self.read("explaining a search") { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { row in
+                row["detail"] ?? ""
+            }
+        }
+    }
+
+    /// The SQL, its arguments and the clamped page size of a search.
+    private static func searchStatement(_ filter: EventFilter) -> (String, StatementArguments, Int) {
         let limit = min(max(filter.limit, 1), EventFilter.maximumLimit)
         var conditions: [String] = []
         var arguments: StatementArguments = []
 
         if let key = filter.workloadKey {
-            conditions.append("e.workload_key = ?")
+            // A constant scalar subquery: SQLite evaluates it once and then uses (workload_ref, ts_us).
+            conditions.append("e.workload_ref = (SELECT id FROM workloads WHERE key = ?)")
             arguments += [key]
         }
         if let name = filter.workloadName {
-            conditions.append("e.workload_key IN (SELECT key FROM workloads WHERE name LIKE ? ESCAPE '\\')")
+            conditions.append("e.workload_ref IN (SELECT id FROM workloads WHERE name LIKE ? ESCAPE '\\')")
             arguments += ["%" + Self.escapeLike(name) + "%"]
         }
         if let ip = filter.clientIP {
@@ -32,15 +67,16 @@ extension QueryStore {
         }
         switch filter.qname {
         case .exact(let name):
-            conditions.append("e.qname = ?")
-            arguments += [StoredName.normalize(name)]
+            conditions.append("e.qname_rev = ?")
+            arguments += [StoredName.reversed(StoredName.normalize(name))]
         case .subdomains(let domain):
             let domain = StoredName.normalize(domain)
             if domain == "." || domain.isEmpty {
-                conditions.append("e.qname <> '.'")
+                conditions.append("e.qname_rev <> '.'")
             } else {
-                conditions.append("e.qname LIKE ? ESCAPE '\\'")
-                arguments += ["%." + Self.escapeLike(domain)]
+                let range = StoredName.subdomainRange(of: domain)
+                conditions.append("e.qname_rev >= ? AND e.qname_rev < ?")
+                arguments += [range.lower, range.upper]
             }
         case nil: break
         }
@@ -77,29 +113,16 @@ extension QueryStore {
         // One row more than the page tells whether another page exists.
         arguments += [limit + 1]
         let sql = """
-            SELECT e.id, e.ts_us, e.client_ip, e.transport, e.workload_key, e.qname, e.qtype, e.rcode, e.answers,
+            SELECT e.id, e.ts_us, e.client_ip, e.transport, w.key, e.qname, e.qtype, e.rcode, e.answers,
                 e.source, e.upstream, e.policy_source, e.policy_rule, e.policy_action, e.policy_trigger, e.findings,
                 e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels
             FROM events e
-            LEFT JOIN workloads w ON w.key = e.workload_key
+            LEFT JOIN workloads w ON w.id = e.workload_ref
             \(whereClause)
             ORDER BY e.ts_us DESC, e.id DESC
             LIMIT ?
             """
-        let sqlArguments = arguments
-        return try await self.read("searching events") { db in
-            var events: [StoredEvent] = []
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: sqlArguments)
-            while let row = try rows.next() {
-                events.append(Self.storedEvent(row))
-            }
-            var next: EventCursor?
-            if events.count > limit {
-                events.removeLast(events.count - limit)
-                next = events.last?.cursor
-            }
-            return EventPage(events: events, next: next)
-        }
+        return (sql, arguments, limit)
     }
 
     /// Workload identities that sent a query at or after `activeSinceMicros`, most recently active first.
@@ -155,26 +178,26 @@ extension QueryStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT s.workload_key, s.anon_ip, s.n, s.names, s.last_ts,
+                    SELECT s.workload_ref, s.anon_ip, s.n, s.names, s.last_ts,
                         w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
                     FROM (
-                        SELECT e.workload_key,
-                            CASE WHEN e.workload_key IS NULL THEN e.client_ip END AS anon_ip,
-                            COUNT(*) AS n, COUNT(DISTINCT e.qname) AS names, MAX(e.ts_us) AS last_ts
+                        SELECT e.workload_ref,
+                            CASE WHEN e.workload_ref IS NULL THEN e.client_ip END AS anon_ip,
+                            COUNT(*) AS n, COUNT(DISTINCT e.qname_rev) AS names, MAX(e.ts_us) AS last_ts
                         FROM events e
                         WHERE e.blocked = 1 AND e.ts_us >= ?
-                        GROUP BY e.workload_key, CASE WHEN e.workload_key IS NULL THEN e.client_ip END
+                        GROUP BY CASE WHEN e.workload_ref IS NULL THEN e.client_ip END, e.workload_ref
                         ORDER BY n DESC, last_ts DESC
                         LIMIT ?
                     ) s
-                    LEFT JOIN workloads w ON w.key = s.workload_key
-                    ORDER BY s.n DESC, s.last_ts DESC, CASE WHEN s.workload_key IS NULL THEN 1 ELSE 0 END,
-                        s.workload_key, s.anon_ip
+                    LEFT JOIN workloads w ON w.id = s.workload_ref
+                    ORDER BY s.n DESC, s.last_ts DESC, CASE WHEN s.workload_ref IS NULL THEN 1 ELSE 0 END,
+                        w.key, s.anon_ip
                     """,
                 arguments: [sinceMicros, limit]
             ).map { row in
                 BlockedActivity(
-                    subject: Self.subject(row, keyColumn: 0, ipColumn: 1, workloadColumn: 5),
+                    subject: Self.subject(row, refColumn: 0, ipColumn: 1, workloadColumn: 5),
                     blockedQueries: row[2], distinctNames: row[3], lastBlockedMicros: row[4])
             }
         }
@@ -192,7 +215,7 @@ extension QueryStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT qname, COUNT(*) AS n, COUNT(DISTINCT workload_key) AS workloads, MAX(ts_us) AS last_ts
+                    SELECT qname, COUNT(*) AS n, COUNT(DISTINCT workload_ref) AS workloads, MAX(ts_us) AS last_ts
                     FROM events
                     WHERE blocked = 1 AND ts_us >= ?
                     GROUP BY qname
@@ -218,25 +241,25 @@ extension QueryStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT s.workload_key, s.anon_ip, s.n, s.b,
+                    SELECT s.workload_ref, s.anon_ip, s.n, s.b,
                         w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
                     FROM (
-                        SELECT e.workload_key,
-                            CASE WHEN e.workload_key IS NULL THEN e.client_ip END AS anon_ip,
+                        SELECT e.workload_ref,
+                            CASE WHEN e.workload_ref IS NULL THEN e.client_ip END AS anon_ip,
                             COUNT(*) AS n, SUM(e.blocked) AS b
                         FROM events e
                         WHERE e.ts_us >= ?
-                        GROUP BY e.workload_key, CASE WHEN e.workload_key IS NULL THEN e.client_ip END
+                        GROUP BY CASE WHEN e.workload_ref IS NULL THEN e.client_ip END, e.workload_ref
                         ORDER BY n DESC
                         LIMIT ?
                     ) s
-                    LEFT JOIN workloads w ON w.key = s.workload_key
-                    ORDER BY s.n DESC, CASE WHEN s.workload_key IS NULL THEN 1 ELSE 0 END, s.workload_key, s.anon_ip
+                    LEFT JOIN workloads w ON w.id = s.workload_ref
+                    ORDER BY s.n DESC, CASE WHEN s.workload_ref IS NULL THEN 1 ELSE 0 END, w.key, s.anon_ip
                     """,
                 arguments: [sinceMicros, limit]
             ).map { row in
                 WorkloadActivity(
-                    subject: Self.subject(row, keyColumn: 0, ipColumn: 1, workloadColumn: 4),
+                    subject: Self.subject(row, refColumn: 0, ipColumn: 1, workloadColumn: 4),
                     queries: row[2], blocked: row[3])
             }
         }
@@ -343,31 +366,31 @@ extension QueryStore {
 
     /// Maps a `search` row (column order as in its SELECT).
     static func storedEvent(_ row: Row) -> StoredEvent {
+        // The workload columns come from a LEFT JOIN: all NULL for an unidentified client.
         let key: String? = row[4]
         var workload: Workload?
-        if let key {
-            if let kindText: String = row[17], let id: String = row[18], let name: String = row[19] {
-                workload = Workload(
-                    kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: id, name: name, image: row[20],
-                    labels: JSONText.decodeLabels(row[21]))
-            } else {
-                workload = Self.orphanWorkload(key: key)
-            }
+        if key != nil, let kindText: String = row[17], let id: String = row[18], let name: String = row[19] {
+            workload = Workload(
+                kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: id, name: name, image: row[20],
+                labels: JSONText.decodeLabels(row[21]))
         }
         var policy: PolicyHit?
         if let source: String = row[11] {
             policy = PolicyHit(source: source, rule: row[12] ?? "", action: row[13] ?? "", trigger: row[14] ?? "")
         }
+        // Invariant: the other columns are NOT NULL in the schema (v1-events), so the non-optional
+        // subscripts below cannot meet a NULL.
         let event = QueryEvent(
             timestampMicros: row[1], clientIP: row[2], transport: row[3], workload: workload, qname: row[5],
             qtype: row[6], rcode: row[7], answers: JSONText.decodeStrings(row[8]), source: row[9], upstream: row[10],
             policy: policy, findings: JSONText.decodeFindings(row[15]), latencyMicros: row[16])
-        return StoredEvent(id: row[0], workloadKey: key, event: event)
+        return StoredEvent(id: row[0], workloadKey: workload == nil ? nil : key, event: event)
     }
 
     /// Maps the eight workload columns starting at `column` (key, kind, workload_id, name, image, labels,
     /// first_seen_us, last_seen_us).
     static func storedWorkload(_ row: Row, at column: Int) -> StoredWorkload {
+        // Invariant: every column but `image` is NOT NULL in the schema (v1-events).
         let kindText: String = row[column + 1]
         let workload = Workload(
             kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: row[column + 2], name: row[column + 3],
@@ -376,26 +399,13 @@ extension QueryStore {
             key: row[column], workload: workload, firstSeenMicros: row[column + 6], lastSeenMicros: row[column + 7])
     }
 
-    /// The subject of a grouped row: the joined workload, or the client address when there is no key.
-    static func subject(_ row: Row, keyColumn: Int, ipColumn: Int, workloadColumn: Int) -> EventSubject {
-        if let key: String = row[keyColumn] {
-            if row.hasNull(atIndex: workloadColumn) {
-                return .workload(
-                    StoredWorkload(
-                        key: key, workload: Self.orphanWorkload(key: key), firstSeenMicros: 0, lastSeenMicros: 0))
-            }
+    /// The subject of a grouped row: the joined workload, or the client address when there is none.
+    static func subject(_ row: Row, refColumn: Int, ipColumn: Int, workloadColumn: Int) -> EventSubject {
+        if !row.hasNull(atIndex: refColumn) && !row.hasNull(atIndex: workloadColumn) {
             return .workload(Self.storedWorkload(row, at: workloadColumn))
         }
+        // An unidentified client (or, in a hand-edited database, a reference to a missing workload).
         let ip: String? = row[ipColumn]
         return .client(ip ?? "")
-    }
-
-    /// A workload for a key with no workloads row. The writer never produces one (it upserts the workload in
-    /// the same transaction); this keeps a hand-edited database readable.
-    static func orphanWorkload(key: String) -> Workload {
-        let parts = key.split(separator: ":", maxSplits: 1)
-        let kind = parts.count == 2 ? Workload.Kind(rawValue: String(parts[0])) ?? .unknown : .unknown
-        let id = parts.count == 2 ? String(parts[1]) : key
-        return Workload(kind: kind, id: id, name: id)
     }
 }

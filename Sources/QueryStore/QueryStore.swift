@@ -39,9 +39,18 @@ public final class QueryStore: Sendable {
             // returns) and only the last transactions can be lost on power failure; FULL would fsync on
             // every batch for little gain in a log.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Checkpoint every 16 384 pages (64 MiB) rather than SQLite's 1 000: a page that several batches
+            // modify (index right edges, hot qname leaves) is copied into the database file once per
+            // checkpoint, and the checkpoint's fsyncs are paid less often (1.5x the insert rate measured).
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
             // Truncate the WAL back to 64 MiB after a checkpoint, so one large retention pass does not leave
             // a huge -wal file behind.
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            if !db.configuration.readonly {
+                // The writer walks four indexes per insert; 32 MiB of cache keeps their upper levels and hot
+                // leaves in memory. Readers keep SQLite's 2 MiB default and lean on the OS page cache.
+                try db.execute(sql: "PRAGMA cache_size = -32768")
+            }
         }
         do {
             if path == ":memory:" {
@@ -117,8 +126,8 @@ public final class QueryStore: Sendable {
 
     /// The stable key of a workload's identity: `kind:id` (`container:3f2a…`, `pod:5c1e…`).
     ///
-    /// Events store this key, captured when the query was answered. A new container that reuses an IP
-    /// address has a different id and so a different key: old events keep their workload.
+    /// Each event refers to the identity captured when the query was answered. A new container that reuses
+    /// an IP address has a different id and so a different key: old events keep their workload.
     public static func workloadKey(for workload: Workload) -> String {
         "\(workload.kind.rawValue):\(workload.id)"
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// Twelve events from four workloads and one unidentified client, over two hours. 192.0.2.10 belongs to the
 /// `legacy` container first and to `shop-web` two hours later.
-private struct Dataset {
+struct Dataset {
     static let legacy = container("old", name: "legacy")
     static let web = container("w1", name: "shop-web", labels: ["app": "shop"])
     static let db = container("d1", name: "shop-db")
@@ -230,5 +230,68 @@ private struct Dataset {
                 == StoreCounts(
                     events: 12, blockedEvents: 6, workloads: 4, oldestMicros: baseMicros, newestMicros: Dataset.at(128))
         )
+    }
+}
+
+@Suite struct StoredNameTests {
+    @Test(
+        "names are stored lower case without the trailing dot",
+        arguments: [
+            ("WWW.Example.ORG.", "www.example.org"),
+            ("www.example.org", "www.example.org"),
+            (".", "."),
+            ("", ""),
+        ])
+    func normalize(input: String, expected: String) {
+        #expect(StoredName.normalize(input) == expected)
+    }
+
+    @Test(
+        "labels are reversed for the name index, keeping escaped dots inside their label",
+        arguments: [
+            ("www.example.org", "org.example.www"),
+            ("example", "example"),
+            (".", "."),
+            ("a\\.b.example", "example.a\\.b"),
+            ("trailing\\", "trailing\\"),
+        ])
+    func reversed(input: String, expected: String) {
+        #expect(StoredName.reversed(input) == expected)
+    }
+
+    @Test("the subdomain range holds exactly the names below the domain")
+    func subdomainRange() {
+        let range = StoredName.subdomainRange(of: "example.org")
+        for inside in ["a.example.org", "a.b.example.org", "-.example.org", "~.example.org"] {
+            let rev = StoredName.reversed(inside)
+            #expect(rev >= range.lower && rev < range.upper, "\(inside) should be inside")
+        }
+        for outside in ["example.org", "badexample.org", "example.org0", "a.example.net", "org"] {
+            let rev = StoredName.reversed(outside)
+            #expect(!(rev >= range.lower && rev < range.upper), "\(outside) should be outside")
+        }
+    }
+}
+
+@Suite struct QueryPlanTests {
+    /// Each indexed filter must search its index, never scan the table: at 10 M rows a wrong plan is the
+    /// difference between milliseconds and seconds.
+    @Test(
+        "each indexed search uses its index",
+        arguments: [
+            (EventFilter(workloadKey: "container:w1", fromMicros: 1, untilMicros: 2), "events_workload_ts"),
+            (EventFilter(workloadKey: "container:w1"), "events_workload_ts"),
+            (EventFilter(qname: .exact("www.example.org")), "events_qname_ts"),
+            (EventFilter(qname: .subdomains(of: "example.org")), "events_qname_ts"),
+            (EventFilter(blockedOnly: true, fromMicros: 1), "events_blocked_ts"),
+            (EventFilter(fromMicros: 1), "events_ts"),
+            (EventFilter(), "events_ts"),
+            (EventFilter(before: EventCursor(timestampMicros: 5, id: 5)), "events_ts"),
+        ])
+    func usesIndex(filter: EventFilter, index: String) async throws {
+        let store = try await Dataset.store()
+        let plan = try await store.searchPlan(filter)
+        let events = plan.first { $0.contains(" e ") || $0.hasSuffix(" e") } ?? ""
+        #expect(events.contains("USING INDEX \(index)") || events.contains("USING COVERING INDEX \(index)"), "\(plan)")
     }
 }
