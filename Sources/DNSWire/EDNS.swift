@@ -121,9 +121,11 @@ public struct EDNS: Sendable, Hashable {
             r.limit = savedLimit
             r.position = savedPosition
         }
+        var record = 0
+        if case .additional(let i) = savedPosition { record = i }
         var opts: [EDNSOption] = []
         while r.remaining > 0 {
-            r.position = .option(opts.count)
+            r.position = .option(record: record, index: opts.count)
             let start = r.offset
             let code = EDNSOptionCode(rawValue: try r.readUInt16("code"))
             let len = Int(try r.readUInt16("length"))

@@ -23,7 +23,7 @@ public struct WireReader: Sendable {
         case answer(Int)
         case authority(Int)
         case additional(Int)
-        case option(Int)
+        case option(record: Int, index: Int)
     }
 
     /// Most pointers one name may follow. Real compressors use one per name; RFC 1035 sets no
@@ -47,7 +47,7 @@ public struct WireReader: Sendable {
             case .answer(let i): "answer[\(i)]"
             case .authority(let i): "authority[\(i)]"
             case .additional(let i): "additional[\(i)]"
-            case .option(let i): "OPT.option[\(i)]"
+            case .option(let record, let i): "additional[\(record)].OPT.option[\(i)]"
             }
         }
         set { self.position = newValue.isEmpty ? .none : .custom(newValue) }

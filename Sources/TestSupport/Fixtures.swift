@@ -9,12 +9,12 @@ public enum Fixtures {
         public var description: String { "fixture Fixtures/\(self.path) is missing" }
     }
 
-    /// The raw bytes of the golden packet `packets/NAME.bin`.
+    /// The raw bytes of the golden packet `NAME.bin` in `Fixtures/<subdirectory>` (`packets` by
+    /// default; fuzz crashers live in `packets/crashers`).
     /// - Throws: ``MissingFixture`` when there is no such file.
-    public static func packet(_ name: String) throws -> [UInt8] {
-        guard let url = Bundle.module.url(forResource: name, withExtension: "bin", subdirectory: "Fixtures/packets") else {
-            throw MissingFixture(path: "packets/\(name).bin")
-        }
+    public static func packet(_ name: String, in subdirectory: String = "packets") throws -> [UInt8] {
+        guard let url = Bundle.module.url(forResource: name, withExtension: "bin", subdirectory: "Fixtures/\(subdirectory)")
+        else { throw MissingFixture(path: "\(subdirectory)/\(name).bin") }
         return [UInt8](try Data(contentsOf: url))
     }
 

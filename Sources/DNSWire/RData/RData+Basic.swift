@@ -99,12 +99,12 @@ extension RData {
             self.strings = parts
         }
         public static func decode(from reader: inout WireReader, length: Int) throws(DecodeError) -> TXT {
-            let end = reader.offset + length
+            // RFC 1035 §3.3.14: "One or more <character-string>s", so empty RDATA is malformed.
+            guard reader.remaining > 0 else { throw reader.fail(.truncated, "TXT.strings", detail: "TXT needs at least one string") }
             var out: [[UInt8]] = []
-            while reader.offset < end {
-                out.append(try reader.readCharacterString("TXT.strings[\(out.count)]"))
+            while reader.remaining > 0 {
+                out.append(try reader.readCharacterString("TXT.strings"))
             }
-            guard reader.offset == end else { throw reader.fail(.rdataLengthMismatch, "TXT.strings") }
             return TXT(strings: out)
         }
         public func encode(into writer: inout WireWriter) {

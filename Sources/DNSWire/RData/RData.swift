@@ -173,6 +173,9 @@ public enum RData: Sendable, Hashable {
                 throw DecodeError(.badPresentation, field: "\(type).rdata", offset: 0,
                     detail: "\\# says \(len) bytes, got \(bytes.count)")
             }
+            // `\# 0` is empty RDATA of any type (RFC 3597 §5; RFC 2136 deletions), as the decoder
+            // keeps it.
+            if bytes.isEmpty { return .unknown(Unknown(type: type, bytes: [])) }
             // Re-decode known types so the generic form and the typed form compare equal.
             var r = WireReader(bytes: bytes)
             return try RData.decode(type: type, from: &r, length: bytes.count)
