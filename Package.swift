@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "DNSWire", "DNSPipeline", "DNSPolicy", "DNSCache", "DNSUpstream", "QueryStore",
                 "DNSServer", "WebConsole",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -135,9 +136,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: nio),
+                .product(name: "NIOHTTP1", package: nio),
                 .product(name: "NIOPosix", package: nio),
             ],
-            resources: [.copy("Resources")],
+            exclude: ["Resources"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -37,6 +37,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var log: LogConfiguration
     /// TCP behaviour (RFC 7766).
     public var tcp: TCPConfiguration
+    /// Threat feeds, block lists and allow lists.
+    public var policy: PolicyConfiguration
 
     /// The embedded default configuration.
     public init() {
@@ -53,6 +55,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.queryLog = QueryLogConfiguration()
         self.log = LogConfiguration()
         self.tcp = TCPConfiguration()
+        self.policy = PolicyConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -72,10 +75,11 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.queryLog = try c.decodeIfPresent(QueryLogConfiguration.self, forKey: .queryLog) ?? d.queryLog
         self.log = try c.decodeIfPresent(LogConfiguration.self, forKey: .log) ?? d.log
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
+        self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp
+        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy
     }
 
     /// Unknown keys are errors, so a typo never silently falls back to a default.

@@ -165,6 +165,7 @@ public enum ConfigurationLoader {
         if !["text", "json"].contains(config.log.format) { e.append("log.format: must be text or json") }
         if config.tcp.idleTimeoutMs <= 0 { e.append("tcp.idleTimeoutMs: must be > 0") }
         if config.tcp.maxConnections <= 0 { e.append("tcp.maxConnections: must be > 0") }
+        e += config.policySources().1
         return e
     }
 }

@@ -1,32 +1,200 @@
+import AsyncHTTPClient
 import DNSPipeline
+import DNSPolicy
+import Foundation
 import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 
-/// The policy engine's parts as the runtime sees them (filled in when DNSPolicy lands).
+/// The policy engine as the runtime uses it: the manager, its stages, the refresh service.
 final class PolicyComponents: Sendable {
+    let manager: PolicyManager
     let queryStage: (any Stage)?
     let responseStage: (any Stage)?
     let services: [any Service]
+    private let statusBox: StatusBox
+    private let fetcher: RuntimeFeedFetcher
 
-    init(configuration: PalisadeConfiguration, logger: Logger) async throws {
-        self.queryStage = nil
-        self.responseStage = nil
-        self.services = []
+    init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
+        let (sources, problems) = c.policySources()
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        let dir = c.dataDir + "/feeds"
+        let store = FeedStore(directory: dir)
+        for s in sources where BundledFeeds.body(s.name) != nil {
+            do {
+                try BundledFeeds.seed(s, store: store)
+            } catch {
+                logger.error("cannot store the bundled feed snapshot", metadata: ["policy.list": "\(s.name)", "error": "\(error)"])
+            }
+        }
+        self.fetcher = RuntimeFeedFetcher(allowNetwork: c.policy.fetch)
+        self.manager = PolicyManager(sources: sources, dataDirectory: dir, fetcher: self.fetcher)
+        let statuses = await self.manager.start(fetchMissing: true)
+        Self.report(statuses, logger: logger)
+        self.statusBox = StatusBox(statuses)
+        self.queryStage = sources.isEmpty ? nil : self.manager.makeQueryStage()
+        self.responseStage = sources.isEmpty ? nil : self.manager.makeResponseStage()
+        self.services = sources.isEmpty ? [] : [PolicyRefreshService(manager: self.manager, box: self.statusBox, logger: logger)]
     }
 
-    func readiness() -> (Bool, [String]) { (true, []) }
-    func shutdown() async {}
+    /// Logs every source's state loudly: a feed that did not load must never go unnoticed.
+    static func report(_ statuses: [PolicySourceStatus], logger: Logger) {
+        for s in statuses {
+            let md: Logger.Metadata = ["policy.list": "\(s.name)", "state": "\(s.state.rawValue)", "rules": "\(s.ruleCount)",
+                "location": "\(s.location)", "error": "\(s.lastError ?? "-")"]
+            switch s.state {
+            case .ok: logger.info("policy source loaded", metadata: md)
+            default: logger.warning("policy source not current: serving its last good copy or failing as configured", metadata: md)
+            }
+        }
+    }
+
+    /// Ready unless a fail-closed source has never loaded.
+    func readiness() -> (Bool, [String]) {
+        let closed = self.statusBox.value.filter(\.failingClosed)
+        return (closed.isEmpty, closed.map { "policy source \($0.name) has never loaded (failMode closed)" })
+    }
+
+    func shutdown() async {
+        await self.fetcher.shutdown()
+    }
+
+    final class StatusBox: Sendable {
+        private let lock: NIOLockedValueBoxShim<[PolicySourceStatus]>
+        init(_ v: [PolicySourceStatus]) { self.lock = NIOLockedValueBoxShim(v) }
+        var value: [PolicySourceStatus] { self.lock.get() }
+        func set(_ v: [PolicySourceStatus]) { self.lock.set(v) }
+    }
 }
 
-extension PalisadeConfiguration {
-    /// Adds `--rpz`, `--blocklist`, `--allowlist` sources in command-line order.
-    public mutating func applyPolicyFlags(rpz: [String], blocklists: [String], allowlists: [String], noDefaultFeeds: Bool) {}
+/// Minimal locked box (Mutex cannot be stored in a generic class field without ownership annotations).
+final class NIOLockedValueBoxShim<T: Sendable>: @unchecked Sendable {
+    private var v: T
+    private let l = NSLock()
+    init(_ v: T) { self.v = v }
+    func get() -> T { self.l.withLock { self.v } }
+    func set(_ n: T) { self.l.withLock { self.v = n } }
+}
+
+/// Runs scheduled refreshes and publishes status (metrics, readiness) until shutdown.
+struct PolicyRefreshService: Service {
+    let manager: PolicyManager
+    let box: PolicyComponents.StatusBox
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { g in
+                g.addTask { await self.manager.run() }
+                g.addTask {
+                    var last: [String: PolicySourceStatus.State] = [:]
+                    while !Task.isCancelled {
+                        let s = await self.manager.status()
+                        self.box.set(s)
+                        for st in s where last[st.name] != st.state {
+                            if last[st.name] != nil { PolicyComponents.report([st], logger: self.logger) }
+                            last[st.name] = st.state
+                        }
+                        PolicyMetrics.publish(s)
+                        try? await Task.sleep(for: .seconds(2))
+                    }
+                }
+                await g.next()
+                g.cancelAll()
+            }
+        }
+    }
+}
+
+/// Feed health as metrics: rules, age, state, failures per source (source names are operator-chosen
+/// and few, so they are acceptable label values).
+enum PolicyMetrics {
+    static func publish(_ statuses: [PolicySourceStatus]) {
+        for s in statuses {
+            Gauge(label: "palisade_policy_source_rules", dimensions: [("source", s.name)]).record(s.ruleCount)
+            Gauge(label: "palisade_policy_source_age_seconds", dimensions: [("source", s.name)])
+                .record(Double(s.age?.components.seconds ?? -1))
+            Gauge(label: "palisade_policy_source_ok", dimensions: [("source", s.name)]).record(s.state == .ok ? 1 : 0)
+            Gauge(label: "palisade_policy_source_error", dimensions: [("source", s.name)]).record(s.lastError == nil ? 0 : 1)
+        }
+    }
+}
+
+/// Fetches policy sources: files, bundled snapshots, and http(s) URLs when network fetching is on.
+final class RuntimeFeedFetcher: FeedFetcher {
+    let allowNetwork: Bool
+    private let files = FileFeedFetcher()
+    private let client: HTTPClient?
+    static let maxBytes = 512 << 20
+
+    init(allowNetwork: Bool) {
+        self.allowNetwork = allowNetwork
+        self.client = allowNetwork ? HTTPClient(eventLoopGroupProvider: .singleton) : nil
+    }
+
+    func fetch(_ location: String) async throws -> [UInt8] {
+        if location.hasPrefix("bundled:") {
+            guard let body = BundledFeeds.body(String(location.dropFirst("bundled:".count))) else {
+                throw FeedFetchError("no bundled feed named \(location)")
+            }
+            return body
+        }
+        guard location.hasPrefix("http://") || location.hasPrefix("https://") else {
+            return try await self.files.fetch(location)
+        }
+        guard let client = self.client else {
+            throw FeedFetchError("fetching \(location) is disabled (policy.fetch: false); keeping the last good copy")
+        }
+        let request = HTTPClientRequest(url: location)
+        let response = try await client.execute(request, timeout: .seconds(60))
+        guard response.status.code == 200 else {
+            throw FeedFetchError("\(location): HTTP \(response.status)")
+        }
+        let body = try await response.body.collect(upTo: Self.maxBytes)
+        return Array(body.readableBytesView)
+    }
+
+    func shutdown() async {
+        try? await self.client?.shutdown()
+    }
 }
 
 /// `palisade lists status|update`.
 public enum PolicyCommands {
-    /// Status table of every source.
-    public static func status(configuration: PalisadeConfiguration) async throws -> String { "no policy sources\n" }
+    static func table(_ statuses: [PolicySourceStatus]) -> String {
+        var out = "SOURCE\tSTATE\tROLE\tRULES\tSERIAL\tAGE\tLOCATION\tLAST ERROR\n"
+        for s in statuses {
+            let age = s.age.map { "\($0.components.seconds)s" } ?? "-"
+            out += "\(s.name)\t\(s.state.rawValue)\t\(s.role.rawValue)\t\(s.ruleCount)\t\(s.serial.map(String.init) ?? "-")\t"
+            out += "\(age)\t\(s.location)\t\(s.lastError ?? "-")\n"
+        }
+        return out
+    }
+
+    /// Status of every source from the data directory's last good copies (nothing is fetched).
+    public static func status(configuration c: PalisadeConfiguration) async throws -> String {
+        let (sources, problems) = c.policySources()
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        let store = FeedStore(directory: c.dataDir + "/feeds")
+        for s in sources where BundledFeeds.body(s.name) != nil { try? BundledFeeds.seed(s, store: store) }
+        let manager = PolicyManager(sources: sources, dataDirectory: c.dataDir + "/feeds",
+            fetcher: RuntimeFeedFetcher(allowNetwork: false))
+        return self.table(await manager.start(fetchMissing: false))
+    }
+
     /// Refreshes every source; returns the report and whether all succeeded.
-    public static func update(configuration: PalisadeConfiguration) async throws -> (String, Bool) { ("no policy sources\n", true) }
+    public static func update(configuration c: PalisadeConfiguration) async throws -> (String, Bool) {
+        let (sources, problems) = c.policySources()
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        let store = FeedStore(directory: c.dataDir + "/feeds")
+        for s in sources where BundledFeeds.body(s.name) != nil { try? BundledFeeds.seed(s, store: store) }
+        let fetcher = RuntimeFeedFetcher(allowNetwork: c.policy.fetch)
+        let manager = PolicyManager(sources: sources, dataDirectory: c.dataDir + "/feeds", fetcher: fetcher)
+        await manager.start(fetchMissing: false)
+        let after = await manager.refreshAll()
+        await fetcher.shutdown()
+        return (self.table(after), after.allSatisfy { $0.lastError == nil })
+    }
 }
