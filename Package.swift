@@ -168,6 +168,7 @@ let package = Package(
         .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "HouseRulesTests", dependencies: [], swiftSettings: strictSettings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Runtime", "DNSServer", "DNSUpstream", "TestSupport"],
