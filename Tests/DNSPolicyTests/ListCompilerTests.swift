@@ -146,6 +146,49 @@ import Testing
         }
     }
 
+    @Test("mutated lists never crash the compiler, and every domain-list line is accounted for", arguments: [
+        PolicySourceConfig.Kind.domains, .hosts, .adblock,
+    ])
+    func hostileLists(kind: PolicySourceConfig.Kind) throws {
+        var state: UInt64 = 0x5DEE_CE66_D1CE_4E5B
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        // The domains seed has no hosts-style lines, so there each line is exactly one rule, duplicate,
+        // bad line or ignored entry.
+        let seed = kind == .domains
+            ? Array("# c\nevil.example\n*.w.example\nok.example # c\nx.example.\n".utf8)
+            : Array("! c\n# c\nevil.example\n0.0.0.0 a.example b.example\n||ads.example^$all\n@@||ok.example^\n*.w.example\n"
+                .utf8)
+        let alphabet = Array("|^$@#!*. \t\n/:0123456789az-_".utf8) + [0, 0x80, 0xFF]
+        for round in 0..<400 {
+            var bytes = seed
+            for _ in 0..<(1 + Int(next() % 10)) {
+                let at = Int(next() % UInt64(bytes.count + 1))
+                switch next() % 3 {
+                case 0: bytes.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: at)
+                case 1: if at < bytes.count { bytes.remove(at: at) }
+                default: if at < bytes.count { bytes[at] = UInt8(truncatingIfNeeded: next()) }
+                }
+            }
+            let config = PolicySourceConfig(name: "fuzz", kind: kind, location: "fuzz")
+            do {
+                let list = try PolicySourceLoader.compile(config, bytes: bytes, fileName: "fuzz")
+                let s = list.stats
+                if kind == .domains {
+                    #expect(s.entries == s.rules + s.duplicates + s.badLines + s.ignoredTotal, "round \(round)")
+                } else {
+                    #expect(s.entries <= s.rules + s.duplicates + s.badLines + s.ignoredTotal, "round \(round)")
+                }
+            } catch {
+                #expect(error.code == .notPlausible, "round \(round): \(error)")
+            }
+        }
+    }
+
     @Test("the bundled URLhaus snapshot loads as adblock with a realistic rule count and blocks its hosts")
     func urlhaus() throws {
         let list = try compileFile(Fixture.urlhaus, name: "urlhaus")

@@ -245,6 +245,16 @@ import Testing
         await #expect(throws: FeedFetchError.self) { try await fetcher.fetch("/nonexistent/palisade/feed.txt") }
     }
 
+    @Test("the routing fetcher sends HTTP(S) to the remote fetcher and paths to the file fetcher")
+    func routing() async throws {
+        let remote = ScriptedFetcher()
+        remote.set("https://feeds.example/a.txt", "a.example\n")
+        let fetcher = RoutingFeedFetcher(remote: remote)
+        #expect(try await fetcher.fetch("https://feeds.example/a.txt") == Array("a.example\n".utf8))
+        #expect(String(decoding: try await fetcher.fetch(Fixture.list("allow.txt")), as: UTF8.self).contains("safe.example"))
+        #expect(remote.fetchCount == 1)
+    }
+
     @Test("stored file names are safe for any source name")
     func fileStems() {
         #expect(FeedStore.fileStem("urlhaus") == "urlhaus")

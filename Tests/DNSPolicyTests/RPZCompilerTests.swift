@@ -1,6 +1,7 @@
 import DNSPipeline
 @testable import DNSPolicy
 import DNSWire
+import Foundation
 import Testing
 
 @Suite struct RPZCompilerTests {
@@ -236,6 +237,39 @@ import Testing
         #expect(zone.apex == .root)
         let e = PolicyEngine(sources: [zone])
         #expect(e.evaluateQuery(name: name("x.evil.example."), type: .a, client: ordinaryClient)?.hit.action == "drop")
+    }
+
+    @Test("mutated zones never crash the compiler, and every issue points at a real line")
+    func hostileZones() throws {
+        let original = Array(try String(contentsOfFile: Fixture.rpz("threats.rpz"), encoding: .utf8).utf8)
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        let alphabet = Array("$@;()\"\\*. \t\n0123456789abcdefz-".utf8) + [0, 0xFF]
+        for round in 0..<200 {
+            var bytes = original
+            for _ in 0..<(1 + Int(next() % 16)) {
+                let at = Int(next() % UInt64(bytes.count + 1))
+                switch next() % 3 {
+                case 0: bytes.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: at)
+                case 1: if at < bytes.count { bytes.remove(at: at) }
+                default: if at < bytes.count { bytes[at] = UInt8(truncatingIfNeeded: next()) }
+                }
+            }
+            let lines = bytes.filter { $0 == UInt8(ascii: "\n") }.count + 1
+            let config = PolicySourceConfig(name: "fuzz", kind: .rpz, location: "fuzz.rpz")
+            do {
+                let zone = try PolicySourceLoader.compile(config, bytes: bytes, fileName: "fuzz.rpz")
+                #expect(zone.stats.issues.allSatisfy { $0.line >= 1 && $0.line <= lines }, "round \(round)")
+            } catch {
+                #expect(error.code == .notPlausible, "round \(round): \(error)")
+                #expect(error.issues.allSatisfy { $0.line >= 1 && $0.line <= lines }, "round \(round)")
+            }
+        }
     }
 
     @Test("the legacy PASSTHRU form, a CNAME to the trigger name itself, is understood")

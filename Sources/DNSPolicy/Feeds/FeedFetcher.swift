@@ -77,3 +77,26 @@ public struct FileFeedFetcher: FeedFetcher {
         return out
     }
 }
+
+/// Sends `http://` and `https://` locations to a remote fetcher and everything else to a ``FileFeedFetcher``,
+/// so one fetcher serves a mixed source list.
+public struct RoutingFeedFetcher: FeedFetcher {
+    /// Fetches HTTP(S) locations (the runtime's HTTP client).
+    public var remote: any FeedFetcher
+    /// Fetches paths and `file://` URLs.
+    public var local: FileFeedFetcher
+
+    /// Creates a routing fetcher.
+    public init(remote: any FeedFetcher, local: FileFeedFetcher = FileFeedFetcher()) {
+        self.remote = remote
+        self.local = local
+    }
+
+    /// Fetches from the fetcher that handles the location's scheme.
+    /// - Throws: whatever that fetcher throws.
+    public func fetch(_ location: String) async throws -> [UInt8] {
+        let lower = location.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return try await self.remote.fetch(location) }
+        return try await self.local.fetch(location)
+    }
+}

@@ -354,7 +354,13 @@ package struct ListCompiler: Sendable {
             return .invalid("name longer than 255 octets", column: 0)
         }
         if numeric && !star { return .ip }
-        if !star && labels <= 2 && Self.localhostKeys.contains(self.scratch) { return .localhost }
+        // Every localhost name starts with `l`, `b` or `i`: test that before hashing the name.
+        if !star && labels <= 2, self.scratch.count > 1,
+            self.scratch[1] == UInt8(ascii: "l") || self.scratch[1] == UInt8(ascii: "b") || self.scratch[1] == UInt8(ascii: "i"),
+            Self.localhostKeys.contains(self.scratch)
+        {
+            return .localhost
+        }
         return .name(labels: labels, star: star)
     }
 

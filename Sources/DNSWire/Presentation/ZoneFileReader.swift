@@ -346,7 +346,7 @@ public struct ZoneFileReader: Sendable {
         }
         let typeToken = toks[t]
         guard let type = Self.recordType(b, typeToken) else {
-            throw self.fail(.unknownType, "unknown record type '\(Self.text(b, typeToken))'", at: typeToken)
+            throw self.fail(.unknownType, "unknown record type '\(Self.shown(b, typeToken))'", at: typeToken)
         }
         t += 1
         let rdata = try self.rdata(b, type: type, typeToken: typeToken, from: t)
@@ -381,7 +381,7 @@ public struct ZoneFileReader: Sendable {
         case "$GENERATE":
             throw self.fail(.unsupportedDirective, "$GENERATE is not supported; expand the records", at: toks[0])
         default:
-            throw self.fail(.badDirective, "unknown directive \(Self.text(b, toks[0]))", at: toks[0])
+            throw self.fail(.badDirective, "unknown directive \(Self.shown(b, toks[0]))", at: toks[0])
         }
     }
 
@@ -395,6 +395,13 @@ public struct ZoneFileReader: Sendable {
 
     private static func text(_ b: UnsafeBufferPointer<UInt8>, _ tok: Token) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: b[tok.start..<tok.end]), as: UTF8.self)
+    }
+
+    /// A token for an error message, cut short so a hostile megabyte-long token cannot flood the log.
+    private static func shown(_ b: UnsafeBufferPointer<UInt8>, _ tok: Token) -> String {
+        guard tok.end - tok.start > 80 else { return Self.text(b, tok) }
+        let head = String(decoding: UnsafeBufferPointer(rebasing: b[tok.start..<(tok.start + 72)]), as: UTF8.self)
+        return "\(head)… (\(tok.end - tok.start) bytes)"
     }
 
     /// Case-insensitive comparison of a token with an upper-case ASCII word.
@@ -431,7 +438,7 @@ public struct ZoneFileReader: Sendable {
             var c = b[i]
             if c == UInt8(ascii: ".") {
                 guard labelLen > 0 else {
-                    throw self.fail(.badName, "empty label in '\(Self.text(b, tok))'", at: tok)
+                    throw self.fail(.badName, "empty label in '\(Self.shown(b, tok))'", at: tok)
                 }
                 self.scratch[labelAt] = UInt8(labelLen)
                 i += 1
@@ -446,16 +453,16 @@ public struct ZoneFileReader: Sendable {
             }
             if c == Self.backslash {
                 guard i + 1 < e else {
-                    throw self.fail(.badName, "dangling '\\' in '\(Self.text(b, tok))'", at: tok)
+                    throw self.fail(.badName, "dangling '\\' in '\(Self.shown(b, tok))'", at: tok)
                 }
                 let n = b[i + 1]
                 if Self.isDigit(n) {
                     guard i + 3 < e, Self.isDigit(b[i + 2]), Self.isDigit(b[i + 3]) else {
-                        throw self.fail(.badName, "\\DDD needs three digits in '\(Self.text(b, tok))'", at: tok)
+                        throw self.fail(.badName, "\\DDD needs three digits in '\(Self.shown(b, tok))'", at: tok)
                     }
                     let v = Int(n - 0x30) * 100 + Int(b[i + 2] - 0x30) * 10 + Int(b[i + 3] - 0x30)
                     guard v <= 255 else {
-                        throw self.fail(.badName, "\\DDD above 255 in '\(Self.text(b, tok))'", at: tok)
+                        throw self.fail(.badName, "\\DDD above 255 in '\(Self.shown(b, tok))'", at: tok)
                     }
                     c = UInt8(v)
                     i += 4
@@ -468,7 +475,7 @@ public struct ZoneFileReader: Sendable {
             }
             labelLen += 1
             guard labelLen <= DomainName.maxLabelLength else {
-                throw self.fail(.badName, "label longer than 63 octets in '\(Self.text(b, tok))'", at: tok)
+                throw self.fail(.badName, "label longer than 63 octets in '\(Self.shown(b, tok))'", at: tok)
             }
             self.scratch.append(c)
         }
@@ -479,7 +486,7 @@ public struct ZoneFileReader: Sendable {
             self.scratch.append(0)
         }
         guard self.scratch.count <= DomainName.maxWireLength else {
-            throw self.fail(.badName, "name longer than 255 octets: '\(Self.text(b, tok))'", at: tok)
+            throw self.fail(.badName, "name longer than 255 octets: '\(Self.shown(b, tok))'", at: tok)
         }
         return DomainName(uncheckedWire: self.scratch)
     }
@@ -495,14 +502,18 @@ public struct ZoneFileReader: Sendable {
             }
             v = v * 10 + UInt64(c - 0x30)
             if v > UInt64(UInt32.max) {
-                throw self.fail(.badTTL, "TTL does not fit in 32 bits: \(Self.text(b, tok))", at: tok)
+                throw self.fail(.badTTL, "TTL does not fit in 32 bits: \(Self.shown(b, tok))", at: tok)
             }
         }
         if allDigits && tok.end > tok.start { return UInt32(v) }
+        // A unit TTL (`1w2d3h`) longer than this is nonsense, and summing thousands of units could overflow.
+        guard tok.end - tok.start <= 32 else {
+            throw self.fail(.badTTL, "TTL is too long: \(Self.shown(b, tok))", at: tok)
+        }
         do {
             return try TTLText.parse(Self.text(b, tok), "TTL")
         } catch {
-            throw self.fail(.badTTL, "bad TTL '\(Self.text(b, tok))'", at: tok, underlying: error)
+            throw self.fail(.badTTL, "bad TTL '\(Self.shown(b, tok))'", at: tok, underlying: error)
         }
     }
 
@@ -553,7 +564,7 @@ public struct ZoneFileReader: Sendable {
             case .a:
                 guard count == 1 else { throw self.countError(type, 1, count, typeToken) }
                 guard let a = Self.ipv4(b, toks[first]) else {
-                    throw self.fail(.badRData, "A: not an IPv4 address: \(Self.text(b, toks[first]))", at: toks[first])
+                    throw self.fail(.badRData, "A: not an IPv4 address: \(Self.shown(b, toks[first]))", at: toks[first])
                 }
                 return .a(RData.A(address: a))
             case .cname, .ns, .ptr, .dname:
