@@ -57,6 +57,8 @@ public enum ConfigurationLoader {
             }
         }
         var problems: [String] = []
+        // The encoded defaults tell which keys hold lists, so `a,b` from the environment becomes a list.
+        let defaults = (try? Yams.compose(yaml: YAMLEncoder().encode(PalisadeConfiguration()))) ?? nil
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(Self.environmentPrefix) {
             let path = name.dropFirst(Self.environmentPrefix.count).components(separatedBy: "__").map(Self.camelCase)
             guard !path.isEmpty, !path.contains(where: \.isEmpty) else {
@@ -64,7 +66,7 @@ public enum ConfigurationLoader {
                 continue
             }
             do {
-                try Self.set(&root, path: path[...], value: value)
+                try Self.set(&root, path: path[...], value: value, defaults: defaults)
             } catch {
                 problems.append("\(name): \(error)")
             }
@@ -90,11 +92,12 @@ public enum ConfigurationLoader {
         return String(first) + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 
-    private static func set(_ node: inout Node, path: ArraySlice<String>, value: String) throws {
+    private static func set(_ node: inout Node, path: ArraySlice<String>, value: String, defaults: Node?) throws {
         guard let key = path.first else { return }
         if path.count == 1 {
-            var v = (try? Yams.compose(yaml: value)) ?? Node(value)
-            if let existing = node[key], existing.sequence != nil, v.sequence == nil {
+            var v = ((try? Yams.compose(yaml: value)) ?? nil) ?? Node(value)
+            let isList = node[key]?.sequence != nil || defaults?[key]?.sequence != nil
+            if isList, v.sequence == nil {
                 v = Node(value.split(separator: ",").map { Node(String($0).trimmingCharacters(in: .whitespaces)) })
             }
             node[key] = v
@@ -102,7 +105,7 @@ public enum ConfigurationLoader {
         }
         var child = node[key] ?? [:]
         guard child.mapping != nil else { throw ConfigurationError(problems: ["'\(key)' is not a section"]) }
-        try Self.set(&child, path: path.dropFirst(), value: value)
+        try Self.set(&child, path: path.dropFirst(), value: value, defaults: defaults?[key])
         node[key] = child
     }
 

@@ -17,7 +17,7 @@ import Testing
             ResourceRecord(name: try DomainName("odd\\.label.example.net."), ttl: 5,
                 rdata: .cname(.init(target: .root))),
             ResourceRecord(name: try DomainName("x.example.org."), ttl: 5,
-                rdata: .unknown(.init(type: .https, bytes: [0, 1, 0]))),
+                rdata: .unknown(.init(type: RecordType(65280), bytes: [0, 1, 0]))),
             ResourceRecord(name: try DomainName("m.example.org."), dnsClass: .chaos, ttl: 5,
                 rdata: .mx(.init(preference: 10, exchange: try DomainName("mx.example.org.")))),
         ]
