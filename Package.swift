@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Codec: no I/O, trusts nothing.
@@ -86,6 +87,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Zone transfers (AXFR/IXFR, NOTIFY, TSIG) for policy feeds served by a primary.
+        .target(
+            name: "DNSZoneTransfer",
+            dependencies: [
+                "DNSWire",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "QueryStore",
             dependencies: [
@@ -127,7 +141,7 @@ let package = Package(
             name: "Runtime",
             dependencies: [
                 "DNSWire", "DNSPipeline", "DNSPolicy", "DNSCache", "DNSUpstream", "QueryStore",
-                "DNSServer", "WebConsole",
+                "DNSServer", "WebConsole", "DNSZoneTransfer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -165,6 +179,7 @@ let package = Package(
         .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSZoneTransferTests", dependencies: ["DNSZoneTransfer", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "HouseRulesTests", dependencies: [], swiftSettings: strictSettings),

@@ -1,0 +1,1 @@
+// DNSZoneTransfer module
