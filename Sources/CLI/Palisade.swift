@@ -99,13 +99,24 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the resolver (the default).")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var overrides: OverrideOptions
+    @Option(name: .long, help: ArgumentHelp(
+        "When ready, write the bound ports as JSON to this file (for orchestration with port 0).", valueName: "path"))
+    var readyFile: String?
 
     func run() async throws {
         let config = try loadConfiguration(self.global, self.overrides)
         LoggingSetup.bootstrap(format: config.log.format, level: config.log.level)
         do {
+            let readyFile = self.readyFile
             try await PalisadeRuntime(configuration: config, configPath: self.global.config,
-                reloadOverrides: { self.overrides.apply(to: &$0) }).run()
+                reloadOverrides: { self.overrides.apply(to: &$0) },
+                onReady: { ports in
+                    guard let readyFile else { return }
+                    let json = "{\"dns\": \(ports.dns), \"http\": \(ports.http ?? 0), \"doh\": \(ports.doh), \"dot\": \(ports.dot)}\n"
+                    // Written to a temporary name and renamed, so a reader never sees half a file.
+                    try? json.write(toFile: readyFile + ".tmp", atomically: false, encoding: .utf8)
+                    _ = rename(readyFile + ".tmp", readyFile)
+                }).run()
         } catch let e as StartupError {
             FileHandle.standardError.write(Data("palisade: \(e)\n".utf8))
             throw ExitCode(1)

@@ -71,6 +71,9 @@ public final class DNSListener: Service, Sendable {
         self.logger = logger
     }
 
+    /// True for a DoT listener.
+    public var isTLS: Bool { self.configuration.kind == .dot }
+
     /// The addresses actually bound (useful with port 0).
     public var boundAddresses: [SocketAddress] {
         self.channels.withLock { $0.compactMap(\.localAddress) }

@@ -85,7 +85,12 @@ public final class PalisadeRuntime: Sendable {
         }
 
         let ports = RuntimePortsBox()
-        ports.set { $0.dns = listeners.flatMap(\.boundAddresses).compactMap(\.port) }
+        let dnsListeners = listeners.filter { !$0.isTLS }
+        let dotListeners = listeners.filter(\.isTLS)
+        ports.set {
+            $0.dns = Array(Set(dnsListeners.flatMap(\.boundAddresses).compactMap(\.port))).sorted()
+            $0.dot = Array(Set(dotListeners.flatMap(\.boundAddresses).compactMap(\.port))).sorted()
+        }
         // ServiceGroup stops services in reverse order: the query-log writer is registered first so that
         // it stops last and flushes what the listeners handed it.
         var services: [any Service] = store.services
@@ -182,6 +187,8 @@ public struct RuntimePorts: Sendable {
     public var http: Int?
     /// DoH ports.
     public var doh: [Int] = []
+    /// DoT ports.
+    public var dot: [Int] = []
 }
 
 final class RuntimePortsBox: Sendable {
