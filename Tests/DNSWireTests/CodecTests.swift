@@ -209,3 +209,29 @@ extension DomainNameTests {
         }
     }
 }
+
+extension WireWriterTests {
+    @Test("Compression keeps working past the linear table, and after a roll-back")
+    func manyNames() throws {
+        var w = WireWriter()
+        var firstOffsets: [Int] = []
+        for i in 0..<120 {
+            firstOffsets.append(w.bytes.count)
+            w.writeName(try DomainName("host\(i).zone\(i % 7).example.org."), compress: true)
+        }
+        let mark = w.mark()
+        w.writeName(try DomainName("fresh.example.net."), compress: true)
+        w.rollBack(to: mark)
+        for i in 0..<120 {
+            let at = w.bytes.count
+            w.writeName(try DomainName("HOST\(i).zone\(i % 7).example.org."), compress: true)
+            #expect(Array(w.bytes[at...]) == [0xC0 | UInt8(firstOffsets[i] >> 8), UInt8(firstOffsets[i] & 0xFF)])
+        }
+        // The rolled-back name is written in full, not pointed at.
+        let at = w.bytes.count
+        w.writeName(try DomainName("fresh.example.net."), compress: true)
+        #expect(w.bytes.count - at == 6 + 8 + 4 + 1)
+        var r = WireReader(bytes: w.bytes, offset: firstOffsets[119])
+        #expect(try r.readName("n") == DomainName("host119.zone0.example.org."))
+    }
+}
