@@ -218,8 +218,39 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
         return true
     }
 
+    /// Hashes the lowercased wire form eight octets at a time (names are cache and policy keys,
+    /// so this is on the hot path).
     public func hash(into hasher: inout Hasher) {
-        for b in self.wire { hasher.combine(Self.lower(b)) }
+        hasher.combine(self.wire.count)
+        self.wire.withUnsafeBytes { raw in
+            var i = 0
+            while i + 8 <= raw.count {
+                hasher.combine(Self.lower8(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                i += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < raw.count {
+                tail |= UInt64(Self.lower(raw[i])) << shift
+                shift += 8
+                i += 1
+            }
+            hasher.combine(tail)
+        }
+    }
+
+    /// ASCII-lowercases eight octets at once: sets 0x20 in every octet that is 'A'...'Z'.
+    @inline(__always)
+    static func lower8(_ x: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let low7 = x & ~high
+        // Per octet (no carries: each 7-bit value plus the constant stays below 0x100), the top bit
+        // says "at least 'A'" and "past 'Z'" respectively.
+        let atLeastA = low7 &+ (0x80 - 0x41) &* ones
+        let pastZ = low7 &+ (0x80 - 0x5B) &* ones
+        let upper = atLeastA & ~pastZ & ~x & high
+        return x | (upper >> 2)
     }
 
     /// Canonical DNS ordering (RFC 4034 §6.1): compare label by label from the root.

@@ -109,6 +109,7 @@ public struct DNSMessage: Sendable, Hashable {
     private static func decodeSection(_ r: inout WireReader, count: Int, section: Section, edns: inout EDNS?)
         throws(DecodeError) -> [ResourceRecord]
     {
+        guard count > 0 else { return [] }
         var out: [ResourceRecord] = []
         out.reserveCapacity(count)
         for i in 0..<count {

@@ -4,14 +4,18 @@ public struct WireWriter: Sendable {
     public var bytes: [UInt8]
     /// Whether names written with `compress: true` may use pointers.
     public var compressionEnabled: Bool
-    /// Hash of a lowercased name suffix → offset of its first occurrence in ``bytes``.
+    /// Compression targets: the hash of a lowercased name suffix and the offset of its first
+    /// occurrence in ``bytes``, in the order they were added (so ``rollBack(to:)`` can forget them).
     ///
     /// Keyed by a hash rather than the suffix itself so that writing a name allocates nothing; a
     /// candidate is always compared byte for byte before a pointer is written, so a collision can
-    /// only cost a missed compression, never a wrong name.
-    private var compressionTable: [Int: Int] = [:]
-    /// Hashes in the order they were added, so ``rollBack(to:)`` can forget them.
-    private var compressionLog: [Int] = []
+    /// only cost a missed compression, never a wrong name. Most messages have a few dozen suffixes,
+    /// which a linear scan finds faster than a hashed lookup; ``compressionIndex`` takes over
+    /// beyond ``linearLimit``.
+    private var compressionLog: [(hash: Int, offset: Int)] = []
+    /// Hash → offset, built once the log outgrows ``linearLimit``.
+    private var compressionIndex: [Int: Int]? = nil
+    private static let linearLimit = 48
 
     /// A position to return to with ``rollBack(to:)``.
     public struct Mark: Sendable {
@@ -24,6 +28,7 @@ public struct WireWriter: Sendable {
         self.bytes = []
         self.bytes.reserveCapacity(capacity)
         self.compressionEnabled = compression
+        if compression { self.compressionLog.reserveCapacity(16) }
     }
 
     /// Appends one byte.
@@ -68,11 +73,34 @@ public struct WireWriter: Sendable {
     /// Drops everything written since `mark`, including compression targets it added.
     public mutating func rollBack(to mark: Mark) {
         guard mark.byteCount <= self.bytes.count, mark.logCount <= self.compressionLog.count else { return }
-        for hash in self.compressionLog[mark.logCount...] {
-            if let at = self.compressionTable[hash], at >= mark.byteCount { self.compressionTable[hash] = nil }
+        if self.compressionIndex != nil {
+            for entry in self.compressionLog[mark.logCount...] where self.compressionIndex?[entry.hash] == entry.offset {
+                self.compressionIndex?[entry.hash] = nil
+            }
         }
         self.compressionLog.removeSubrange(mark.logCount...)
         self.bytes.removeSubrange(mark.byteCount...)
+    }
+
+    /// The first offset recorded for `hash`.
+    private func compressionTarget(_ hash: Int) -> Int? {
+        if let index = self.compressionIndex { return index[hash] }
+        for entry in self.compressionLog where entry.hash == hash { return entry.offset }
+        return nil
+    }
+
+    /// Records `offset` for `hash` unless the hash is already known (the first occurrence wins).
+    private mutating func addCompressionTarget(_ hash: Int, at offset: Int) {
+        guard self.compressionTarget(hash) == nil else { return }
+        self.compressionLog.append((hash, offset))
+        if self.compressionIndex != nil {
+            self.compressionIndex?[hash] = offset
+        } else if self.compressionLog.count > Self.linearLimit {
+            var index: [Int: Int] = [:]
+            index.reserveCapacity(self.compressionLog.count * 2)
+            for entry in self.compressionLog where index[entry.hash] == nil { index[entry.hash] = entry.offset }
+            self.compressionIndex = index
+        }
     }
 
     /// Appends a domain name, pointing at an earlier copy of a suffix when `compress` is true.
@@ -107,14 +135,11 @@ public struct WireWriter: Sendable {
                 }
                 for k in 0..<n {
                     let (p, hash) = labels[k]
-                    if compress, let target = self.compressionTable[hash], self.suffixMatches(wire, from: p, at: target) {
+                    if compress, let target = self.compressionTarget(hash), self.suffixMatches(wire, from: p, at: target) {
                         self.writeUInt16(0xC000 | UInt16(target))
                         return
                     }
-                    if self.bytes.count < 0x3FFF, self.compressionTable[hash] == nil {
-                        self.compressionTable[hash] = self.bytes.count
-                        self.compressionLog.append(hash)
-                    }
+                    if self.bytes.count < 0x3FFF { self.addCompressionTarget(hash, at: self.bytes.count) }
                     let len = Int(wire[p])
                     self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: wire[p..<min(p + len + 1, wire.count)]))
                 }

@@ -110,9 +110,15 @@ func dnsWireFuzzMain(
 @main
 struct DNSWireFuzzReplay {
     static func main() {
-        let paths = CommandLine.arguments.dropFirst()
+        var paths = CommandLine.arguments.dropFirst()
         if paths.isEmpty {
-            print("usage: DNSWireFuzz FILE...   (replays each file through the fuzz oracle)")
+            print("usage: DNSWireFuzz FILE...          replays each file through the fuzz oracle")
+            print("       DNSWireFuzz --bench FILE...  times decode, QuickQuery.parse and encode per file")
+            return
+        }
+        if paths.first == "--bench" {
+            paths.removeFirst()
+            Self.bench(paths.compactMap(Self.read))
             return
         }
         for path in paths {
@@ -122,6 +128,32 @@ struct DNSWireFuzzReplay {
             }
             FuzzTarget.run(bytes)
             print("ok \(path) (\(bytes.count) bytes)")
+        }
+    }
+
+    /// Rough per-operation timings over the given packets (build with `-c release`).
+    static func bench(_ packets: [[UInt8]]) {
+        let clock = ContinuousClock()
+        let rounds = 20_000
+        func time(_ label: String, _ body: ([UInt8]) -> Int) {
+            var sink = 0
+            let elapsed = clock.measure {
+                for _ in 0..<rounds {
+                    for p in packets { sink &+= body(p) }
+                }
+            }
+            let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+            let per = ns / Double(rounds * packets.count)
+            print("\(label): \(Int(per)) ns/packet (checksum \(sink & 0xFF))")
+        }
+        let messages = packets.compactMap { try? DNSMessage.decode($0) }
+        print("\(packets.count) packets, \(messages.count) decode, \(rounds) rounds")
+        time("DNSMessage.decode") { p in (try? DNSMessage.decode(p))?.answers.count ?? 0 }
+        time("QuickQuery.parse") { p in QuickQuery.parse(p)?.questionEnd ?? 0 }
+        var i = 0
+        time("DNSMessage.encode") { _ in
+            i = (i + 1) % messages.count
+            return messages[i].encode().count
         }
     }
 

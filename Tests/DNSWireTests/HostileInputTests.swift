@@ -217,7 +217,7 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
 
     @Test("64 pointer hops are allowed")
     func sixtyFourHops() throws {
-        var p = Self.rootQuestion(an: 2)
+        let p = Self.rootQuestion(an: 2)
         p.name()
         var chain: [UInt8] = []
         for k in 0..<64 {

@@ -110,7 +110,7 @@ public enum RData: Sendable, Hashable {
         case .nsec3: return .nsec3(try NSEC3.decode(from: &r, length: length))
         case .nsec3param: return .nsec3param(try NSEC3PARAM.decode(from: &r, length: length))
         default:
-            return .unknown(Unknown(type: type, bytes: try r.readBytes(length, "\(type).rdata")))
+            return .unknown(Unknown(type: type, bytes: try r.readBytes(length, "rdata")))
         }
     }
 
