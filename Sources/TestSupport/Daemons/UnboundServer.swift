@@ -1,0 +1,110 @@
+import Foundation
+
+/// An Unbound resolver on 127.0.0.1 offering DNS over TLS and DNS over HTTPS (HTTP/2, needs an
+/// Unbound built with nghttp2), forwarding one zone to a stub server (the test NSD), for tests.
+public final class UnboundServer: StoppableTestResource {
+    /// DoT port.
+    public let tlsPort: Int
+    /// DoH port (path `/dns-query`).
+    public let httpsPort: Int
+    /// Plain UDP/TCP port.
+    public let plainPort: Int
+    /// The certificates the server uses (trust `certificates.caFile`).
+    public let certificates: TestCertificates
+    /// The process.
+    public let daemon: TestDaemon
+
+    private init(tlsPort: Int, httpsPort: Int, plainPort: Int, certificates: TestCertificates, daemon: TestDaemon) {
+        self.tlsPort = tlsPort
+        self.httpsPort = httpsPort
+        self.plainPort = plainPort
+        self.certificates = certificates
+        self.daemon = daemon
+    }
+
+    /// Whether the installed Unbound can serve DoH (`unbound -V` lists `--with-libnghttp2`).
+    public static var supportsDoH: Bool {
+        guard let path = TestBinaries.path("unbound") else { return false }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["-V"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        guard (try? p.run()) != nil else { return false }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return out.contains("nghttp2")
+    }
+
+    /// Starts Unbound with TLS and HTTPS listeners, sending `zone` to 127.0.0.1@`stubPort`.
+    /// - Throws: ``TestDaemonError`` with Unbound's log when it does not become ready within ten seconds.
+    public static func start(zone: String = "example.org.", stubPort: Int, serverName: String = "dns.example.org") async throws
+        -> UnboundServer
+    {
+        var lastLog = ""
+        for _ in 0..<3 {
+            let dir = try TemporaryDirectory(prefix: "palisade-unbound")
+            let certs = try TestCertificates.generate(in: dir, serverName: serverName)
+            let tlsPort = try await TestNetwork.freePort()
+            let httpsPort = try await TestNetwork.freePort()
+            let plainPort = try await TestNetwork.freePort()
+            // iterator only: no validation, no root priming beyond the stub; no privileges dropped.
+            let conf = """
+                server:
+                  interface: 127.0.0.1@\(plainPort)
+                  interface: 127.0.0.1@\(tlsPort)
+                  interface: 127.0.0.1@\(httpsPort)
+                  tls-port: \(tlsPort)
+                  https-port: \(httpsPort)
+                  http-endpoint: "/dns-query"
+                  tls-service-key: "\(certs.keyFile)"
+                  tls-service-pem: "\(certs.certificateFile)"
+                  do-daemonize: no
+                  username: ""
+                  chroot: ""
+                  directory: "\(dir.path)"
+                  pidfile: "\(dir.file("unbound.pid"))"
+                  use-syslog: no
+                  logfile: ""
+                  verbosity: 1
+                  num-threads: 1
+                  so-reuseport: no
+                  do-not-query-localhost: no
+                  access-control: 127.0.0.0/8 allow
+                  module-config: "iterator"
+                  qname-minimisation: no
+                  outgoing-range: 64
+                  incoming-num-tcp: 32
+                  outgoing-num-tcp: 8
+                remote-control:
+                  control-enable: no
+                stub-zone:
+                  name: "\(zone)"
+                  stub-addr: 127.0.0.1@\(stubPort)
+
+                """
+            let confPath = try dir.write("unbound.conf", conf)
+            let daemon = try TestDaemon(name: "unbound", executable: "unbound", arguments: ["-d", "-c", confPath],
+                directory: dir)
+            let ready = await Poll.until {
+                guard daemon.isRunning else { return true }
+                let tls = await TestNetwork.canConnect(port: tlsPort)
+                let https = await TestNetwork.canConnect(port: httpsPort)
+                return tls && https
+            }
+            if ready, daemon.isRunning {
+                return UnboundServer(tlsPort: tlsPort, httpsPort: httpsPort, plainPort: plainPort, certificates: certs,
+                    daemon: daemon)
+            }
+            lastLog = daemon.log
+            await daemon.stop()
+        }
+        throw TestDaemonError("unbound did not start:\n\(lastLog)")
+    }
+
+    /// Stops Unbound and removes its directory (certificates included).
+    public func stop() async {
+        await self.daemon.stop()
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The one-shot subcommands of the built `palisade` executable, run as an operator would run them.
+@Suite("palisade subcommands", .tags(.integration))
+struct CommandLineTests {
+    @Test("check-config on a bad file exits non-zero and names the key and the file")
+    func checkConfigRejectsBadFile() async throws {
+        try await TestResources.with { r in
+            let dir = try r.directory(prefix: "palisade-cli")
+            let bad = try dir.write("bad.yaml", """
+                upstreams:
+                  strategy: fastest
+                tcp:
+                  idleTimeoutMs: 0
+                """)
+            let out = try await PalisadeProcess.run(["check-config", "--config", bad])
+            #expect(out.status != 0, "\(out)")
+            let text = out.output + out.errorOutput
+            #expect(text.contains("upstreams.strategy"), "\(out)")
+            #expect(text.contains("tcp.idleTimeoutMs"), "every problem is listed, not just the first:\n\(out)")
+            #expect(text.contains("bad.yaml"), "\(out)")
+
+            let typo = try dir.write("typo.yaml", "listne: [\"127.0.0.1:53\"]\n")
+            let typoOut = try await PalisadeProcess.run(["check-config", "--config", typo])
+            #expect(typoOut.status != 0, "\(typoOut)")
+            #expect((typoOut.output + typoOut.errorOutput).contains("listne"), "\(typoOut)")
+
+            let good = try dir.write("good.yaml", "listen: [\"127.0.0.1:5399\"]\n")
+            let goodOut = try await PalisadeProcess.run(["check-config", "--config", good, "--no-default-feeds"])
+            #expect(goodOut.status == 0, "\(goodOut)")
+        }
+    }
+
+    @Test(
+        "check-config rejects a misspelt key inside a section, not only at the top level",
+        .disabled(
+            """
+            bug: unknown keys below the top level are silently ignored (only PalisadeConfiguration calls \
+            rejectUnknownKeys), so `cache: {maxEntriez: 5}` or `upstreams: {timeoutMS: 5}` passes check-config \
+            and falls back to the default. Repro: printf 'cache:\\n  maxEntriez: 5\\n' > t.yaml; \
+            palisade check-config --config t.yaml  → "configuration OK", exit 0.
+            """))
+    func checkConfigRejectsNestedTypo() async throws {
+        try await TestResources.with { r in
+            let dir = try r.directory(prefix: "palisade-cli")
+            for (file, text, key) in [
+                ("cache.yaml", "cache:\n  maxEntriez: 5\n", "maxEntriez"),
+                ("upstreams.yaml", "upstreams:\n  timeoutMS: 5\n", "timeoutMS"),
+                ("tcp.yaml", "tcp:\n  idleTimeout: 5\n", "idleTimeout"),
+            ] {
+                let path = try dir.write(file, text)
+                let out = try await PalisadeProcess.run(["check-config", "--config", path])
+                #expect(out.status != 0, "\(out)")
+                #expect((out.output + out.errorOutput).contains(key), "\(out)")
+            }
+        }
+    }
+
+    @Test("print-config --defaults prints YAML with the listen addresses")
+    func printDefaults() async throws {
+        let out = try await PalisadeProcess.run(["print-config", "--defaults"])
+        #expect(out.status == 0, "\(out)")
+        let top = Self.topLevelKeys(out.output)
+        #expect(top.contains("listen"), "\(out)")
+        for key in ["http", "acl", "upstreams", "cache", "policy", "tcp"] {
+            #expect(top.contains(key), "\(key) missing:\n\(out.output)")
+        }
+        // The listen list holds the documented default.
+        #expect(out.output.contains("- 127.0.0.1:5353"), "\(out.output)")
+
+        // It round-trips: the printed defaults are a valid configuration file.
+        try await TestResources.with { r in
+            let dir = try r.directory(prefix: "palisade-cli")
+            let path = try dir.write("defaults.yaml", out.output)
+            let check = try await PalisadeProcess.run(["check-config", "--config", path])
+            #expect(check.status == 0, "the printed defaults do not load:\n\(check)")
+        }
+    }
+
+    @Test("query NAME A --trace prints each stage's decision and the answer",
+        .enabled(if: TestBinaries.has("nsd"), "needs nsd (Debian: nsd)"))
+    func queryTrace() async throws {
+        try await withDaemons { r in
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let out = try await PalisadeProcess.run(["query", "www.example.org", "A", "--trace",
+                "--upstream", "127.0.0.1:\(nsd.port)", "--no-default-feeds"])
+            #expect(out.status == 0, "\(out)")
+            let lines = out.output.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.hasPrefix(";; ingress-guard:") }, "\(out)")
+            #expect(lines.contains { $0.hasPrefix(";; cache:") && $0.contains("miss") }, "\(out)")
+            #expect(lines.contains { $0.hasPrefix(";; upstream:") && $0.contains("127.0.0.1:\(nsd.port)") }, "\(out)")
+            #expect(lines.contains { $0.contains("answer source: upstream") }, "\(out)")
+            #expect(lines.contains { $0.hasPrefix("www.example.org.") && $0.hasSuffix("A 192.0.2.1") }, "\(out)")
+            // The stages appear in pipeline order.
+            let order = [";; ingress-guard:", ";; cache:", ";; upstream:"].compactMap { p in lines.firstIndex { $0.hasPrefix(p) } }
+            #expect(order == order.sorted() && order.count == 3, "\(out)")
+        }
+    }
+
+    @Test("query --trace shows a policy hit with its source and rule",
+        .enabled(if: TestBinaries.has("nsd"), "needs nsd (Debian: nsd)"))
+    func queryTraceBlocked() async throws {
+        try await withDaemons { r in
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let dir = try r.directory(prefix: "palisade-cli")
+            let rpz = try dir.write("cli.rpz", rpzZone(["www.example.org CNAME ."]))
+            let out = try await PalisadeProcess.run(["query", "www.example.org", "A", "--trace",
+                "--upstream", "127.0.0.1:\(nsd.port)", "--no-default-feeds", "--rpz", rpz])
+            #expect(out.status == 0, "\(out)")
+            #expect(out.output.contains("cli.rpz"), "\(out)")
+            #expect(out.output.contains("NXDOMAIN"), "\(out)")
+            #expect(!out.output.contains(";; upstream:"), "a blocked name must never reach upstream:\n\(out)")
+        }
+    }
+
+    /// Keys at column 0 of a block-style YAML mapping.
+    static func topLevelKeys(_ yaml: String) -> Set<String> {
+        Set(yaml.split(separator: "\n").compactMap { line -> String? in
+            guard let first = line.first, first.isLetter, let colon = line.firstIndex(of: ":") else { return nil }
+            return String(line[..<colon])
+        })
+    }
+}
