@@ -39,7 +39,10 @@ func withNSDAndPalisade<T>(zones: [TestZone] = [exampleZone()], config: String? 
         let nsd = r.keep(try await NSDServer.start(zones: zones))
         let palisade = r.keep(try await PalisadeProcess.start(config: config, arguments: arguments,
             upstreams: ["127.0.0.1:\(nsd.port)"], environment: environment))
-        return try await body(nsd, palisade)
+        let value = try await body(nsd, palisade)
+        // Whatever the test checked, the process must have survived it (a crash shows its backtrace here).
+        #expect(palisade.isRunning, "palisade is no longer running:\n\(palisade.log)")
+        return value
     }
 }
 

@@ -29,10 +29,11 @@ public enum ExternalTool {
     /// Runs `executable` (a name looked up with ``TestBinaries/path(_:)``, or an absolute path).
     /// - Parameters:
     ///   - environment: the child's environment; nil inherits the test process's.
+    ///   - directory: the child's working directory; nil inherits the test process's.
     ///   - timeout: the program is killed (by its PID) when it runs longer.
     /// - Throws: ``TestDaemonError`` when the program is missing, cannot start or times out.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        timeout: Duration = .seconds(30)) async throws -> ToolOutput
+        directory: String? = nil, timeout: Duration = .seconds(30)) async throws -> ToolOutput
     {
         let path = executable.hasPrefix("/") ? executable : TestBinaries.path(executable)
         guard let path, FileManager.default.isExecutableFile(atPath: path) else {
@@ -45,12 +46,13 @@ public enum ExternalTool {
             p.executableURL = URL(fileURLWithPath: path)
             p.arguments = arguments
             if let environment { p.environment = environment }
+            if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
             let out = Pipe()
             let err = Pipe()
             p.standardOutput = out
             p.standardError = err
             p.standardInput = FileHandle.nullDevice
-            try p.run()
+            try ProcessLauncher.run(p)
             let watch = ProcessWatch(pid: p.processIdentifier)
             let c = timeout.components
             DispatchQueue.global().asyncAfter(

@@ -134,7 +134,9 @@ public final class PalisadeProcess: StoppableTestResource {
         }
     }
 
-    /// Runs a one-shot subcommand (`check-config`, `print-config`, `query`, `lists status`) to completion.
+    /// Runs a one-shot subcommand (`check-config`, `print-config`, `query`, `lists status`) to completion,
+    /// in a temporary working directory (so the default relative `palisade-data` lands there, not in the
+    /// package), removed afterwards.
     /// - Parameters:
     ///   - arguments: the subcommand and its flags.
     ///   - environment: extra environment variables (`PALISADE_POLICY__FETCH=false` is always set).
@@ -142,8 +144,11 @@ public final class PalisadeProcess: StoppableTestResource {
     public static func run(_ arguments: [String], environment: [String: String] = [:],
         timeout: Duration = .seconds(60)) async throws -> ToolOutput
     {
-        try await ExternalTool.run(try Self.binary(), arguments, environment: Self.environment(environment),
-            timeout: timeout)
+        let binary = try Self.binary()
+        let dir = try TemporaryDirectory(prefix: "palisade-cli")
+        defer { dir.remove() }
+        return try await ExternalTool.run(binary, arguments, environment: Self.environment(environment),
+            directory: dir.path, timeout: timeout)
     }
 
     /// The environment of every palisade child: the test process's, without any `PALISADE_` variable (each

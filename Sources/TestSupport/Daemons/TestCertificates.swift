@@ -51,7 +51,7 @@ public struct TestCertificates: Sendable {
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
-        try p.run()
+        try ProcessLauncher.run(p)
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {

@@ -120,6 +120,51 @@ public enum Blocking {
     }
 }
 
+/// Starts child processes with no signal blocked.
+///
+/// A child inherits the signal mask of the thread that spawns it, and Foundation's `Process` does not
+/// reset it. Dispatch and Swift concurrency worker threads block most signals, so a daemon started from
+/// a test would ignore SIGTERM until its own code unblocked it (NSD never does: it then takes until the
+/// SIGKILL deadline to stop). Spawning from a fresh thread with an empty mask gives the child the mask a
+/// shell would.
+public enum ProcessLauncher {
+    /// Calls `process.run()` on a new thread whose signal mask is empty.
+    /// - Throws: what `run()` throws.
+    public static func run(_ process: Process) throws {
+        let box = LaunchResult(process)
+        let thread = Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            box.launch()
+        }
+        thread.start()
+        box.wait()
+        if let error = box.error { throw error }
+    }
+}
+
+private final class LaunchResult: @unchecked Sendable {
+    // @unchecked: `process` is used only by the launching thread while `wait()` blocks the caller, and
+    // `error` is written before `done` is signalled and read after.
+    private let process: Process
+    private let done = DispatchSemaphore(value: 0)
+    var error: (any Error)?
+
+    init(_ process: Process) { self.process = process }
+
+    func launch() {
+        do {
+            try self.process.run()
+        } catch {
+            self.error = error
+        }
+        self.done.signal()
+    }
+
+    func wait() { self.done.wait() }
+}
+
 /// A daemon process started by a test: its own temporary directory, its log, stopped by PID.
 public final class TestDaemon: @unchecked Sendable {
     // @unchecked: `process` is only read after `run()` (its pid and state are safe to query from any
@@ -157,7 +202,7 @@ public final class TestDaemon: @unchecked Sendable {
         p.standardOutput = log
         p.standardError = log
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try ProcessLauncher.run(p)
         try? log.close()
         self.process = p
     }

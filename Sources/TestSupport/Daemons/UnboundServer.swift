@@ -31,7 +31,7 @@ public final class UnboundServer: StoppableTestResource {
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
-        guard (try? p.run()) != nil else { return false }
+        guard (try? ProcessLauncher.run(p)) != nil else { return false }
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         return out.contains("nghttp2")
