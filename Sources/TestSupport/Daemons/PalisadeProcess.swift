@@ -98,40 +98,48 @@ public final class PalisadeProcess: StoppableTestResource {
         http: String? = "127.0.0.1:0", readyTimeout: Duration = .seconds(60)) async throws -> PalisadeProcess
     {
         let binary = try Self.binary()
-        let dir = try TemporaryDirectory(prefix: "palisade-serve")
-        do {
-            var args = ["serve"]
-            for l in listen { args += ["--listen", l] }
-            if let http { args += ["--http", http] }
-            args += ["--data-dir", dir.file("data"), "--ready-file", dir.file("ready.json")]
-            if let config { args += ["--config", try dir.write("palisade.yaml", config)] }
-            if !defaultFeeds { args.append("--no-default-feeds") }
-            for u in upstreams { args += ["--upstream", u] }
-            args += arguments
-            let daemon = try TestDaemon(name: "palisade", executable: binary, arguments: args, directory: dir,
-                environment: Self.environment(environment))
-            let readyPath = dir.file("ready.json")
-            let ports = await Poll.value(timeout: readyTimeout, every: .milliseconds(20)) { () -> Ports? in
-                if let data = FileManager.default.contents(atPath: readyPath),
-                    let ports = try? JSONDecoder().decode(Ports.self, from: data)
-                {
-                    return ports
+        // With port 0 the listener takes the TCP port the kernel picks, then binds UDP on the same number;
+        // a client socket that happens to hold that UDP port makes the start fail. Try again then.
+        let retryable = listen.allSatisfy { $0.hasSuffix(":0") }
+        for attempt in 1...3 {
+            let dir = try TemporaryDirectory(prefix: "palisade-serve")
+            do {
+                var args = ["serve"]
+                for l in listen { args += ["--listen", l] }
+                if let http { args += ["--http", http] }
+                args += ["--data-dir", dir.file("data"), "--ready-file", dir.file("ready.json")]
+                if let config { args += ["--config", try dir.write("palisade.yaml", config)] }
+                if !defaultFeeds { args.append("--no-default-feeds") }
+                for u in upstreams { args += ["--upstream", u] }
+                args += arguments
+                let daemon = try TestDaemon(name: "palisade", executable: binary, arguments: args, directory: dir,
+                    environment: Self.environment(environment))
+                let readyPath = dir.file("ready.json")
+                let ports = await Poll.value(timeout: readyTimeout, every: .milliseconds(20)) { () -> Ports? in
+                    if let data = FileManager.default.contents(atPath: readyPath),
+                        let ports = try? JSONDecoder().decode(Ports.self, from: data)
+                    {
+                        return ports
+                    }
+                    // Exited: stop waiting; reported below.
+                    return daemon.isRunning ? nil : Ports(dns: [], http: 0, doh: [], dot: [])
                 }
-                // Exited: stop waiting; reported below.
-                return daemon.isRunning ? nil : Ports(dns: [], http: 0, doh: [], dot: [])
-            }
-            guard let ports, daemon.isRunning else {
+                if let ports, daemon.isRunning { return PalisadeProcess(daemon: daemon, ports: ports) }
                 let log = daemon.log
                 await daemon.terminate()
+                if ports != nil, retryable, attempt < 3, log.contains("cannot listen") {
+                    dir.remove()
+                    continue
+                }
                 throw TestDaemonError(
                     "palisade \(ports == nil ? "was not ready within \(readyTimeout)" : "exited (status \(daemon.exitStatus ?? -1))") "
                         + "— \(args.joined(separator: " ")):\n\(log)")
+            } catch {
+                dir.remove()
+                throw error
             }
-            return PalisadeProcess(daemon: daemon, ports: ports)
-        } catch {
-            dir.remove()
-            throw error
         }
+        throw TestDaemonError("palisade could not bind its listeners in three attempts")
     }
 
     /// Runs a one-shot subcommand (`check-config`, `print-config`, `query`, `lists status`) to completion,
