@@ -115,6 +115,29 @@ struct CommandLineTests {
         }
     }
 
+    @Test("lists update loads a source into the data directory, lists status then shows it, a missing file fails")
+    func listsUpdateAndStatus() async throws {
+        try await TestResources.with { r in
+            let dir = try r.directory(prefix: "palisade-cli")
+            let rpz = try dir.write("feed.rpz", rpzZone(["a.example.org CNAME .", "*.b.example.org CNAME ."]))
+            let common = ["--rpz", rpz, "--no-default-feeds", "--data-dir", dir.file("data")]
+            let update = try await PalisadeProcess.run(["lists", "update"] + common)
+            #expect(update.status == 0, "\(update)")
+            let status = try await PalisadeProcess.run(["lists", "status"] + common)
+            #expect(status.status == 0, "\(status)")
+            let row = status.output.split(separator: "\n").first { $0.hasPrefix("feed.rpz\t") }
+                .map { $0.split(separator: "\t").map(String.init) }
+            #expect(row?[1] == "ok", "\(status)")
+            #expect(row?[3] == "2", "two rules:\n\(status)")
+
+            let missing = dir.file("missing.rpz")
+            let failed = try await PalisadeProcess.run(["lists", "update", "--rpz", missing, "--no-default-feeds",
+                "--data-dir", dir.file("data")])
+            #expect(failed.status != 0, "\(failed)")
+            #expect(failed.output.contains("failed") && failed.output.contains(missing), "\(failed)")
+        }
+    }
+
     /// Keys at column 0 of a block-style YAML mapping.
     static func topLevelKeys(_ yaml: String) -> Set<String> {
         Set(yaml.split(separator: "\n").compactMap { line -> String? in
