@@ -17,6 +17,15 @@ public struct RawQueryEvent: Sendable {
     /// Time spent in the pipeline.
     public var latency: Duration
 
+    /// Captures one query's outcome.
+    public init(timestampMicros: Int64, query: Query, workload: Workload?, resolution: Resolution, latency: Duration) {
+        self.timestampMicros = timestampMicros
+        self.query = query
+        self.workload = workload
+        self.resolution = resolution
+        self.latency = latency
+    }
+
     /// Builds the event the sinks receive.
     public var event: QueryEvent {
         var answers: [String] = []

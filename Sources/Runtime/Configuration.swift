@@ -39,6 +39,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var tcp: TCPConfiguration
     /// Threat feeds, block lists and allow lists.
     public var policy: PolicyConfiguration
+    /// YAML file mapping client addresses or prefixes to workload names and labels. Default: none.
+    public var identityFile: String?
 
     /// The embedded default configuration.
     public init() {
@@ -56,6 +58,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.log = LogConfiguration()
         self.tcp = TCPConfiguration()
         self.policy = PolicyConfiguration()
+        self.identityFile = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,10 +79,11 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.log = try c.decodeIfPresent(LogConfiguration.self, forKey: .log) ?? d.log
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
+        self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy
+        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
     }
 
     /// Unknown keys are errors, so a typo never silently falls back to a default.
