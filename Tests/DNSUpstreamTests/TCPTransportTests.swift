@@ -152,3 +152,28 @@ struct TCPWithNSDTests {
         #expect(connections == 1)
     }
 }
+
+/// The same transports to an IPv6 loopback upstream.
+@Suite(.tags(.integration), .enabled(if: TestNetwork.hasIPv6Loopback, "no IPv6 loopback ([::1]) on this machine"))
+struct IPv6UpstreamTests {
+    @Test("An upstream at [::1] answers over UDP with either socket strategy and over TCP",
+        arguments: Fixtures.socketStrategies)
+    func ipv6(sockets: UDPSocketStrategy) async throws {
+        let udp = try await FakeUDPServer.start(host: "::1") { q in [.message(FakeAnswer.a(q, IPv4Address(192, 0, 2, 6)))] }
+        let tcp = try await FakeTCPServer.start(host: "::1", mode: .echo) { q in FakeAnswer.a(q, IPv4Address(192, 0, 2, 7)) }
+        let pool = try Fixtures.pool(["[::1]:\(udp.port)"], configuration: Fixtures.fast(sockets: sockets))
+        let tcpPool = try Fixtures.pool(["tcp://[::1]:\(tcp.port)"], configuration: Fixtures.fast())
+        let result = await Result { () async throws -> (UpstreamAnswer, UpstreamAnswer) in
+            (try await pool.query(try Fixtures.query("www.example.org.")),
+                try await tcpPool.query(try Fixtures.query("www.example.org.")))
+        }
+        await pool.shutdown()
+        await tcpPool.shutdown()
+        await udp.stop()
+        await tcp.stop()
+        let (a, b) = try result.get()
+        #expect(a.upstream == "udp://[::1]:\(udp.port)")
+        #expect(FakeAnswer.address(a.reply) == IPv4Address(192, 0, 2, 6))
+        #expect(FakeAnswer.address(b.reply) == IPv4Address(192, 0, 2, 7))
+    }
+}

@@ -88,6 +88,7 @@ package final class TCPTransport: UpstreamTransport {
     /// Open connections (including ones still connecting).
     package var connectionCount: Int { self.state.withLock { $0.connections.count } }
 
+    /// Sends `query` and returns the matching reply (see ``UpstreamTransport/exchange(_:deadline:)``).
     package func exchange(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
         guard query.questions.count == 1, let question = query.questions.first else {
             throw UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")
@@ -220,6 +221,7 @@ package final class TCPTransport: UpstreamTransport {
         connected.and(ready.futureResult).map { channel, _ in channel }.cascade(to: promise)
     }
 
+    /// Closes sockets and connections.
     package func shutdown() async {
         let connections = self.state.withLock { s in
             s.closed = true

@@ -41,6 +41,7 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
+    /// Sends `query` and returns the matching reply (see ``UpstreamTransport/exchange(_:deadline:)``).
     package func exchange(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
         let reply = try await self.exchangeUDP(query, deadline: deadline)
         guard reply.header.truncated else { return reply }
@@ -73,6 +74,7 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
+    /// Closes sockets and connections.
     package func shutdown() async {
         if case .pooled(let s) = self.sockets { await s.shutdown() }
         await self.fallback.shutdown()

@@ -54,8 +54,10 @@ final class FakeUDPServer: Sendable {
     var sourcePorts: [Int] { self.log.ports }
 
     /// Starts a server; `script` maps each received query to the datagrams to send back.
-    static func start(_ script: @escaping @Sendable (DNSMessage) -> [Reply]) async throws -> FakeUDPServer {
-        let spoofer = try await DatagramBootstrap(group: TestNetwork.group).bind(host: "127.0.0.1", port: 0).get()
+    static func start(host: String = "127.0.0.1", _ script: @escaping @Sendable (DNSMessage) -> [Reply]) async throws
+        -> FakeUDPServer
+    {
+        let spoofer = try await DatagramBootstrap(group: TestNetwork.group).bind(host: host, port: 0).get()
         let log = QueryLog()
         let channel = try await DatagramBootstrap(group: TestNetwork.group)
             .channelInitializer { ch in
@@ -64,7 +66,7 @@ final class FakeUDPServer: Sendable {
                         ScriptedUDPHandler(script: script, spoofer: spoofer, record: { log.append($0, sourcePort: $1) }))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         guard let port = channel.localAddress?.port else { throw TestDaemonError("fake server has no port") }
         return FakeUDPServer(port: port, channel: channel, spoofer: spoofer, log: log)
     }
@@ -160,7 +162,9 @@ final class FakeTCPServer: Sendable {
     var queries: Int { self.box.counters.withLock { $0.queries } }
 
     /// Starts a server; each query `q` is answered with `answer(q)`.
-    static func start(mode: Mode, answer: @escaping @Sendable (DNSMessage) -> DNSMessage) async throws -> FakeTCPServer {
+    static func start(host: String = "127.0.0.1", mode: Mode, answer: @escaping @Sendable (DNSMessage) -> DNSMessage)
+        async throws -> FakeTCPServer
+    {
         let box = CounterBox()
         let channel = try await ServerBootstrap(group: TestNetwork.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -173,7 +177,7 @@ final class FakeTCPServer: Sendable {
                     try sync.addHandler(ScriptedTCPHandler(mode: mode, answer: answer, onQuery: { box.query() }))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         guard let port = channel.localAddress?.port else { throw TestDaemonError("fake server has no port") }
         return FakeTCPServer(port: port, channel: channel, box: box)
     }

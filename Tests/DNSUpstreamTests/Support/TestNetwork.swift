@@ -1,4 +1,5 @@
 import DNSWire
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -6,6 +7,17 @@ import NIOPosix
 enum TestNetwork {
     /// The event loop group every test uses (the process-wide singleton: no threads per test).
     static var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
+
+    /// Whether the IPv6 loopback address [::1] exists (some containers lack it).
+    static let hasIPv6Loopback: Bool = {
+        #if os(Linux)
+        // Linux lists every IPv6 address in /proc/net/if_inet6; ::1 appears as 31 zeros and a one.
+        let table = (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8)) ?? ""
+        return table.contains("00000000000000000000000000000001")
+        #else
+        return true
+        #endif
+    }()
 
     /// A port on 127.0.0.1 that is free for both UDP and TCP right now.
     ///
