@@ -69,7 +69,7 @@ try:
     names_sql = "qname, qname_rev" if reverse else "qname"
     sql = (f"INSERT INTO events (id, ts_us, client_ip, transport, {wcol}, {names_sql}, qtype, rcode, answers, source, "
            "upstream, policy_source, policy_rule, policy_action, policy_trigger, blocked, findings, latency_us) "
-           f"VALUES ({','.join('?' * (18 if reverse else 17))})")
+           f"VALUES ({','.join('?' * (19 if reverse else 18))})")
     elapsed = 0.0
     for first in range(0, rows_total, 1000):
         batch = []
