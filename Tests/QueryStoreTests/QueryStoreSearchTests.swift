@@ -295,3 +295,43 @@ struct Dataset {
         #expect(events.contains("USING INDEX \(index)") || events.contains("USING COVERING INDEX \(index)"), "\(plan)")
     }
 }
+
+@Suite struct SuffixSearchTests {
+    @Test("a common suffix walks the time index, a rare one the name index, and both page correctly")
+    func adaptiveSuffix() async throws {
+        let store = try QueryStore.inMemory()
+        // 12 000 events under common.example (more than the 10 000 the probe counts), every 7th also under
+        // rare.example, in time order.
+        try await store.insert(
+            (0..<12_000).map { i in
+                makeEvent(
+                    at: baseMicros + Int64(i) * 1_000,
+                    qname: i.isMultiple(of: 7) ? "h\(i).rare.example" : "h\(i).common.example")
+            })
+        let common = EventFilter(qname: NamePattern("*.common.example"), limit: 50)
+        let rare = EventFilter(qname: NamePattern("*.rare.example"), limit: 50)
+        let commonPlan = try await store.searchPlan(common)
+        let rarePlan = try await store.searchPlan(rare)
+        #expect(commonPlan.contains { $0.contains("events_ts") }, "\(commonPlan)")
+        #expect(rarePlan.contains { $0.contains("events_qname_ts") }, "\(rarePlan)")
+
+        for (filter, suffix, total) in [(common, ".common.example", 10_285), (rare, ".rare.example", 1_715)] {
+            var page = try await store.search(filter)
+            var seen = page.events
+            while let next = page.next {
+                var f = filter
+                f.before = next
+                page = try await store.search(f)
+                seen += page.events
+            }
+            #expect(seen.count == total)
+            #expect(seen.allSatisfy { $0.event.qname.hasSuffix(suffix) })
+            let times = seen.map(\.event.timestampMicros)
+            #expect(times == times.sorted(by: >))
+            #expect(Set(seen.map(\.id)).count == seen.count)
+            // The newest matching event comes first.
+            let newest = (0..<12_000).last { ($0.isMultiple(of: 7)) == (suffix == ".rare.example") } ?? 0
+            #expect(seen.first?.event.timestampMicros == baseMicros + Int64(newest) * 1_000)
+        }
+    }
+}
