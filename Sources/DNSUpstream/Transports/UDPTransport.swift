@@ -114,7 +114,10 @@ private struct PerQuerySockets: Sendable {
     }
 }
 
-/// A bounded set of unconnected sockets on random ports, each with one outstanding query at a time.
+/// A bounded set of sockets on random ports, each with one outstanding query at a time.
+///
+/// The sockets belong to one upstream, so they are connected to it like per-query sockets (kernel
+/// source filtering, fast ICMP failure); only the port changes less often.
 private final class PooledSockets: Sendable {
     private struct State {
         var idle: [PooledSocket] = []
@@ -202,14 +205,13 @@ private final class PooledSockets: Sendable {
 
     private func bind() async throws -> any Channel {
         let onMismatch = self.onMismatch
-        let any: String = self.server.protocol == .inet6 ? "::" : "0.0.0.0"
         return try await DatagramBootstrap(group: self.group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPExchangeHandler(onMismatch: onMismatch))
                 }
             }
-            .bind(host: any, port: 0)
+            .connect(to: self.server)
             .get()
     }
 
