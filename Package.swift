@@ -80,6 +80,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOTLS", package: nio),
+                .product(name: "NIOHTTP1", package: nio),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -180,7 +182,18 @@ let package = Package(
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSZoneTransferTests", dependencies: ["DNSZoneTransfer", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DNSUpstreamTests",
+            dependencies: [
+                "DNSUpstream", "TestSupport",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "HouseRulesTests", dependencies: [], swiftSettings: strictSettings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(

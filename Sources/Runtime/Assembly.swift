@@ -85,6 +85,7 @@ final class Assembly: Sendable {
         pool.strategy = SelectionStrategy(rawValue: c.upstreams.strategy) ?? .random
         pool.queryDeadline = .milliseconds(c.upstreams.deadlineMs)
         pool.upstream.timeout = .milliseconds(c.upstreams.timeoutMs)
+        if c.upstreams.udpSockets == "pooled" { pool.upstream.udpSockets = .pooled(size: 64, usesPerSocket: 100) }
         var zones: [String: [String]] = [:]
         for z in c.upstreams.conditional { zones[z.domain] = z.servers }
         do {
