@@ -127,10 +127,11 @@ struct QueryStoreBenchmark {
             }.reduce(0) { $0 + $1.int64Value }
             return Double(size) / 1_048_576
         }
+        let rate = Int(Double(rows) / insertSeconds)
+        let megabytes = String(format: "%.0f", fileMB())
         print(
             "bench: inserted \(rows) events in \(String(format: "%.1f", insertSeconds)) s"
-                + " (\(Int(Double(rows) / insertSeconds)) events/s, batches of \(batchSize)), db \(String(format: "%.0f", fileMB())) MB"
-        )
+                + " (\(rate) events/s, batches of \(batchSize)), db \(megabytes) MB")
 
         // The DNS path's cost: emit into a writer's queue, first while the queue grows (cold), then again
         // after a flush has handed the grown buffer back (warm: no allocation). A separate in-memory store.
