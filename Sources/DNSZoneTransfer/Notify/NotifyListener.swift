@@ -90,10 +90,17 @@ public final class NotifyListener: Sendable {
         throw ZoneTransferError(.listenerFailed, "NOTIFY listener cannot bind TCP \(host):\(port)", underlying: lastError)
     }
 
-    /// Closes both sockets (open TCP connections finish on their own or at their idle timeout).
+    /// Closes both sockets and waits until they are closed (open TCP connections finish on their own or
+    /// at their idle timeout).
     public func stop() async {
         try? await self.udp.close()
         try? await self.tcp.close()
+    }
+
+    /// Starts closing both sockets without waiting (for synchronous shutdown paths).
+    public func close() {
+        self.udp.close(promise: nil)
+        self.tcp.close(promise: nil)
     }
 
     /// Reports an accepted NOTIFY and logs the outcome.
