@@ -30,5 +30,6 @@ public struct SerialNumber: RawRepresentable, Sendable, Hashable, CustomStringCo
         return SerialNumber(self.rawValue &+ n)
     }
 
+    /// The text form, for logs and error messages.
     public var description: String { String(self.rawValue) }
 }

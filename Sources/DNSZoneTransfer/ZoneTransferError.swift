@@ -65,6 +65,7 @@ public struct ZoneTransferError: Error, Sendable, CustomStringConvertible {
 
         /// The label used in metrics and logs (`timeout`, `tsig_badsig`, …).
         public var label: String { self.base.rawValue }
+        /// The text form, for logs and error messages.
         public var description: String { self.base.rawValue }
     }
 
@@ -85,6 +86,7 @@ public struct ZoneTransferError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// The text form, for logs and error messages.
     public var description: String {
         var s = "\(self.code): \(self.message)"
         if let u = self.underlying { s += " (\(u))" }

@@ -102,4 +102,17 @@ import Testing
         #expect(back.first == Build.soa(9))
         #expect(Array(back.dropFirst()) == records)
     }
+
+    @Test("Owner names a primary could use to inject directives or comments read back as the same records")
+    func hostileOwners() throws {
+        let labels: [[UInt8]] = [Array("$ORIGIN".utf8), Array("$INCLUDE".utf8), Array("@".utf8), Array(";x".utf8),
+            Array("a b".utf8), Array("(".utf8), [0, 10, 13, 255], Array("\\".utf8)]
+        let records = try labels.map { label in
+            ResourceRecord(name: try DomainName(labels: [label] + Build.zone.labels.map(Array.init)), ttl: 300,
+                rdata: .cname(.init(target: .root)))
+        }
+        let set = try Self.set(3, records)
+        let back = try ZoneFileReader.records(in: set.zoneText())
+        #expect(Array(back.dropFirst()) == records)
+    }
 }

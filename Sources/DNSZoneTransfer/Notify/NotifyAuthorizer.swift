@@ -54,12 +54,14 @@ public struct StaticNotifyAuthorizer: NotifyAuthorizer {
         self.onNotify = onNotify
     }
 
+    /// Accepts the zone's primaries, with its key; NOTAUTH for other zones, REFUSED for other sources.
     public func authorize(zone: DomainName, source: IPAddress) -> NotifyAuthorization {
         guard let z = self.zones[zone] else { return .unknownZone }
         guard z.primaries.contains(where: { $0.unmapped == source.unmapped }) else { return .refusedSource }
         return .accept(key: z.key)
     }
 
+    /// Calls the `onNotify` closure.
     public func notified(zone: DomainName, serial: UInt32?, source: IPAddress) {
         self.onNotify(zone, serial)
     }

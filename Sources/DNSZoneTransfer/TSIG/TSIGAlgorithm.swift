@@ -66,5 +66,6 @@ public struct TSIGAlgorithm: Sendable, Hashable, CustomStringConvertible {
 
     private init(hash: Hash) { self.hash = hash }
 
+    /// The text form, for logs and error messages.
     public var description: String { self.mnemonic }
 }

@@ -56,6 +56,7 @@ public struct TSIGKey: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The text form, for logs and error messages.
     public var description: String { "TSIG key \(self.name) (\(self.algorithm))" }
 }
 

@@ -72,6 +72,7 @@ public struct TSIGErrorCode: RawRepresentable, Sendable, Hashable, CustomStringC
     /// "Bad Truncation".
     public static let badTrunc = TSIGErrorCode(rawValue: 22)
 
+    /// The text form, for logs and error messages.
     public var description: String {
         switch self.rawValue {
         case 0: "NOERROR"

@@ -15,6 +15,7 @@ public enum ZoneChange: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The text form, for logs and error messages.
     public var description: String {
         switch self {
         case .deleted(let r): "- \(r)"
