@@ -279,12 +279,58 @@ import Testing
         #expect(q.authority == [Build.soa(1)])
     }
 
-    @Test("The SOA query falls back to TCP and requires an authoritative answer")
+    @Test("With no UDP attempts the SOA query uses TCP")
     func soaOverTCP() async throws {
         let primary = try await ScriptedPrimary.start { raw in [.message(Query(raw).reply([Build.soa(12)]))] }
         defer { primary.stop() }
         let soa = try await Self.client(port: primary.port).querySOA()
         #expect(soa == Build.soa(12))
         #expect(Query(try #require(primary.received.first)).question.type == .soa)
+    }
+
+    @Test("The SOA query uses UDP and ignores datagrams with another ID")
+    func soaOverUDP() async throws {
+        let udp = try await ScriptedUDP.start { raw in
+            var q = Query(raw)
+            let good = q.reply([Build.soa(21)])
+            q.id &+= 1
+            // A stale reply with another ID first: it must be skipped, not fail the query.
+            return [q.reply([Build.soa(99)]), good]
+        }
+        defer { udp.stop() }
+        let soa = try await Self.client(port: udp.port, options: .init(soaQueryTimeout: .seconds(10), soaQueryAttempts: 1))
+            .querySOA()
+        #expect(soa == Build.soa(21))
+    }
+
+    @Test("A truncated UDP answer makes the SOA query retry over TCP")
+    func soaTruncated() async throws {
+        let primary = try await ScriptedPrimary.start { raw in [.message(Query(raw).reply([Build.soa(12)]))] }
+        defer { primary.stop() }
+        let udp = try await ScriptedUDP.start(port: primary.port) { raw in
+            var reply = Query(raw).reply([])
+            reply[2] |= 0x02
+            return [reply]
+        }
+        defer { udp.stop() }
+        let soa = try await Self.client(port: primary.port, options: .init(soaQueryTimeout: .seconds(10), soaQueryAttempts: 2))
+            .querySOA()
+        #expect(soa == Build.soa(12))
+        #expect(primary.received.count == 1)
+    }
+
+    @Test("A non-authoritative SOA answer is refused")
+    func soaNotAuthoritative() async throws {
+        let udp = try await ScriptedUDP.start { raw in
+            var reply = Query(raw).reply([Build.soa(3)])
+            reply[2] &= ~0x04
+            return [reply]
+        }
+        defer { udp.stop() }
+        let error = await #expect(throws: ZoneTransferError.self) {
+            try await Self.client(port: udp.port, options: .init(soaQueryTimeout: .seconds(10), soaQueryAttempts: 1)).querySOA()
+        }
+        #expect(error?.code == .badResponse)
+        #expect(error?.message.contains("AA=0") == true)
     }
 }

@@ -43,6 +43,8 @@ struct TransferStream: Sendable {
     let maxRecords: Int
     private var state = State.expectFirstSOA
     private var first: ResourceRecord?
+    /// The first SOA's serial: the serial the response brings the zone to.
+    private var finalSerial = SerialNumber(0)
     private var records: [ResourceRecord] = []
     private var diffs: [IXFRDiff] = []
     private var current: IXFRDiff?
@@ -78,53 +80,36 @@ struct TransferStream: Sendable {
         guard self.recordCount <= self.maxRecords else {
             throw ZoneTransferError(.limitExceeded, "more than \(self.maxRecords) records (maxRecords)")
         }
-        let where_ = "record #\(self.recordCount) (\(rr.name) \(rr.type))"
         guard rr.dnsClass == .in else {
-            throw ZoneTransferError(.badResponse, "\(where_) has class \(rr.dnsClass), expected IN")
+            throw ZoneTransferError(.badResponse, "\(self.at(rr)) has class \(rr.dnsClass), expected IN")
         }
         guard rr.name.isSubdomain(of: self.zone) else {
-            throw ZoneTransferError(.badResponse, "\(where_) lies outside zone \(self.zone)")
+            throw ZoneTransferError(.badResponse, "\(self.at(rr)) lies outside zone \(self.zone)")
         }
         let serial = ZoneRecordSet.serial(of: rr)
         if serial != nil, rr.name != self.zone {
-            throw ZoneTransferError(.badResponse, "\(where_) is an SOA below the apex of \(self.zone)")
+            throw ZoneTransferError(.badResponse, "\(self.at(rr)) is an SOA below the apex of \(self.zone)")
         }
         switch self.state {
         case .expectFirstSOA:
-            guard serial != nil else {
+            guard let serial else {
                 throw ZoneTransferError(.badResponse, "the first record is \(rr.name) \(rr.type), not the SOA of \(self.zone)")
             }
             self.first = rr
-            if case .ixfr = self.request { self.state = .afterFirstSOA } else { self.state = .full }
+            self.finalSerial = serial
+            self.state = self.request == .axfr ? .full : .afterFirstSOA
         case .afterFirstSOA:
-            guard let first = self.first, let firstSerial = ZoneRecordSet.serial(of: first),
-                case .ixfr(let currentSerial) = self.request
-            else { return }
-            if let serial {
-                if serial == currentSerial && serial != firstSerial {
-                    self.current = IXFRDiff(from: rr, to: rr)
-                    self.state = .deleting
-                } else if serial == firstSerial {
-                    // AXFR form of a zone holding only its SOA.
-                    self.state = .done
-                } else {
-                    throw ZoneTransferError(.badResponse,
-                        "\(where_): IXFR from serial \(currentSerial) to \(firstSerial) continues with serial \(serial)")
-                }
-            } else {
-                self.records.append(rr)
-                self.state = .full
-            }
+            try self.decideForm(rr, serial: serial)
         case .full:
-            if let serial {
-                guard let first = self.first, serial == ZoneRecordSet.serial(of: first) else {
-                    throw ZoneTransferError(.badResponse,
-                        "\(where_): closing SOA has serial \(serial), the opening one \(self.firstSerialText)")
-                }
-                self.state = .done
-            } else {
+            guard let serial else {
                 self.records.append(rr)
+                return
             }
+            guard serial == self.finalSerial else {
+                throw ZoneTransferError(.badResponse,
+                    "\(self.at(rr)): closing SOA has serial \(serial), the opening one \(self.finalSerial)")
+            }
+            self.state = .done
         case .deleting:
             if serial != nil {
                 self.current?.to = rr
@@ -137,27 +122,59 @@ struct TransferStream: Sendable {
                 self.current?.added.append(rr)
                 return
             }
-            guard let diff = self.current, let first = self.first, let finalSerial = ZoneRecordSet.serial(of: first) else {
-                return
-            }
-            self.diffs.append(diff)
-            self.current = nil
-            if serial == finalSerial && diff.toSerial == finalSerial {
-                self.state = .done
-            } else if serial == diff.toSerial {
-                self.current = IXFRDiff(from: rr, to: rr)
-                self.state = .deleting
-            } else {
-                throw ZoneTransferError(.badResponse,
-                    "\(where_): diff to serial \(diff.toSerial) is followed by an SOA with serial \(serial)")
-            }
+            try self.closeDiff(at: rr, serial: serial)
         case .done:
-            throw ZoneTransferError(.badResponse, "\(where_) follows the closing SOA")
+            throw ZoneTransferError(.badResponse, "\(self.at(rr)) follows the closing SOA")
         }
     }
 
-    private var firstSerialText: String {
-        self.first.flatMap { ZoneRecordSet.serial(of: $0) }.map(\.description) ?? "?"
+    /// IXFR: the record after the first SOA says which form the response takes (RFC 1995 §4).
+    private mutating func decideForm(_ rr: ResourceRecord, serial: SerialNumber?)
+        throws(ZoneTransferError)
+    {
+        guard let serial else {
+            self.records.append(rr)
+            self.state = .full
+            return
+        }
+        let current: SerialNumber
+        switch self.request {
+        case .ixfr(let c): current = c
+        case .axfr: current = self.finalSerial
+        }
+        if serial == current && serial != self.finalSerial {
+            self.current = IXFRDiff(from: rr, to: rr)
+            self.state = .deleting
+        } else if serial == self.finalSerial {
+            // AXFR form of a zone holding only its SOA.
+            self.state = .done
+        } else {
+            throw ZoneTransferError(.badResponse,
+                "\(self.at(rr)): IXFR from serial \(current) to \(self.finalSerial) continues with serial \(serial)")
+        }
+    }
+
+    /// IXFR: an SOA ending a diff's additions either closes the response or opens the next diff.
+    private mutating func closeDiff(at rr: ResourceRecord, serial: SerialNumber)
+        throws(ZoneTransferError)
+    {
+        guard let diff = self.current else { return }
+        let reached = diff.toSerial
+        self.diffs.append(diff)
+        self.current = nil
+        if serial == self.finalSerial && reached == self.finalSerial {
+            self.state = .done
+        } else if serial == reached {
+            self.current = IXFRDiff(from: rr, to: rr)
+            self.state = .deleting
+        } else {
+            throw ZoneTransferError(.badResponse, "\(self.at(rr)): diff to serial \(reached) is followed by an SOA with serial \(serial)")
+        }
+    }
+
+    /// Names a record in an error (built only when one is thrown: this runs for every record).
+    private func at(_ rr: ResourceRecord) -> String {
+        "record #\(self.recordCount) (\(rr.name) \(rr.type))"
     }
 
     /// The content of a complete stream.
