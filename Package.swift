@@ -177,11 +177,28 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSZoneTransferTests", dependencies: ["DNSZoneTransfer", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DNSZoneTransferTests",
+            dependencies: [
+                "DNSZoneTransfer", "TestSupport",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "QueryStoreTests",
+            dependencies: [
+                "QueryStore", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "DNSUpstreamTests",
             dependencies: [
@@ -190,12 +207,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "HouseRulesTests", dependencies: [], swiftSettings: strictSettings),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Runtime", "DNSServer", "DNSUpstream", "TestSupport"],
