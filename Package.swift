@@ -25,7 +25,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
-        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -81,6 +80,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOTLS", package: nio),
+                .product(name: "NIOHTTP1", package: nio),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -176,14 +177,43 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSZoneTransferTests", dependencies: ["DNSZoneTransfer", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "QueryStoreTests", dependencies: ["QueryStore", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSUpstreamTests", dependencies: ["DNSUpstream", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DNSZoneTransferTests",
+            dependencies: [
+                "DNSZoneTransfer", "TestSupport",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "QueryStoreTests",
+            dependencies: [
+                "QueryStore", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DNSUpstreamTests",
+            dependencies: [
+                "DNSUpstream", "TestSupport",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "HouseRulesTests", dependencies: [], swiftSettings: strictSettings),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Runtime", "DNSServer", "DNSUpstream", "TestSupport"],

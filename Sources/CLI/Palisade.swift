@@ -50,6 +50,10 @@ struct OverrideOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Allow list source (repeatable); wins over every block list.", valueName: "source"))
     var allowlist: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("YAML file mapping addresses or prefixes to workload names and labels.",
+        valueName: "path"))
+    var identityFile: String?
+
     @Flag(name: .long, help: "Do not load the bundled threat-feed snapshot.")
     var noDefaultFeeds = false
 
@@ -74,6 +78,7 @@ struct OverrideOptions: ParsableArguments {
         if let h = self.http { config.http = h }
         if let t = self.threads { config.threads = t }
         if let d = self.dataDir { config.dataDir = d }
+        if let i = self.identityFile { config.identityFile = i }
         if let f = self.logFormat { config.log.format = f }
         if let l = self.logLevel { config.log.level = l }
         config.applyPolicyFlags(rpz: self.rpz, blocklists: self.blocklist, allowlists: self.allowlist,

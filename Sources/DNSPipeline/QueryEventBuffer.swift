@@ -17,6 +17,15 @@ public struct RawQueryEvent: Sendable {
     /// Time spent in the pipeline.
     public var latency: Duration
 
+    /// Captures one query's outcome.
+    public init(timestampMicros: Int64, query: Query, workload: Workload?, resolution: Resolution, latency: Duration) {
+        self.timestampMicros = timestampMicros
+        self.query = query
+        self.workload = workload
+        self.resolution = resolution
+        self.latency = latency
+    }
+
     /// Builds the event the sinks receive.
     public var event: QueryEvent {
         var answers: [String] = []
@@ -85,11 +94,19 @@ public final class QueryEventBuffer: Sendable {
         batch.reserveCapacity(4096)
         self.pending.withLock { swap(&$0, &batch) }
         self.depth.record(0)
+        var handed = 0
         for raw in batch {
             let e = raw.event
-            for s in self.sinks { s.emit(e) }
+            var accepted = false
+            for s in self.sinks where s.emit(e) { accepted = true }
+            guard accepted else {
+                // Every sink is full: building the rest would be wasted work; count them as dropped.
+                self.dropped.increment(by: Int64(batch.count - handed - 1))
+                break
+            }
+            handed += 1
         }
-        return batch.count
+        return handed
     }
 
     /// Drains every `interval` until cancelled, then once more.

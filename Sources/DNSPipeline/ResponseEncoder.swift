@@ -56,14 +56,28 @@ public enum ResponseEncoder {
         return m.encode(maxSize: query.maxResponseSize)
     }
 
+    static let optPlain: [UInt8] = Self.opt(dnssecOK: false)
+    static let optDO: [UInt8] = Self.opt(dnssecOK: true)
+
+    private static func opt(dnssecOK: Bool) -> [UInt8] {
+        var w = WireWriter(capacity: 16, compression: false)
+        EDNS(udpPayloadSize: self.ednsPayloadSize, dnssecOK: dnssecOK).encode(into: &w)
+        return w.bytes
+    }
+
     /// Patches a cached packet for this query; nil when it would exceed the client's size.
     static func patch(_ p: CachedPacket, age: UInt32, query: Query, extendedErrors: [EDNSOption]) -> [UInt8]? {
         var opt: [UInt8] = []
         if let qEDNS = query.message.edns {
-            var w = WireWriter(capacity: 16, compression: false)
-            EDNS(udpPayloadSize: self.ednsPayloadSize, dnssecOK: qEDNS.dnssecOK, options: extendedErrors)
-                .encode(into: &w)
-            opt = w.bytes
+            if extendedErrors.isEmpty {
+                // The common case: a constant OPT record, prepared once.
+                opt = qEDNS.dnssecOK ? Self.optDO : Self.optPlain
+            } else {
+                var w = WireWriter(capacity: 16, compression: false)
+                EDNS(udpPayloadSize: self.ednsPayloadSize, dnssecOK: qEDNS.dnssecOK, options: extendedErrors)
+                    .encode(into: &w)
+                opt = w.bytes
+            }
         }
         let total = p.bytes.count + opt.count
         guard total <= query.maxResponseSize, p.bytes.count >= 12 else { return nil }

@@ -189,22 +189,9 @@ package final class CompiledPolicySource: Sendable {
         case .v6(let a):
             let words = a.words
             // Longest run of zero words becomes `zz` (draft-vixie-dnsop-dns-rpz §4.1).
-            var bestStart = -1
-            var bestLen = 1
-            var i = 0
-            while i < 8 {
-                if words[i] == 0 {
-                    var j = i
-                    while j < 8 && words[j] == 0 { j += 1 }
-                    if j - i > bestLen {
-                        bestStart = i
-                        bestLen = j - i
-                    }
-                    i = j
-                } else {
-                    i += 1
-                }
-            }
+            let run = a.longestZeroRun
+            let bestStart = run?.start ?? -1
+            let bestLen = run?.length ?? 1
             var parts: [String] = []
             var k = 7
             while k >= 0 {

@@ -22,8 +22,11 @@ package struct UpstreamHealth: Sendable, Hashable {
     /// How long the next down period lasts.
     package private(set) var currentBackoff: Duration
 
+    /// Consecutive failures that mark the upstream down.
     package let failureThreshold: Int
+    /// The first down period.
     package let downBackoff: Duration
+    /// The longest down period.
     package let maxDownBackoff: Duration
 
     /// Creates a healthy record.

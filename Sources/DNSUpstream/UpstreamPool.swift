@@ -30,6 +30,7 @@ public struct UpstreamStatus: Sendable, Hashable {
 public final class UpstreamPool: Sendable {
     /// The pool's configuration.
     public let configuration: UpstreamPoolConfiguration
+    /// The upstreams in configuration order.
     package let upstreams: [Upstream]
     private let clock: UpstreamClock
     private let turn = Atomic<Int>(0)

@@ -28,6 +28,7 @@ public struct UpstreamStage: Stage {
     /// EDNS options that belong to one hop and are never passed from upstream to client.
     package static let hopByHopOptions: Set<EDNSOptionCode> = [.cookie, .tcpKeepalive, .padding]
 
+    /// Forwards the query and returns the upstream's reply, or SERVFAIL with EDE 22/23; never calls `next`.
     public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
         let question = query.question
         let (zone, pool) = self.router.route(question.name)

@@ -130,8 +130,9 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
         return out
     }
 
-    /// RFC 5952 canonical text (lower case, longest zero run compressed).
-    public var description: String {
+    /// The longest run of two or more zero words (the first such run on a tie), as RFC 5952 §4.2 and the
+    /// RPZ `zz` label both compress it; nil when there is none.
+    public var longestZeroRun: (start: Int, length: Int)? {
         let w = self.words
         var bestStart = -1
         var bestLen = 1
@@ -149,6 +150,15 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
                 i += 1
             }
         }
+        return bestStart < 0 ? nil : (bestStart, bestLen)
+    }
+
+    /// RFC 5952 canonical text (lower case, longest zero run compressed).
+    public var description: String {
+        let w = self.words
+        let run = self.longestZeroRun
+        let bestStart = run?.start ?? -1
+        let bestLen = run?.length ?? 1
         func hex(_ v: UInt16) -> String { String(v, radix: 16) }
         if bestStart < 0 { return w.map(hex).joined(separator: ":") }
         let head = w[0..<bestStart].map(hex).joined(separator: ":")

@@ -55,7 +55,8 @@ public enum NamePattern: Sendable, Hashable {
     /// Exactly this name (`www.example.org`). Uses the `(qname_rev, ts_us)` index.
     case exact(String)
     /// Every name strictly below this domain (`*.example.org` matches `a.example.org`, `a.b.example.org`,
-    /// not `example.org` itself, as in RPZ). A range of the `(qname_rev, ts_us)` index, then a sort by time.
+    /// not `example.org` itself, as in RPZ). A range of the `(qname_rev, ts_us)` index; combined only with
+    /// time conditions, the page is picked from the index before any row is read.
     case subdomains(of: String)
 
     /// Parses the text form: `*.example.org` is ``subdomains(of:)``, anything else ``exact(_:)``. Case and

@@ -55,7 +55,7 @@ public final class QueryLogRetentionService: Service {
     ///   - logger: For failed passes.
     public init(
         store: QueryStore, maxAge: Duration?, maxRows: Int?, interval: Duration = .seconds(300),
-        chunkSize: Int = 5_000, clock: any Clock<Duration> = ContinuousClock(),
+        chunkSize: Int = 1_000, clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Int64 = QueryLogRetentionService.wallClockMicros,
         logger: Logger = Logger(label: "palisade.querylog")
     ) {

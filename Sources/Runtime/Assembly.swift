@@ -24,6 +24,7 @@ final class Assembly: Sendable {
     let cache: MessageCache<ContinuousClock>
     let upstreams: UpstreamRouter
     let policy: PolicyComponents
+    let workloads: WorkloadDirectory?
     let logger: Logger
 
     init(configuration c: PalisadeConfiguration, group: any EventLoopGroup, cache: MessageCache<ContinuousClock>? = nil,
@@ -35,6 +36,13 @@ final class Assembly: Sendable {
         self.cache = cache ?? MessageCache(configuration: c.cache, clock: ContinuousClock())
         self.upstreams = try Self.makeUpstreams(c, group: group, logger: logger)
         self.policy = try await PolicyComponents(configuration: c, logger: logger)
+        if let path = c.identityFile {
+            let dir = WorkloadDirectory()
+            dir.publish(try IdentityFile.load(path))
+            self.workloads = dir
+        } else {
+            self.workloads = nil
+        }
     }
 
     /// The chain for this assembly, with `sinks` receiving query events.
@@ -45,7 +53,7 @@ final class Assembly: Sendable {
             localRecords: records,
             blockPrivateReverse: self.configuration.localData.blockPrivateReverse,
             events: events,
-            identify: nil,
+            identify: self.workloads.map { IdentifyStage(directory: $0) },
             queryPolicy: self.policy.queryStage,
             responsePolicy: self.policy.responseStage,
             cache: CacheStage(cache: self.cache),
@@ -77,6 +85,7 @@ final class Assembly: Sendable {
         pool.strategy = SelectionStrategy(rawValue: c.upstreams.strategy) ?? .random
         pool.queryDeadline = .milliseconds(c.upstreams.deadlineMs)
         pool.upstream.timeout = .milliseconds(c.upstreams.timeoutMs)
+        if c.upstreams.udpSockets == "pooled" { pool.upstream.udpSockets = .pooled(size: 64, usesPerSocket: 100) }
         var zones: [String: [String]] = [:]
         for z in c.upstreams.conditional { zones[z.domain] = z.servers }
         do {

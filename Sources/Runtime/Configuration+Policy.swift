@@ -1,5 +1,6 @@
 import DNSPolicy
 import DNSWire
+import DNSZoneTransfer
 import Foundation
 
 /// Threat feeds, block lists and allow lists.
@@ -14,7 +15,13 @@ public struct PolicyConfiguration: Codable, Sendable, Equatable {
     /// tests). Default true.
     public var fetch: Bool
     /// Sources in precedence order (the first match wins; allow lists always win over block lists).
+    /// A location may also be `axfr://IP[:PORT]/zone` or `ixfr://…` (zone transfer, `?tsig=keyname`).
     public var sources: [PolicySourceEntry]
+    /// BIND-style key file with the TSIG keys zone-transfer locations name with `?tsig=`. Default: none.
+    public var tsigKeyFile: String?
+    /// `ADDR:PORT` where primaries send NOTIFY for zone-transfer sources (RFC 1996). Default: none
+    /// (transfers then follow the SOA refresh schedule only).
+    public var notifyListen: String?
 
     /// Defaults as documented.
     public init() {
@@ -22,6 +29,8 @@ public struct PolicyConfiguration: Codable, Sendable, Equatable {
         self.defaultFeedURL = "https://malware-filter.gitlab.io/urlhaus-filter/urlhaus-filter-online.txt"
         self.fetch = true
         self.sources = []
+        self.tsigKeyFile = nil
+        self.notifyListen = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,6 +40,8 @@ public struct PolicyConfiguration: Codable, Sendable, Equatable {
         self.defaultFeedURL = try c.decodeIfPresent(String.self, forKey: .defaultFeedURL) ?? d.defaultFeedURL
         self.fetch = try c.decodeIfPresent(Bool.self, forKey: .fetch) ?? d.fetch
         self.sources = try c.decodeIfPresent([PolicySourceEntry].self, forKey: .sources) ?? []
+        self.tsigKeyFile = try c.decodeIfPresent(String.self, forKey: .tsigKeyFile)
+        self.notifyListen = try c.decodeIfPresent(String.self, forKey: .notifyListen)
     }
 }
 
@@ -134,9 +145,18 @@ extension PalisadeConfiguration {
                 refreshInterval: self.policy.defaultFeedURL.isEmpty ? nil : .seconds(3600)))
         }
         for (i, s) in self.policy.sources.enumerated() {
-            let (c, e) = s.compiled(path: "policy.sources[\(i)]")
+            var (c, e) = s.compiled(path: "policy.sources[\(i)]")
+            // A transferred zone refreshes on its own schedule (SOA check) unless one is configured.
+            if var cfg = c, ZoneTransferFetcher.handles(cfg.location) {
+                cfg.kind = .rpz
+                if cfg.refreshInterval == nil { cfg.refreshInterval = .seconds(300) }
+                c = cfg
+            }
             problems += e
             if let c { out.append(c) }
+        }
+        if let n = self.policy.notifyListen, HostPort(n) == nil {
+            problems.append("policy.notifyListen: '\(n)' is not ADDR:PORT")
         }
         problems += PolicySourceConfig.validate(out)
         return (out, problems)

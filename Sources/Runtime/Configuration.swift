@@ -39,6 +39,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var tcp: TCPConfiguration
     /// Threat feeds, block lists and allow lists.
     public var policy: PolicyConfiguration
+    /// YAML file mapping client addresses or prefixes to workload names and labels. Default: none.
+    public var identityFile: String?
 
     /// The embedded default configuration.
     public init() {
@@ -56,6 +58,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.log = LogConfiguration()
         self.tcp = TCPConfiguration()
         self.policy = PolicyConfiguration()
+        self.identityFile = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,10 +79,11 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.log = try c.decodeIfPresent(LogConfiguration.self, forKey: .log) ?? d.log
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
+        self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy
+        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
     }
 
     /// Unknown keys are errors, so a typo never silently falls back to a default.
@@ -136,6 +140,10 @@ public struct UpstreamsConfiguration: Codable, Sendable, Equatable {
     public var conditional: [ConditionalForward]
     /// resolv.conf used when `servers` is empty. Default `/etc/resolv.conf`.
     public var resolvConf: String
+    /// UDP sockets: `per-query` (a fresh random source port for every query: the hardest to spoof) or
+    /// `pooled` (64 connected sockets reused, rotated every 100 queries: faster on busy resolvers).
+    /// Default `per-query`.
+    public var udpSockets: String
 
     /// Defaults as documented.
     public init() {
@@ -145,6 +153,7 @@ public struct UpstreamsConfiguration: Codable, Sendable, Equatable {
         self.deadlineMs = 4000
         self.conditional = []
         self.resolvConf = "/etc/resolv.conf"
+        self.udpSockets = "per-query"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -156,6 +165,7 @@ public struct UpstreamsConfiguration: Codable, Sendable, Equatable {
         self.deadlineMs = try c.decodeIfPresent(Int.self, forKey: .deadlineMs) ?? d.deadlineMs
         self.conditional = try c.decodeIfPresent([ConditionalForward].self, forKey: .conditional) ?? d.conditional
         self.resolvConf = try c.decodeIfPresent(String.self, forKey: .resolvConf) ?? d.resolvConf
+        self.udpSockets = try c.decodeIfPresent(String.self, forKey: .udpSockets) ?? d.udpSockets
     }
 }
 

@@ -146,6 +146,9 @@ public enum ConfigurationLoader {
         if !["random", "round-robin", "sequential"].contains(config.upstreams.strategy) {
             e.append("upstreams.strategy: '\(config.upstreams.strategy)' is not random, round-robin or sequential")
         }
+        if !["per-query", "pooled"].contains(config.upstreams.udpSockets) {
+            e.append("upstreams.udpSockets: '\(config.upstreams.udpSockets)' is not per-query or pooled")
+        }
         if config.upstreams.timeoutMs <= 0 { e.append("upstreams.timeoutMs: must be > 0") }
         if config.upstreams.deadlineMs < config.upstreams.timeoutMs {
             e.append("upstreams.deadlineMs: must be >= timeoutMs")

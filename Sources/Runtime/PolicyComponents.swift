@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DNSPipeline
 import DNSPolicy
+import DNSZoneTransfer
 import Foundation
 import Logging
 import Metrics
@@ -16,6 +17,7 @@ final class PolicyComponents: Sendable {
     let services: [any Service]
     private let statusBox: StatusBox
     private let fetcher: RuntimeFeedFetcher
+    private let notify: NotifyListener?
 
     init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
         let (sources, problems) = c.policySources()
@@ -29,8 +31,31 @@ final class PolicyComponents: Sendable {
                 logger.error("cannot store the bundled feed snapshot", metadata: ["policy.list": "\(s.name)", "error": "\(error)"])
             }
         }
-        self.fetcher = RuntimeFeedFetcher(allowNetwork: c.policy.fetch)
+        self.fetcher = try RuntimeFeedFetcher(allowNetwork: c.policy.fetch, tsigKeyFile: c.policy.tsigKeyFile)
+        for s in sources where ZoneTransferFetcher.handles(s.location) {
+            do {
+                try self.fetcher.transfers.register(s.location)
+            } catch {
+                throw StartupError(message: "policy source \(s.name): \(error)")
+            }
+        }
         self.manager = PolicyManager(sources: sources, dataDirectory: dir, fetcher: self.fetcher)
+        // NOTIFY from a primary refreshes the source whose location it matches, right away.
+        let manager = self.manager
+        let byLocation = Dictionary(sources.map { ($0.location, $0.name) }, uniquingKeysWith: { a, _ in a })
+        self.fetcher.transfers.setRefreshHandler { location in
+            if let name = byLocation[location] { await manager.refresh(name) }
+        }
+        if let n = c.policy.notifyListen, let hp = HostPort(n) {
+            do {
+                self.notify = try await NotifyListener.start(host: hp.host, port: hp.port,
+                    responder: NotifyResponder(authorizer: self.fetcher.transfers))
+            } catch {
+                throw StartupError(message: "cannot listen for NOTIFY on \(n): \(error)")
+            }
+        } else {
+            self.notify = nil
+        }
         let statuses = await self.manager.start(fetchMissing: true)
         Self.report(statuses, logger: logger)
         self.statusBox = StatusBox(statuses)
@@ -58,6 +83,7 @@ final class PolicyComponents: Sendable {
     }
 
     func shutdown() async {
+        await self.notify?.stop()
         await self.fetcher.shutdown()
     }
 
@@ -127,11 +153,22 @@ final class RuntimeFeedFetcher: FeedFetcher {
     let allowNetwork: Bool
     private let files = FileFeedFetcher()
     private let client: HTTPClient?
+    /// Zone transfers (`axfr://`, `ixfr://`).
+    let transfers: ZoneTransferFetcher
     static let maxBytes = 512 << 20
 
-    init(allowNetwork: Bool) {
+    init(allowNetwork: Bool, tsigKeyFile: String? = nil) throws {
         self.allowNetwork = allowNetwork
         self.client = allowNetwork ? HTTPClient(eventLoopGroupProvider: .singleton) : nil
+        var keys = TSIGKeyRegistry()
+        if let path = tsigKeyFile {
+            do {
+                keys = try TSIGKeyRegistry.load(bindKeyFile: path)
+            } catch {
+                throw StartupError(message: "cannot load TSIG keys from \(path): \(error)")
+            }
+        }
+        self.transfers = ZoneTransferFetcher(keys: keys)
     }
 
     func fetch(_ location: String) async throws -> [UInt8] {
@@ -140,6 +177,9 @@ final class RuntimeFeedFetcher: FeedFetcher {
                 throw FeedFetchError("no bundled feed named \(location)")
             }
             return body
+        }
+        if ZoneTransferFetcher.handles(location) {
+            return try await self.transfers.fetch(location)
         }
         guard location.hasPrefix("http://") || location.hasPrefix("https://") else {
             return try await self.files.fetch(location)
@@ -180,7 +220,7 @@ public enum PolicyCommands {
         let store = FeedStore(directory: c.dataDir + "/feeds")
         for s in sources where BundledFeeds.body(s.name) != nil { try? BundledFeeds.seed(s, store: store) }
         let manager = PolicyManager(sources: sources, dataDirectory: c.dataDir + "/feeds",
-            fetcher: RuntimeFeedFetcher(allowNetwork: false))
+            fetcher: try RuntimeFeedFetcher(allowNetwork: false))
         return self.table(await manager.start(fetchMissing: false))
     }
 
@@ -190,7 +230,8 @@ public enum PolicyCommands {
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         let store = FeedStore(directory: c.dataDir + "/feeds")
         for s in sources where BundledFeeds.body(s.name) != nil { try? BundledFeeds.seed(s, store: store) }
-        let fetcher = RuntimeFeedFetcher(allowNetwork: c.policy.fetch)
+        let fetcher = try RuntimeFeedFetcher(allowNetwork: c.policy.fetch, tsigKeyFile: c.policy.tsigKeyFile)
+        for s in sources where ZoneTransferFetcher.handles(s.location) { try? fetcher.transfers.register(s.location) }
         let manager = PolicyManager(sources: sources, dataDirectory: c.dataDir + "/feeds", fetcher: fetcher)
         await manager.start(fetchMissing: false)
         let after = await manager.refreshAll()

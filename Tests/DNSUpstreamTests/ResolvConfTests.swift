@@ -31,10 +31,10 @@ import Testing
     @Test("A nameserver is skipped only when we listen on it at port 53")
     func excludesOwnAddress() throws {
         let conf = ResolvConf.parse("nameserver 127.0.0.53\nnameserver 127.0.0.1\n")
-        let own = try conf.upstreamSpecs(excludingListenAddresses: [(IPAddress("127.0.0.53")!, 53)], localAddresses: [])
+        let own = try conf.upstreamSpecs(excludingListenAddresses: [(.v4(IPv4Address(127, 0, 0, 53)), 53)], localAddresses: [])
         #expect(own.map(\.description) == ["udp://127.0.0.1:53"])
         // Listening on 127.0.0.53 but on another port: nothing is ours.
-        let otherPort = try conf.upstreamSpecs(excludingListenAddresses: [(IPAddress("127.0.0.53")!, 5353)],
+        let otherPort = try conf.upstreamSpecs(excludingListenAddresses: [(.v4(IPv4Address(127, 0, 0, 53)), 5353)],
             localAddresses: [])
         #expect(otherPort.map(\.description) == ["udp://127.0.0.53:53", "udp://127.0.0.1:53"])
         // Not listening anywhere relevant: everything is used, including loopback.
@@ -45,8 +45,8 @@ import Testing
     @Test("A wildcard listener on port 53 excludes loopback and the host's own addresses")
     func wildcard() throws {
         let conf = ResolvConf.parse("nameserver 127.0.0.11\nnameserver 192.0.2.10\nnameserver 192.0.2.53\nnameserver ::1\n")
-        let specs = try conf.upstreamSpecs(excludingListenAddresses: [(IPAddress("0.0.0.0")!, 53)],
-            localAddresses: [IPAddress("192.0.2.10")!])
+        let specs = try conf.upstreamSpecs(excludingListenAddresses: [(.v4(IPv4Address(0, 0, 0, 0)), 53)],
+            localAddresses: [.v4(IPv4Address(192, 0, 2, 10))])
         #expect(specs.map(\.description) == ["udp://192.0.2.53:53"])
     }
 
@@ -54,7 +54,7 @@ import Testing
     func allOurs() {
         let conf = ResolvConf.parse("nameserver 127.0.0.53\n")
         #expect {
-            try conf.upstreamSpecs(excludingListenAddresses: [(IPAddress("127.0.0.53")!, 53)], localAddresses: [])
+            try conf.upstreamSpecs(excludingListenAddresses: [(.v4(IPv4Address(127, 0, 0, 53)), 53)], localAddresses: [])
         } throws: { error in
             guard let e = error as? UpstreamConfigurationError else { return false }
             return e.code == .noUpstreams && e.message.contains("127.0.0.53") && e.message.contains("own listen")

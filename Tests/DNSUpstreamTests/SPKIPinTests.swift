@@ -14,10 +14,14 @@ import Testing
         #expect(Self.hex(SHA256.hash(Array(input.utf8))) == digest)
     }
 
-    @Test("SHA-256 of a million 'a's (multi-block input)")
-    func sha256Long() {
-        #expect(Self.hex(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)))
-            == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    @Test("SHA-256 of inputs around the block and padding boundaries matches precomputed digests", arguments: [
+        (55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"),
+        (56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"),
+        (64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"),
+        (1000, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"),
+    ])
+    func sha256Lengths(length: Int, digest: String) {
+        #expect(Self.hex(SHA256.hash([UInt8](repeating: 0x61, count: length))) == digest)
     }
 
     @Test("Base64 round-trips every length, in both alphabets")

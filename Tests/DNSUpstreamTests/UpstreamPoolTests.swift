@@ -1,3 +1,4 @@
+import TestSupport
 import DNSUpstream
 import DNSWire
 import Testing

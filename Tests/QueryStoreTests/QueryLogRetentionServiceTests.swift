@@ -1,3 +1,4 @@
+import TestSupport
 import DNSPipeline
 import QueryStore
 import Testing

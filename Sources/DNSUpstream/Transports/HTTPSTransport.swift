@@ -45,6 +45,7 @@ package final class HTTPSTransport: UpstreamTransport {
         self.client = HTTPClient(eventLoopGroup: group, configuration: config)
     }
 
+    /// Sends `query` and returns the matching reply (see ``UpstreamTransport/exchange(_:deadline:)``).
     package func exchange(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
         guard query.questions.count == 1, let question = query.questions.first else {
             throw UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")
@@ -90,6 +91,7 @@ package final class HTTPSTransport: UpstreamTransport {
         }
     }
 
+    /// Closes sockets and connections.
     package func shutdown() async {
         try? await self.client.shutdown()
     }

@@ -88,6 +88,7 @@ package final class TCPTransport: UpstreamTransport {
     /// Open connections (including ones still connecting).
     package var connectionCount: Int { self.state.withLock { $0.connections.count } }
 
+    /// Sends `query` and returns the matching reply (see ``UpstreamTransport/exchange(_:deadline:)``).
     package func exchange(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
         guard query.questions.count == 1, let question = query.questions.first else {
             throw UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")
@@ -95,9 +96,9 @@ package final class TCPTransport: UpstreamTransport {
         let bytes = ByteBuffer(bytes: query.encode())
         var retried = false
         while true {
-            let (connection, reused): (Connection, Bool)
+            let connection: Connection
             do {
-                (connection, reused) = try self.acquire(deadline: deadline)
+                connection = try self.acquire()
             } catch {
                 throw UpstreamError.wrapping(error, upstream: self.id)
             }
@@ -106,10 +107,13 @@ package final class TCPTransport: UpstreamTransport {
                 return try await Self.send(bytes, question: question, opcode: query.header.opcode, on: connection,
                     deadline: deadline)
             } catch {
-                // A reused connection may have been closed by the server while idle (RFC 7766 §6.2.3
-                // lets either side close at any time): one retry on a fresh connection, not a failure.
-                if reused, !retried, Self.isConnectionLoss(error), NIODeadline.now() < deadline {
+                // A connection may close under a query before it is written: the server closed it while
+                // idle (RFC 7766 §6.2.3 lets either side close at any time), or our idle timer fired first
+                // on a slow start. One retry on a fresh connection, not a failure.
+                if !retried, Self.isConnectionLoss(error), NIODeadline.now() < deadline {
                     retried = true
+                    // Forget it now: its close notification may not have run yet.
+                    self.forget(serial: connection.serial)
                     continue
                 }
                 throw UpstreamError.wrapping(error, upstream: self.id)
@@ -122,9 +126,11 @@ package final class TCPTransport: UpstreamTransport {
     {
         let channel = try await connection.ready.within(deadline).get()
         let promise = channel.eventLoop.makePromise(of: DNSMessage.self)
+        // If the channel closed since it was picked, the handler is gone and only the write fails:
+        // that failure must reach the query (as a connection loss, so it is retried on a new one).
         channel.writeAndFlush(
-            StreamExchange(bytes: bytes, question: question, opcode: opcode, promise: promise, deadline: deadline),
-            promise: nil)
+            StreamExchange(bytes: bytes, question: question, opcode: opcode, promise: promise, deadline: deadline)
+        ).whenFailure { promise.fail($0) }
         return try await promise.futureResult.get()
     }
 
@@ -139,22 +145,27 @@ package final class TCPTransport: UpstreamTransport {
 
     /// Picks the least-loaded connection with room, or opens one, or (at the connection limit)
     /// pipelines onto the least-loaded one anyway.
-    private func acquire(deadline: NIODeadline) throws -> (Connection, reused: Bool) {
-        try self.state.withLock { s in
+    private func acquire() throws -> Connection {
+        let loop = self.group.next()
+        let (connection, promise): (Connection, EventLoopPromise<any Channel>?) = try self.state.withLock { s in
             guard !s.closed else { throw TransportFailure.shutdown }
             let best = s.connections.indices.min { s.connections[$0].inFlight < s.connections[$1].inFlight }
             if let i = best, s.connections[i].inFlight < self.options.tcpMaxInFlight
                 || s.connections.count >= self.options.tcpMaxConnections
             {
                 s.connections[i].inFlight += 1
-                return (s.connections[i].connection, true)
+                return (s.connections[i].connection, nil)
             }
             s.nextSerial += 1
-            let connection = Connection(ready: self.connect(deadline: deadline, serial: s.nextSerial), serial: s.nextSerial)
+            let promise = loop.makePromise(of: (any Channel).self)
+            let connection = Connection(ready: promise.futureResult, serial: s.nextSerial)
             s.connections.append((connection, 1))
             self.metrics.connections.record(s.connections.count)
-            return (connection, false)
+            return (connection, promise)
         }
+        // Connect outside the lock: NIO may run completion callbacks (which take the lock) inline.
+        if let promise { self.connect(on: loop, serial: connection.serial, into: promise) }
+        return connection
     }
 
     private func release(_ connection: Connection) {
@@ -172,14 +183,13 @@ package final class TCPTransport: UpstreamTransport {
         }
     }
 
-    private func connect(deadline: NIODeadline, serial: Int) -> EventLoopFuture<any Channel> {
+    private func connect(on loop: any EventLoop, serial: Int, into promise: EventLoopPromise<any Channel>) {
         let tls = self.tls
         let idle = TimeAmount(self.options.tcpIdleTimeout)
         let onMismatch: @Sendable (MismatchReason) -> Void = { [metrics] in metrics.mismatch($0) }
         // Connecting and the TLS handshake get the per-attempt timeout, not the first query's deadline:
         // the connection outlives that query.
         let setupTimeout = TimeAmount(self.options.timeout)
-        let loop = self.group.next()
         let ready = loop.makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -208,9 +218,10 @@ package final class TCPTransport: UpstreamTransport {
                 self.forget(serial: serial)
             }
         }
-        return connected.and(ready.futureResult).map { channel, _ in channel }
+        connected.and(ready.futureResult).map { channel, _ in channel }.cascade(to: promise)
     }
 
+    /// Closes sockets and connections.
     package func shutdown() async {
         let connections = self.state.withLock { s in
             s.closed = true
@@ -385,16 +396,12 @@ extension EventLoopFuture where Value: Sendable {
     /// This future, or a failure with ``TransportFailure/timeout`` if it has not completed by `deadline`.
     func within(_ deadline: NIODeadline) -> EventLoopFuture<Value> {
         let promise = self.eventLoop.makePromise(of: Value.self)
-        let done = NIOLoopBoundBox(false, eventLoop: self.eventLoop)
+        // Whichever comes second is ignored: completing a fulfilled promise is a no-op in NIO.
         let timer = self.eventLoop.scheduleTask(deadline: deadline) {
-            guard !done.value else { return }
-            done.value = true
             promise.fail(TransportFailure.timeout)
         }
-        self.hop(to: self.eventLoop).whenComplete { result in
+        self.whenComplete { result in
             timer.cancel()
-            guard !done.value else { return }
-            done.value = true
             promise.completeWith(result)
         }
         return promise.futureResult

@@ -41,6 +41,7 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
+    /// Sends `query` and returns the matching reply (see ``UpstreamTransport/exchange(_:deadline:)``).
     package func exchange(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
         let reply = try await self.exchangeUDP(query, deadline: deadline)
         guard reply.header.truncated else { return reply }
@@ -73,6 +74,7 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
+    /// Closes sockets and connections.
     package func shutdown() async {
         if case .pooled(let s) = self.sockets { await s.shutdown() }
         await self.fallback.shutdown()
@@ -105,14 +107,17 @@ private struct PerQuerySockets: Sendable {
         // port-unreachable as ECONNREFUSED so a dead server fails at once.
         return bootstrap.connect(to: self.server).flatMap { channel in
             let promise = channel.eventLoop.makePromise(of: DNSMessage.self)
-            channel.writeAndFlush(UDPExchange(bytes: bytes, matcher: matcher, promise: promise, deadline: deadline),
-                promise: nil)
+            channel.writeAndFlush(UDPExchange(bytes: bytes, matcher: matcher, promise: promise, deadline: deadline))
+                .whenFailure { promise.fail($0) }
             return promise.futureResult.always { _ in channel.close(promise: nil) }
         }
     }
 }
 
-/// A bounded set of unconnected sockets on random ports, each with one outstanding query at a time.
+/// A bounded set of sockets on random ports, each with one outstanding query at a time.
+///
+/// The sockets belong to one upstream, so they are connected to it like per-query sockets (kernel
+/// source filtering, fast ICMP failure); only the port changes less often.
 private final class PooledSockets: Sendable {
     private struct State {
         var idle: [PooledSocket] = []
@@ -146,8 +151,8 @@ private final class PooledSockets: Sendable {
     func exchange(_ bytes: ByteBuffer, matcher: ReplyMatcher, deadline: NIODeadline) async throws -> DNSMessage {
         var socket = try await self.acquire()
         let promise = socket.channel.eventLoop.makePromise(of: DNSMessage.self)
-        socket.channel.writeAndFlush(UDPExchange(bytes: bytes, matcher: matcher, promise: promise, deadline: deadline),
-            promise: nil)
+        socket.channel.writeAndFlush(UDPExchange(bytes: bytes, matcher: matcher, promise: promise, deadline: deadline))
+            .whenFailure { promise.fail($0) }
         let result: Result<DNSMessage, any Error>
         do {
             result = .success(try await promise.futureResult.get())
@@ -200,14 +205,13 @@ private final class PooledSockets: Sendable {
 
     private func bind() async throws -> any Channel {
         let onMismatch = self.onMismatch
-        let any: String = self.server.protocol == .inet6 ? "::" : "0.0.0.0"
         return try await DatagramBootstrap(group: self.group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPExchangeHandler(onMismatch: onMismatch))
                 }
             }
-            .bind(host: any, port: 0)
+            .connect(to: self.server)
             .get()
     }
 

@@ -50,19 +50,23 @@ final class FakeUDPServer: Sendable {
 
     /// Every query received so far.
     var queries: [DNSMessage] { self.log.all }
+    /// The source port of every query received so far.
+    var sourcePorts: [Int] { self.log.ports }
 
     /// Starts a server; `script` maps each received query to the datagrams to send back.
-    static func start(_ script: @escaping @Sendable (DNSMessage) -> [Reply]) async throws -> FakeUDPServer {
-        let spoofer = try await DatagramBootstrap(group: TestNetwork.group).bind(host: "127.0.0.1", port: 0).get()
+    static func start(host: String = "127.0.0.1", _ script: @escaping @Sendable (DNSMessage) -> [Reply]) async throws
+        -> FakeUDPServer
+    {
+        let spoofer = try await DatagramBootstrap(group: TestNetwork.group).bind(host: host, port: 0).get()
         let log = QueryLog()
         let channel = try await DatagramBootstrap(group: TestNetwork.group)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(
-                        ScriptedUDPHandler(script: script, spoofer: spoofer, record: { log.append($0) }))
+                        ScriptedUDPHandler(script: script, spoofer: spoofer, record: { log.append($0, sourcePort: $1) }))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         guard let port = channel.localAddress?.port else { throw TestDaemonError("fake server has no port") }
         return FakeUDPServer(port: port, channel: channel, spoofer: spoofer, log: log)
     }
@@ -76,9 +80,10 @@ final class FakeUDPServer: Sendable {
 
 /// Queries a fake server received.
 final class QueryLog: Sendable {
-    private let entries = Mutex<[DNSMessage]>([])
-    func append(_ m: DNSMessage) { self.entries.withLock { $0.append(m) } }
-    var all: [DNSMessage] { self.entries.withLock { $0 } }
+    private let entries = Mutex<[(message: DNSMessage, port: Int)]>([])
+    func append(_ m: DNSMessage, sourcePort: Int = 0) { self.entries.withLock { $0.append((m, sourcePort)) } }
+    var all: [DNSMessage] { self.entries.withLock { $0.map(\.message) } }
+    var ports: [Int] { self.entries.withLock { $0.map(\.port) } }
 }
 
 private final class ScriptedUDPHandler: ChannelInboundHandler {
@@ -87,10 +92,10 @@ private final class ScriptedUDPHandler: ChannelInboundHandler {
 
     let script: @Sendable (DNSMessage) -> [FakeUDPServer.Reply]
     let spoofer: any Channel
-    let record: @Sendable (DNSMessage) -> Void
+    let record: @Sendable (DNSMessage, Int) -> Void
 
     init(script: @escaping @Sendable (DNSMessage) -> [FakeUDPServer.Reply], spoofer: any Channel,
-        record: @escaping @Sendable (DNSMessage) -> Void)
+        record: @escaping @Sendable (DNSMessage, Int) -> Void)
     {
         self.script = script
         self.spoofer = spoofer
@@ -100,24 +105,31 @@ private final class ScriptedUDPHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = self.unwrapInboundIn(data)
         guard let query = try? DNSMessage.decode(Array(envelope.data.readableBytesView)) else { return }
-        self.record(query)
-        for reply in self.script(query) {
-            switch reply {
-            case .message(let m):
-                context.write(self.wrapOutboundOut(
-                    AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: m.encode()))),
-                    promise: nil)
-            case .raw(let bytes):
-                context.write(self.wrapOutboundOut(
-                    AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: bytes))),
-                    promise: nil)
-            case .fromOtherPort(let m):
-                self.spoofer.writeAndFlush(
-                    AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: m.encode())),
-                    promise: nil)
+        self.record(query, envelope.remoteAddress.port ?? 0)
+        self.send(self.script(query)[...], to: envelope.remoteAddress, context: context)
+    }
+
+    /// Sends the replies strictly in order: a datagram from the other port is fully sent (loopback
+    /// delivery happens inside sendmsg) before the next one, so the client sees them in script order.
+    private func send(_ replies: ArraySlice<FakeUDPServer.Reply>, to client: SocketAddress, context: ChannelHandlerContext) {
+        guard let first = replies.first else { return }
+        let rest = replies.dropFirst()
+        switch first {
+        case .message(let m):
+            context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: m.encode()))),
+                promise: nil)
+            self.send(rest, to: client, context: context)
+        case .raw(let bytes):
+            context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: bytes))),
+                promise: nil)
+            self.send(rest, to: client, context: context)
+        case .fromOtherPort(let m):
+            let done = self.spoofer.writeAndFlush(
+                AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: m.encode())))
+            done.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
+                self.send(rest, to: client, context: context)
             }
         }
-        context.flush()
     }
 }
 
@@ -150,7 +162,9 @@ final class FakeTCPServer: Sendable {
     var queries: Int { self.box.counters.withLock { $0.queries } }
 
     /// Starts a server; each query `q` is answered with `answer(q)`.
-    static func start(mode: Mode, answer: @escaping @Sendable (DNSMessage) -> DNSMessage) async throws -> FakeTCPServer {
+    static func start(host: String = "127.0.0.1", mode: Mode, answer: @escaping @Sendable (DNSMessage) -> DNSMessage)
+        async throws -> FakeTCPServer
+    {
         let box = CounterBox()
         let channel = try await ServerBootstrap(group: TestNetwork.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -163,7 +177,7 @@ final class FakeTCPServer: Sendable {
                     try sync.addHandler(ScriptedTCPHandler(mode: mode, answer: answer, onQuery: { box.query() }))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         guard let port = channel.localAddress?.port else { throw TestDaemonError("fake server has no port") }
         return FakeTCPServer(port: port, channel: channel, box: box)
     }

@@ -39,6 +39,8 @@ final class NSDServer: Sendable {
                   logfile: "\(dir.file("nsd.log"))"
                   server-count: 1
                   tcp-count: 64
+                  rrl-ratelimit: 0
+                  rrl-whitelist-ratelimit: 0
                   verbosity: 1
                 remote-control:
                   control-enable: no

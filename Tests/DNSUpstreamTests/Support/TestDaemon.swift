@@ -36,6 +36,37 @@ enum TestBinaries {
     }
 }
 
+/// Runs short helper programs (openssl, `unbound -V`) without blocking a Swift concurrency thread:
+/// the test runner has as many as cores, and a blocked one stalls every other test's timing.
+enum TestCommand {
+    /// Runs `executable` with `arguments` and returns its exit status and combined output.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        guard let path = TestBinaries.path(executable) else { throw TestDaemonError("\(executable) is not installed") }
+        let dir = try TemporaryDirectory(prefix: "palisade-cmd")
+        defer { dir.remove() }
+        let outPath = dir.file("output")
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            p.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try p.run()
+            } catch {
+                p.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        try? out.close()
+        return (status, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "")
+    }
+}
+
 /// A temporary directory removed by ``remove()``.
 struct TemporaryDirectory: Sendable {
     /// Absolute path, without a trailing slash.

@@ -1,4 +1,5 @@
 import DNSWire
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -6,6 +7,17 @@ import NIOPosix
 enum TestNetwork {
     /// The event loop group every test uses (the process-wide singleton: no threads per test).
     static var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
+
+    /// Whether the IPv6 loopback address [::1] exists (some containers lack it).
+    static let hasIPv6Loopback: Bool = {
+        #if os(Linux)
+        // Linux lists every IPv6 address in /proc/net/if_inet6; ::1 appears as 31 zeros and a one.
+        let table = (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8)) ?? ""
+        return table.contains("00000000000000000000000000000001")
+        #else
+        return true
+        #endif
+    }()
 
     /// A port on 127.0.0.1 that is free for both UDP and TCP right now.
     ///
@@ -31,8 +43,23 @@ enum TestNetwork {
     }
 
     /// A port on 127.0.0.1 where nothing listens (UDP or TCP): a "dead" upstream.
+    ///
+    /// Chosen below the kernel's ephemeral range (32768 and up on Linux), so no socket bound to port 0
+    /// by a test running in parallel (client sockets, fake servers, daemons) can land on it.
     static func deadPort() async throws -> Int {
-        try await Self.freePort()
+        for _ in 0..<50 {
+            let port = Int.random(in: 20000..<32000)
+            guard let tcp = try? await ServerBootstrap(group: Self.group).bind(host: "127.0.0.1", port: port).get() else {
+                continue
+            }
+            let udp = try? await DatagramBootstrap(group: Self.group).bind(host: "127.0.0.1", port: port).get()
+            try await tcp.close()
+            if let udp {
+                try await udp.close()
+                return port
+            }
+        }
+        throw TestDaemonError("no unused low port found on 127.0.0.1")
     }
 
     /// Sends one UDP query and returns the first decodable reply, or nil after `timeout`.
