@@ -1,6 +1,7 @@
 import DNSPipeline
 import DNSUpstream
 import DNSWire
+import TestSupport
 import Testing
 
 /// DoT and DoH against a real Unbound forwarding to a real NSD, with certificates made by openssl.

@@ -1,5 +1,6 @@
 import DNSUpstream
 import DNSWire
+import TestSupport
 import Testing
 
 @Suite struct ResolvConfTests {

@@ -1,5 +1,6 @@
 import DNSUpstream
 import DNSWire
+import TestSupport
 import Testing
 
 /// DNS over TCP (RFC 7766): pipelining, out-of-order replies, reuse, idle close and reconnection.

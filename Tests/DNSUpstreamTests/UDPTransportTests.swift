@@ -2,6 +2,7 @@ import DNSPipeline
 import DNSUpstream
 import DNSWire
 import NIOCore
+import TestSupport
 import Testing
 
 /// UDP against a real authoritative server (NSD) on 127.0.0.1.

@@ -1,6 +1,7 @@
 import DNSUpstream
 import DNSWire
 import Foundation
+import TestSupport
 import Testing
 
 /// Loopback throughput of the transports against NSD. Off by default (it measures, it does not check);

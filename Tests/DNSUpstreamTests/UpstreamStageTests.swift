@@ -2,6 +2,7 @@ import DNSPipeline
 import DNSUpstream
 import DNSWire
 import Logging
+import TestSupport
 import Testing
 
 @Suite struct UpstreamStageTests {

@@ -12,7 +12,7 @@ struct EncryptedTransportTests {
         try await withDaemons { r in
             let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
             let dir = try r.directory(prefix: "palisade-certs")
-            let certs = try TestCertificates.generate(in: dir, serverName: "dns.example.org")
+            let certs = try await TestCertificates.generate(in: dir, serverName: "dns.example.org")
             let config = """
                 dot:
                   listen: ["127.0.0.1:0"]

@@ -1,12 +1,6 @@
 import DNSWire
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A tiny DNS client over plain POSIX sockets (UDP with a timeout, TCP with RFC 1035 §4.2.2 framing),
 /// built on DNSWire's encoder and decoder, for tests that talk to real servers on loopback.
 ///
@@ -184,23 +178,15 @@ private final class ByteQueue: @unchecked Sendable {
 
 /// Loopback ports and readiness probes.
 public enum TestNetwork {
-    /// Whether a UDP socket can be bound to [::1] (IPv6 loopback exists; some containers lack it).
+    /// Whether the IPv6 loopback address [::1] exists (some containers lack it).
     public static let hasIPv6Loopback: Bool = {
-        #if canImport(Glibc)
-        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        #if os(Linux)
+        // Linux lists every IPv6 address in /proc/net/if_inet6; ::1 appears as 31 zeros and a one.
+        let table = (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8)) ?? ""
+        return table.contains("00000000000000000000000000000001")
         #else
-        let fd = socket(AF_INET6, SOCK_DGRAM, 0)
+        return true
         #endif
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in6()
-        addr.sin6_family = sa_family_t(AF_INET6)
-        addr.sin6_addr = in6addr_loopback
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0
-            }
-        }
     }()
 
     /// A port on 127.0.0.1 that is free for both UDP and TCP right now.
@@ -224,9 +210,22 @@ public enum TestNetwork {
     }
 
     /// A port on 127.0.0.1 where nothing listens (UDP or TCP): a "dead" upstream.
+    ///
+    /// Chosen below the kernel's ephemeral range (32768 and up on Linux), so no socket bound to port 0
+    /// by a test running in parallel (client sockets, fake servers, daemons) can land on it.
     /// - Throws: ``TestDaemonError`` when none is found.
     public static func deadPort() async throws -> Int {
-        try await Self.freePort()
+        for _ in 0..<50 {
+            let port = Int.random(in: 20000..<32000)
+            let tcp = try LoopbackSocket(.tcp)
+            guard (try? tcp.bind(host: "127.0.0.1", port: port)) != nil else { continue }
+            let udp = try LoopbackSocket(.udp)
+            let ok = (try? udp.bind(host: "127.0.0.1", port: port)) != nil
+            udp.close()
+            tcp.close()
+            if ok { return port }
+        }
+        throw TestDaemonError("no unused low port found on 127.0.0.1")
     }
 
     /// Sends one UDP query and returns the first decodable reply, or nil after `timeout`.

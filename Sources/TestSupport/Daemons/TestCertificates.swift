@@ -14,10 +14,11 @@ public struct TestCertificates: Sendable {
     /// The DNS name in the certificate.
     public let serverName: String
 
-    /// Generates a P-256 CA and a server certificate for `serverName` and IP 127.0.0.1 in `directory`.
+    /// Generates a P-256 CA and a server certificate for `serverName` (and IP 127.0.0.1 when `includeIP`)
+    /// in `directory`.
     /// - Throws: ``TestDaemonError`` with openssl's output when a step fails.
-    public static func generate(in directory: TemporaryDirectory, serverName: String = "dns.example.org") throws
-        -> TestCertificates
+    public static func generate(in directory: TemporaryDirectory, serverName: String = "dns.example.org",
+        includeIP: Bool = false) async throws -> TestCertificates
     {
         let ca = directory.file("ca.pem")
         let caKey = directory.file("ca.key")
@@ -25,37 +26,27 @@ public struct TestCertificates: Sendable {
         let csr = directory.file("server.csr")
         let cert = directory.file("server.pem")
         let ext = try directory.write("server.ext",
-            "subjectAltName=DNS:\(serverName),IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-        try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "subjectAltName=DNS:\(serverName)\(includeIP ? ",IP:127.0.0.1" : "")\nbasicConstraints=CA:FALSE\n"
+                + "extendedKeyUsage=serverAuth\n")
+        try await Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", caKey, "-out", ca, "-days", "2", "-subj", "/CN=Palisade Test CA",
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        try await Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", key, "-out", csr, "-subj", "/CN=\(serverName)"])
-        try Self.openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert,
+        try await Self.openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert,
             "-days", "2", "-extfile", ext])
         // SPKI DER of the server key, hashed with SHA-256 (RFC 7469 §2.4).
         let spki = directory.file("server.spki")
-        try Self.openssl(["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", spki])
+        try await Self.openssl(["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", spki])
         let digest = directory.file("server.spki.sha256")
-        try Self.openssl(["dgst", "-sha256", "-binary", "-out", digest, spki])
+        try await Self.openssl(["dgst", "-sha256", "-binary", "-out", digest, spki])
         let hash = try Data(contentsOf: URL(fileURLWithPath: digest))
         return TestCertificates(caFile: ca, certificateFile: cert, keyFile: key,
             pin: "sha256/" + hash.base64EncodedString(), serverName: serverName)
     }
 
-    private static func openssl(_ arguments: [String]) throws {
-        guard let path = TestBinaries.path("openssl") else { throw TestDaemonError("openssl is not installed") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try ProcessLauncher.run(p)
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw TestDaemonError("openssl \(arguments.joined(separator: " ")) failed:\n\(String(decoding: output, as: UTF8.self))")
-        }
+    private static func openssl(_ arguments: [String]) async throws {
+        let out = try await ExternalTool.run("openssl", arguments)
+        guard out.status == 0 else { throw TestDaemonError("openssl failed:\n\(out)") }
     }
 }

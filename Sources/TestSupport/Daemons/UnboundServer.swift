@@ -23,29 +23,22 @@ public final class UnboundServer: StoppableTestResource {
     }
 
     /// Whether the installed Unbound can serve DoH (`unbound -V` lists `--with-libnghttp2`).
-    public static var supportsDoH: Bool {
-        guard let path = TestBinaries.path("unbound") else { return false }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["-V"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        guard (try? ProcessLauncher.run(p)) != nil else { return false }
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return out.contains("nghttp2")
+    public static func supportsDoH() async -> Bool {
+        guard let out = try? await ExternalTool.run("unbound", ["-V"]) else { return false }
+        return (out.output + out.errorOutput).contains("nghttp2")
     }
 
     /// Starts Unbound with TLS and HTTPS listeners, sending `zone` to 127.0.0.1@`stubPort`.
     /// - Throws: ``TestDaemonError`` with Unbound's log when it does not become ready within ten seconds.
-    public static func start(zone: String = "example.org.", stubPort: Int, serverName: String = "dns.example.org") async throws
-        -> UnboundServer
+    /// - Parameter certificateNamesIP: whether the certificate also names 127.0.0.1 (needed for DoH to an IP
+    ///   URL and for DoT without a server name); without it only `serverName` is in the certificate.
+    public static func start(zone: String = "example.org.", stubPort: Int, serverName: String = "dns.example.org",
+        certificateNamesIP: Bool = true) async throws -> UnboundServer
     {
         var lastLog = ""
         for _ in 0..<3 {
             let dir = try TemporaryDirectory(prefix: "palisade-unbound")
-            let certs = try TestCertificates.generate(in: dir, serverName: serverName)
+            let certs = try await TestCertificates.generate(in: dir, serverName: serverName, includeIP: certificateNamesIP)
             let tlsPort = try await TestNetwork.freePort()
             let httpsPort = try await TestNetwork.freePort()
             let plainPort = try await TestNetwork.freePort()

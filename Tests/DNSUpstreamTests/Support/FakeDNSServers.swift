@@ -3,6 +3,7 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import Synchronization
+import TestSupport
 
 /// Replies for scripted servers.
 enum FakeAnswer {
