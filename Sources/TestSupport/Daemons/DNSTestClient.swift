@@ -13,7 +13,7 @@ public enum DNSTestClient {
     ///   - matchingID: when set, datagrams whose first two bytes are another ID are skipped.
     /// - Throws: ``TestDaemonError`` on a socket error.
     public static func udpExchange(_ bytes: [UInt8], host: String = "127.0.0.1", port: Int, source: String? = nil,
-        matchingID: UInt16? = nil, timeout: Duration = .seconds(2)) async throws -> [UInt8]?
+        matchingID: UInt16? = nil, timeout: Duration = .seconds(5)) async throws -> [UInt8]?
     {
         try await Blocking.run {
             let socket = try LoopbackSocket(.udp, source: source)
@@ -32,7 +32,7 @@ public enum DNSTestClient {
     /// Sends `query` over UDP and decodes the reply with the same ID.
     /// - Throws: ``TestDaemonError`` when nothing comes back within `timeout` or the reply does not decode.
     public static func udpQuery(_ query: DNSMessage, host: String = "127.0.0.1", port: Int, source: String? = nil,
-        timeout: Duration = .seconds(2)) async throws -> DNSMessage
+        timeout: Duration = .seconds(5)) async throws -> DNSMessage
     {
         guard let bytes = try await self.udpExchange(query.encode(), host: host, port: port, source: source,
             matchingID: query.header.id, timeout: timeout)
@@ -54,7 +54,7 @@ public enum DNSTestClient {
     /// Asks `name`/`type` over UDP (EDNS, RD) and returns the decoded reply.
     /// - Throws: ``TestDaemonError`` on timeout or an undecodable reply.
     public static func query(_ name: String, _ type: RecordType, port: Int, host: String = "127.0.0.1",
-        source: String? = nil, timeout: Duration = .seconds(2)) async throws -> DNSMessage
+        source: String? = nil, timeout: Duration = .seconds(5)) async throws -> DNSMessage
     {
         try await self.udpQuery(try self.makeQuery(name, type), host: host, port: port, source: source, timeout: timeout)
     }
@@ -80,7 +80,7 @@ public final class TCPTestConnection: Sendable {
 
     /// Connects to `host:port`.
     /// - Throws: ``TestDaemonError`` when the connection is refused or times out.
-    public static func connect(host: String = "127.0.0.1", port: Int, timeout: Duration = .seconds(2)) async throws
+    public static func connect(host: String = "127.0.0.1", port: Int, timeout: Duration = .seconds(5)) async throws
         -> TCPTestConnection
     {
         try await Blocking.run {
@@ -120,7 +120,7 @@ public final class TCPTestConnection: Sendable {
     }
 
     /// Reads the next length-prefixed message.
-    public func receiveFrame(timeout: Duration = .seconds(2)) async -> Frame {
+    public func receiveFrame(timeout: Duration = .seconds(5)) async -> Frame {
         let socket = self.socket
         let buffer = self.buffer
         return (try? await Blocking.run { () -> Frame in
@@ -142,7 +142,7 @@ public final class TCPTestConnection: Sendable {
 
     /// Reads and decodes the next message.
     /// - Throws: ``TestDaemonError`` on close, timeout or an undecodable message.
-    public func receive(timeout: Duration = .seconds(2)) async throws -> DNSMessage {
+    public func receive(timeout: Duration = .seconds(5)) async throws -> DNSMessage {
         switch await self.receiveFrame(timeout: timeout) {
         case .message(let bytes): return try DNSTestClient.decode(bytes)
         case .closed: throw TestDaemonError("the server closed the TCP connection")

@@ -230,7 +230,7 @@ public enum DigClient {
     {
         let from = source.map { ["-b", $0] } ?? []
         let out = try await ExternalTool.run("dig",
-            ["@\(host)", "-p", "\(port)"] + from + [name, type, "+time=3", "+tries=1"] + options)
+            ["@\(host)", "-p", "\(port)"] + from + [name, type, "+time=5", "+tries=1"] + options)
         return DigAnswer(text: out.output + out.errorOutput)
     }
 
@@ -240,7 +240,7 @@ public enum DigClient {
         options: [String] = []) async throws -> DigAnswer
     {
         let out = try await ExternalTool.run("kdig",
-            ["@\(host)", "-p", "\(port)", name, type, "+time=3", "+retry=0"] + options)
+            ["@\(host)", "-p", "\(port)", name, type, "+time=5", "+retry=0"] + options)
         return DigAnswer(text: out.output + out.errorOutput)
     }
 }
