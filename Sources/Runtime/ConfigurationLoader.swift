@@ -71,6 +71,7 @@ public enum ConfigurationLoader {
                 problems.append("\(name): \(error)")
             }
         }
+        problems += Self.unknownKeys(root, path: "", defaults: defaults)
         if !problems.isEmpty { throw ConfigurationError(problems: problems, file: path) }
         let config: PalisadeConfiguration
         do {
@@ -83,6 +84,46 @@ public enum ConfigurationLoader {
         let errors = Self.validate(config)
         if !errors.isEmpty { throw ConfigurationError(problems: errors, file: path) }
         return config
+    }
+
+    /// Keys that may appear although the encoded defaults omit them (optional sections and fields).
+    static let optionalKeys: [String: Set<String>] = [
+        "": ["dot", "doh", "identityFile"],
+        "queryLog": ["jsonOutput"],
+        "queryLog.sqlite": ["maxAgeHours", "maxRows"],
+        "policy": ["tsigKeyFile", "notifyListen"],
+        "dot": ["listen", "certificate", "key", "path"],
+        "doh": ["listen", "certificate", "key", "path"],
+        "policy.sources[]": ["name", "kind", "location", "role", "refreshSeconds", "answer", "sinkhole", "override",
+            "enabled", "failMode", "badLines", "subdomains", "ede"],
+        "upstreams.conditional[]": ["domain", "servers"],
+    ]
+
+    /// Every key in `node` that the configuration does not know, at any depth, so a typo in a nested
+    /// section (`cache.maxEntriez`) is an error instead of a silent default.
+    static func unknownKeys(_ node: Node, path: String, defaults: Node?) -> [String] {
+        var out: [String] = []
+        if let seq = node.sequence {
+            for (i, item) in seq.enumerated() where item.mapping != nil {
+                out += Self.unknownKeys(item, path: "\(path)[]", defaults: nil).map {
+                    $0.replacingOccurrences(of: "\(path)[]", with: "\(path)[\(i)]")
+                }
+            }
+            return out
+        }
+        guard let mapping = node.mapping else { return [] }
+        var known = Set(defaults?.mapping?.keys.compactMap(\.string) ?? [])
+        known.formUnion(Self.optionalKeys[path] ?? [])
+        for (k, v) in mapping {
+            guard let key = k.string else { continue }
+            let child = path.isEmpty ? key : "\(path).\(key)"
+            guard known.contains(key) else {
+                out.append("\(child): unknown key; known keys here: \(known.sorted().joined(separator: ", "))")
+                continue
+            }
+            out += Self.unknownKeys(v, path: child, defaults: defaults?[key])
+        }
+        return out
     }
 
     /// `MAX_ENTRIES` → `maxEntries`.

@@ -21,8 +21,10 @@ public final class PalisadeRuntime: Sendable {
     private let configPath: String?
     private let reloadOverrides: @Sendable (inout PalisadeConfiguration) -> Void
     private let logger = Logger(label: "palisade")
-    private let reloadFailures = Counter(label: "palisade_config_reload_failures_total")
-    private let reloads = Counter(label: "palisade_config_reloads_total")
+    // Created on use, after run() has bootstrapped the metrics backend (a counter made earlier would
+    // stay on the no-op backend and never reach /metrics).
+    private var reloadFailures: Metrics.Counter { Metrics.Counter(label: "palisade_config_reload_failures_total") }
+    private var reloads: Metrics.Counter { Metrics.Counter(label: "palisade_config_reloads_total") }
     /// Called with the bound ports once every listener is up (tests use port 0).
     private let onReady: @Sendable (RuntimePorts) -> Void
 

@@ -70,16 +70,7 @@ struct ReloadTests {
     }
 
     @Test(
-        "a failed reload is counted in palisade_config_reload_failures_total",
-        .disabled(
-            """
-            bug: the reload counters never reach /metrics. PalisadeRuntime creates reloadFailures and reloads \
-            (Counter(label:)) as stored properties in init, before run() touches MetricsBootstrap.registry, \
-            which is what bootstraps MetricsSystem; so both are bound to the no-op factory. Repro: palisade \
-            serve --config f.yaml --http 127.0.0.1:8053 …; write an invalid f.yaml; kill -HUP; curl \
-            127.0.0.1:8053/metrics | grep reload → nothing (README promises \
-            palisade_config_reload_failures_total).
-            """))
+        "a failed reload is counted in palisade_config_reload_failures_total")
     func failedReloadIsCounted() async throws {
         try await withDaemons { r in
             let nsd = r.keep(try await NSDServer.start(zones: [Self.zone]))
