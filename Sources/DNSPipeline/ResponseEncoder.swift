@@ -51,7 +51,8 @@ public enum ResponseEncoder {
             m.edns = nil
             // Extended rcodes cannot be expressed without OPT.
             m.header.rcodeLow = UInt8(rcode.rawValue & 0x0F)
-            if !m.header.authenticData || !query.dnssecOK { m.header.authenticData = m.header.authenticData && query.dnssecOK }
+            // No OPT means no DO bit: AD is only for clients that asked for DNSSEC (RFC 6840 §5.8).
+            m.header.authenticData = false
         }
         return m.encode(maxSize: query.maxResponseSize)
     }

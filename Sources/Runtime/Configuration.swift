@@ -64,7 +64,6 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let d = PalisadeConfiguration()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try Self.rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue))
         self.listen = try c.decodeIfPresent([String].self, forKey: .listen) ?? d.listen
         self.dot = try c.decodeIfPresent(TLSListenerConfiguration.self, forKey: .dot)
         self.doh = try c.decodeIfPresent(TLSListenerConfiguration.self, forKey: .doh)
@@ -82,23 +81,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, CodingKey {
         case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
-    }
-
-    /// Unknown keys are errors, so a typo never silently falls back to a default.
-    static func rejectUnknownKeys(_ decoder: any Decoder, known: [String]) throws {
-        struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        for k in c.allKeys where !known.contains(k.stringValue) {
-            throw DecodingError.dataCorruptedError(forKey: k, in: c,
-                debugDescription: "unknown key '\(k.stringValue)'; known keys: \(known.joined(separator: ", "))")
-        }
     }
 }
 

@@ -102,7 +102,6 @@ public final class PalisadeRuntime: Sendable {
         if !c.http.isEmpty, let hp = HostPort(c.http) {
             expected += 1
             services.append(HTTPService.operations(host: hp.host, port: hp.port, registry: registry, health: health,
-                extraRoutes: { router in store.addRoutes(to: router) },
                 logger: Logger(label: "palisade.http"),
                 onRunning: { port in ports.set { $0.http = port } }))
         }

@@ -8,6 +8,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 
 /// The policy engine as the runtime uses it: the manager, its stages, the refresh service.
 final class PolicyComponents: Sendable {
@@ -22,24 +23,8 @@ final class PolicyComponents: Sendable {
     init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
         let (sources, problems) = c.policySources()
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
-        let dir = c.dataDir + "/feeds"
-        let store = FeedStore(directory: dir)
-        for s in sources where BundledFeeds.body(s.name) != nil {
-            do {
-                try BundledFeeds.seed(s, store: store)
-            } catch {
-                logger.error("cannot store the bundled feed snapshot", metadata: ["policy.list": "\(s.name)", "error": "\(error)"])
-            }
-        }
-        self.fetcher = try RuntimeFeedFetcher(allowNetwork: c.policy.fetch, tsigKeyFile: c.policy.tsigKeyFile)
-        for s in sources where ZoneTransferFetcher.handles(s.location) {
-            do {
-                try self.fetcher.transfers.register(s.location)
-            } catch {
-                throw StartupError(message: "policy source \(s.name): \(error)")
-            }
-        }
-        self.manager = PolicyManager(sources: sources, dataDirectory: dir, fetcher: self.fetcher)
+        (self.manager, self.fetcher) = try Self.makeManager(c, sources: sources, allowNetwork: c.policy.fetch,
+            logger: logger)
         // NOTIFY from a primary refreshes the source whose location it matches, right away.
         let manager = self.manager
         let byLocation = Dictionary(sources.map { ($0.location, $0.name) }, uniquingKeysWith: { a, _ in a })
@@ -62,6 +47,31 @@ final class PolicyComponents: Sendable {
         self.queryStage = sources.isEmpty ? nil : self.manager.makeQueryStage()
         self.responseStage = sources.isEmpty ? nil : self.manager.makeResponseStage()
         self.services = sources.isEmpty ? [] : [PolicyRefreshService(manager: self.manager, box: self.statusBox, logger: logger)]
+    }
+
+    /// A manager over the data directory's copies: the bundled snapshot seeded as the first last-good copy,
+    /// zone-transfer locations registered. Shared by the runtime and `palisade lists`.
+    static func makeManager(_ c: PalisadeConfiguration, sources: [PolicySourceConfig], allowNetwork: Bool,
+        logger: Logger) throws -> (PolicyManager, RuntimeFeedFetcher)
+    {
+        let dir = c.dataDir + "/feeds"
+        let store = FeedStore(directory: dir)
+        for s in sources where BundledFeeds.body(s.name) != nil {
+            do {
+                try BundledFeeds.seed(s, store: store)
+            } catch {
+                logger.error("cannot store the bundled feed snapshot", metadata: ["policy.list": "\(s.name)", "error": "\(error)"])
+            }
+        }
+        let fetcher = try RuntimeFeedFetcher(allowNetwork: allowNetwork, tsigKeyFile: c.policy.tsigKeyFile)
+        for s in sources where ZoneTransferFetcher.handles(s.location) {
+            do {
+                try fetcher.transfers.register(s.location)
+            } catch {
+                throw StartupError(message: "policy source \(s.name): \(error)")
+            }
+        }
+        return (PolicyManager(sources: sources, dataDirectory: dir, fetcher: fetcher), fetcher)
     }
 
     /// Logs every source's state loudly: a feed that did not load must never go unnoticed.
@@ -88,20 +98,11 @@ final class PolicyComponents: Sendable {
     }
 
     final class StatusBox: Sendable {
-        private let lock: NIOLockedValueBoxShim<[PolicySourceStatus]>
-        init(_ v: [PolicySourceStatus]) { self.lock = NIOLockedValueBoxShim(v) }
-        var value: [PolicySourceStatus] { self.lock.get() }
-        func set(_ v: [PolicySourceStatus]) { self.lock.set(v) }
+        private let lock: Mutex<[PolicySourceStatus]>
+        init(_ v: [PolicySourceStatus]) { self.lock = Mutex(v) }
+        var value: [PolicySourceStatus] { self.lock.withLock { $0 } }
+        func set(_ v: [PolicySourceStatus]) { self.lock.withLock { $0 = v } }
     }
-}
-
-/// Minimal locked box (Mutex cannot be stored in a generic class field without ownership annotations).
-final class NIOLockedValueBoxShim<T: Sendable>: @unchecked Sendable {
-    private var v: T
-    private let l = NSLock()
-    init(_ v: T) { self.v = v }
-    func get() -> T { self.l.withLock { self.v } }
-    func set(_ n: T) { self.l.withLock { self.v = n } }
 }
 
 /// Runs scheduled refreshes and publishes status (metrics, readiness) until shutdown.
@@ -217,22 +218,19 @@ public enum PolicyCommands {
     public static func status(configuration c: PalisadeConfiguration) async throws -> String {
         let (sources, problems) = c.policySources()
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
-        let store = FeedStore(directory: c.dataDir + "/feeds")
-        for s in sources where BundledFeeds.body(s.name) != nil { try? BundledFeeds.seed(s, store: store) }
-        let manager = PolicyManager(sources: sources, dataDirectory: c.dataDir + "/feeds",
-            fetcher: try RuntimeFeedFetcher(allowNetwork: false))
-        return self.table(await manager.start(fetchMissing: false))
+        let (manager, fetcher) = try PolicyComponents.makeManager(c, sources: sources, allowNetwork: false,
+            logger: Logger(label: "palisade"))
+        let statuses = await manager.start(fetchMissing: false)
+        await fetcher.shutdown()
+        return self.table(statuses)
     }
 
     /// Refreshes every source; returns the report and whether all succeeded.
     public static func update(configuration c: PalisadeConfiguration) async throws -> (String, Bool) {
         let (sources, problems) = c.policySources()
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
-        let store = FeedStore(directory: c.dataDir + "/feeds")
-        for s in sources where BundledFeeds.body(s.name) != nil { try? BundledFeeds.seed(s, store: store) }
-        let fetcher = try RuntimeFeedFetcher(allowNetwork: c.policy.fetch, tsigKeyFile: c.policy.tsigKeyFile)
-        for s in sources where ZoneTransferFetcher.handles(s.location) { try? fetcher.transfers.register(s.location) }
-        let manager = PolicyManager(sources: sources, dataDirectory: c.dataDir + "/feeds", fetcher: fetcher)
+        let (manager, fetcher) = try PolicyComponents.makeManager(c, sources: sources, allowNetwork: c.policy.fetch,
+            logger: Logger(label: "palisade"))
         await manager.start(fetchMissing: false)
         let after = await manager.refreshAll()
         await fetcher.shutdown()

@@ -1,19 +1,15 @@
 import DNSPipeline
 import Foundation
-import Hummingbird
 import Logging
 import QueryStore
 import ServiceLifecycle
 import Synchronization
-import WebConsole
 
 /// The query-log side: sinks for the pipeline, services that drain them, HTTP routes that read them.
 final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
     let buffer: QueryEventBuffer?
     let services: [any Service]
-    let store: QueryStore?
-    let writer: QueryLogWriter?
 
     init(configuration c: PalisadeConfiguration, logger: Logger) throws {
         var sinks: [any QueryEventSink] = []
@@ -33,11 +29,6 @@ final class QueryLogComponents: Sendable {
             services.append(writer)
             services.append(QueryLogRetentionService(store: store, maxAge: cfg.maxAgeHours.map { .seconds($0 * 3600) },
                 maxRows: cfg.maxRows, interval: .seconds(cfg.retentionIntervalSeconds)))
-            self.store = store
-            self.writer = writer
-        } else {
-            self.store = nil
-            self.writer = nil
         }
         if let path = c.queryLog.jsonOutput {
             let json = try JSONEventOutput(path: path)
@@ -56,7 +47,6 @@ final class QueryLogComponents: Sendable {
         self.services = services
     }
 
-    func addRoutes(to router: Router<PalisadeRequestContext>) {}
 }
 
 /// Writes one JSON object per query to stdout or a file, for log shippers.
