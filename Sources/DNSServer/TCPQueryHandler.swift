@@ -41,7 +41,10 @@ final class TCPQueryHandler: ChannelInboundHandler {
         case .reply(let out):
             context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
         case .drop:
-            break
+            // On a stream, a frame too short for a header means the framing is lost: what follows would
+            // be read as garbage lengths. Close this connection (RFC 7766 §6.2.4 allows it); the
+            // listener and other connections are unaffected.
+            if bytes.count < 12 { context.close(promise: nil) }
         case .async(let query):
             guard self.inFlight < self.maxInFlight else {
                 // Too many outstanding queries on one connection: shed this one, keep the connection.
