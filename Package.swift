@@ -126,6 +126,38 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Who is behind a client address: Docker/Podman Engine API, Kubernetes list/watch, static files,
+        // with a time-indexed history so that a reused IP never relabels past queries.
+        .target(
+            name: "WorkloadIdentity",
+            dependencies: [
+                "DNSWire", "DNSPipeline",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "NIOHTTP1", package: nio),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Incidents and exports: webhooks on a workload's first block or detection, JSON event output.
+        .target(
+            name: "Incidents",
+            dependencies: [
+                "DNSWire", "DNSPipeline",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "WebConsole",
             dependencies: [
@@ -142,7 +174,7 @@ let package = Package(
             name: "Runtime",
             dependencies: [
                 "DNSWire", "DNSPipeline", "DNSPolicy", "DNSCache", "DNSUpstream", "QueryStore",
-                "DNSServer", "WebConsole", "DNSZoneTransfer",
+                "DNSServer", "WebConsole", "DNSZoneTransfer", "WorkloadIdentity", "Incidents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -208,6 +240,35 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WorkloadIdentityTests",
+            dependencies: [
+                "WorkloadIdentity", "TestSupport",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "IncidentsTests",
+            dependencies: [
+                "Incidents", "TestSupport",
+                .product(name: "NIOCore", package: nio),
+                .product(name: "NIOPosix", package: nio),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WebConsoleTests",
+            dependencies: [
+                "WebConsole", "QueryStore", "DNSPolicy", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -1,0 +1,1 @@
+// Placeholder: incident webhooks and JSON event output land here.

@@ -1,0 +1,1 @@
+// Placeholder: the Docker/Podman, Kubernetes and static workload sources land here.

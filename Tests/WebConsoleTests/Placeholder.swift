@@ -1,0 +1,1 @@
+// Placeholder: this suite's tests replace this file.
