@@ -277,7 +277,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Runtime", "DNSServer", "DNSUpstream", "TestSupport"],
+            dependencies: ["Runtime", "DNSServer", "DNSUpstream", "QueryStore", "WorkloadIdentity", "TestSupport"],
             swiftSettings: strictSettings
         ),
     ]
