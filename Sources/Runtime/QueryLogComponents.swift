@@ -9,11 +9,14 @@ import Synchronization
 final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
     let buffer: QueryEventBuffer?
+    /// The database, for the API's reads and the audit trail; nil when `queryLog.store` is false.
+    let store: QueryStore?
     let services: [any Service]
 
     init(configuration c: PalisadeConfiguration, logger: Logger) throws {
         var sinks: [any QueryEventSink] = []
         var services: [any Service] = []
+        var opened: QueryStore?
         if c.queryLog.store {
             let cfg = c.queryLog.sqlite
             let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
@@ -24,6 +27,7 @@ final class QueryLogComponents: Sendable {
                 throw StartupError(message: "cannot open the query log database \(path): \(error). "
                     + "Check --data-dir, or set queryLog.store: false.")
             }
+            opened = store
             let writer = QueryLogWriter(store: store, configuration: cfg, logger: Logger(label: "palisade.querylog"))
             sinks.append(writer)
             services.append(writer)
@@ -36,6 +40,7 @@ final class QueryLogComponents: Sendable {
             services.append(json)
         }
         self.sinks = sinks
+        self.store = opened
         if sinks.isEmpty {
             self.buffer = nil
         } else {
