@@ -191,7 +191,9 @@ import Testing
             try await rules.add(.allow, domain: "X.example", by: "ops", reason: "", atMicros: 2)
         }
         #expect(conflict?.code == .conflict)
-        for bad in ["", "a..b", "exa mple.org", "*.*.x", String(repeating: "a", count: 64) + ".org"] {
+        for bad in ["", "a..b", "exa mple.org", "*.*.x", String(repeating: "a", count: 64) + ".org", "5\"x", "-a.org",
+            "caf\u{E9}.example", " a.org"]
+        {
             let e = await #expect(throws: OperatorStateError.self) {
                 try await rules.add(.deny, domain: bad, by: "ops", reason: "", atMicros: 3)
             }

@@ -201,6 +201,7 @@ import Testing
         (#"{"reason": "x"}"#, "workload_key", 400),
         (#"{"workload_key": "container:c0ffee"}"#, "reason", 400),
         (#"{"workload_key": "vm:1", "reason": "x"}"#, "workload_key", 422),
+        (#"{"workload_key": "container:c0ffee", "reason": "x", "answer": null}"#, "answer", 400),
         (#"{"workload_key": "container:c0ffee", "reason": "x", "answer": "drop"}"#, "answer", 422),
         (#"{"workload_key": "container:c0ffee", "reason": "x", "action": "kill"}"#, "action", 422),
         (#"{"workload_key": "container:c0ffee", "reason": "x", "action": "pause"}"#, "action", 403),

@@ -112,6 +112,7 @@ import Testing
         ("/api/v1/events?workload=nocolon", "workload"),
         ("/api/v1/events?colour=red", "colour"),
         ("/api/v1/events?limit=5&limit=6", "limit"),
+        ("/api/v1/events?before=", "before"),
         ("/api/v1/workloads?since=soon", "since"),
         ("/api/v1/workloads?limit=-1", "limit"),
         ("/api/v1/workloads/nocolon", "key"),
@@ -243,6 +244,27 @@ import Testing
             #expect(feeds[0]["last_error"] is NSNull)
             #expect(feeds[1]["state"] as? String == "failed")
             #expect((feeds[1]["last_error"] as? String)?.isEmpty == false)
+        }
+    }
+
+    @Test("Unknown API paths are a JSON 404 and known paths with another method a 405 listing the methods")
+    func unknownRoutes() async throws {
+        let f = try await APIFixture()
+        defer { f.cleanUp() }
+        try await withAPI(f.dependencies()) { client in
+            let put = try await client.execute(uri: "/api/v1/workloads", method: .put)
+            #expect(put.status == .methodNotAllowed)
+            #expect(put.headers[.allow] == "GET")
+            #expect((try json(put)["error"] as? String)?.hasPrefix("method:") == true)
+            let patch = try await client.execute(uri: "/api/v1/quarantine/container:x", method: .patch)
+            #expect(patch.status == .methodNotAllowed)
+            #expect(patch.headers[.allow] == "DELETE")
+            let both = try await client.execute(uri: "/api/v1/rules/deny", method: .get)
+            #expect(both.status == .methodNotAllowed)
+            #expect(both.headers[.allow] == "POST")
+            let missing = try await client.execute(uri: "/api/v1/nothing/here", method: .get)
+            #expect(missing.status == .notFound)
+            #expect((try json(missing)["error"] as? String)?.hasPrefix("path:") == true)
         }
     }
 

@@ -100,18 +100,31 @@ public final class OperatorRules: Sendable {
 
     /// Normalises a domain as entered: lower case, no trailing dot; `*.` prefix kept.
     ///
-    /// - Throws: ``OperatorStateError`` `.invalidArgument` naming the domain when it is not a valid name.
+    /// Only host names are accepted (letters, digits, `_`, and `-` inside labels; labels of 1–63 octets;
+    /// at most 253 in all): what the list compiler indexes, and what a person means by "a domain". An
+    /// internationalised name must be given in its `xn--` form.
+    ///
+    /// - Throws: ``OperatorStateError`` `.invalidArgument` naming the domain when it is not such a name.
     public static func normalize(_ text: String) throws(OperatorStateError) -> String {
-        var t = String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()).lowercased()
+        var t = text.lowercased()
         while t.hasSuffix(".") { t.removeLast() }
         let body = t.hasPrefix("*.") ? String(t.dropFirst(2)) : t
-        guard !body.isEmpty, !body.contains("*"), !body.contains(" "), !body.contains("\\") else {
-            throw OperatorStateError(.invalidArgument, "'\(text)' is not a domain name")
+        func refuse(_ why: String) -> OperatorStateError {
+            OperatorStateError(.invalidArgument, "'\(text)' is not a domain name: \(why)")
+        }
+        guard !body.isEmpty else { throw refuse("it is empty") }
+        guard body.utf8.count <= 253 else { throw refuse("longer than 253 characters") }
+        for label in body.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !label.isEmpty else { throw refuse("it has an empty label") }
+            guard label.utf8.count <= 63 else { throw refuse("a label is longer than 63 characters") }
+            guard label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D })
+            else { throw refuse("only letters, digits, '-' and '_' may appear in a label (use xn-- for IDN)") }
+            guard label.first != "-", label.last != "-" else { throw refuse("a label starts or ends with '-'") }
         }
         do {
             _ = try DomainName(body + ".")
         } catch {
-            throw OperatorStateError(.invalidArgument, "'\(text)' is not a domain name: \(error)")
+            throw refuse("\(error)")
         }
         return t
     }

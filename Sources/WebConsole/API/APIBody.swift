@@ -34,9 +34,9 @@ struct APIBody {
         return APIBody(fields: object, allowed: allowed)
     }
 
-    /// A string field; nil when absent or null.
+    /// A string field; nil when absent. `null` is refused: leave the field out instead.
     func string(_ name: String, maxLength: Int = 512) throws(APIError) -> String? {
-        guard let v = self.fields[name], !(v is NSNull) else { return nil }
+        guard let v = self.fields[name] else { return nil }
         guard let s = v as? String else { throw APIError.badParameter(name, "must be a string") }
         guard s.utf8.count <= maxLength else { throw APIError.badParameter(name, "longer than \(maxLength) bytes") }
         guard !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {

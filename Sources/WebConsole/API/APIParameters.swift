@@ -23,9 +23,10 @@ struct APIParameters {
         }
     }
 
-    /// The raw text, nil when absent. An empty value counts as absent.
+    /// The raw text, nil when absent. An empty value (`?limit=`) is an error, not a default.
     func string(_ name: String, maxLength: Int = 256) throws(APIError) -> String? {
-        guard let v = self.values[name], !v.isEmpty else { return nil }
+        guard let v = self.values[name] else { return nil }
+        guard !v.isEmpty else { throw APIError.badParameter(name, "is empty (leave the parameter out instead)") }
         guard v.utf8.count <= maxLength else { throw APIError.badParameter(name, "longer than \(maxLength) bytes") }
         guard !v.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw APIError.badParameter(name, "contains control characters")

@@ -35,6 +35,8 @@ public enum APIRoutes {
         QuarantineController(dependencies: dependencies).addRoutes(to: registrar)
         ActionsController(dependencies: dependencies).addRoutes(to: registrar)
         OpenAPIController().addRoutes(to: registrar)
+        // Applies to the router's not-found responder, which is built after every route is registered.
+        router.add(middleware: APINotFoundMiddleware(routes: registrar.routes))
         return registrar.routes
     }
 
@@ -68,6 +70,34 @@ public enum APIRoutes {
         func delete(_ path: String, _ handler: @escaping Handler) {
             self.writes.delete(RouterPath(path), use: handler)
             self.routes.append(APIRoute(method: "DELETE", path: APIRoutes.prefix + path, mutating: true))
+        }
+    }
+}
+
+/// Answers requests under `/api/v1` that match no route in JSON: 405 with `Allow` when the path exists
+/// with other methods, 404 otherwise. Other paths (console, metrics) are left alone.
+struct APINotFoundMiddleware: RouterMiddleware {
+    typealias Context = PalisadeRequestContext
+    let routes: [APIRoute]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            guard path == APIRoutes.prefix || path.hasPrefix(APIRoutes.prefix + "/") else { throw error }
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+            let methods = self.routes.filter { route in
+                let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
+                guard template.count == segments.count else { return false }
+                return zip(template, segments).allSatisfy { t, s in t.hasPrefix("{") ? !s.isEmpty : t == s }
+            }.map(\.method)
+            guard !methods.isEmpty else { throw APIError(.notFound, "path: no API route \(path)") }
+            let allow = Array(Set(methods)).sorted().joined(separator: ", ")
+            throw APIError(.methodNotAllowed, "method: \(request.method) is not allowed on \(path); use \(allow)",
+                headers: [.allow: allow])
         }
     }
 }

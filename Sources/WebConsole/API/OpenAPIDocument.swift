@@ -1,3 +1,4 @@
+import DNSWire
 import Hummingbird
 import NIOCore
 
@@ -46,11 +47,42 @@ enum OpenAPIDocument {
             "schema": schema,
         ]
     }
-    private static func path(_ name: String, _ description: String) -> JSONValue {
-        ["name": .string(name), "in": "path", "required": true, "description": .string(description), "schema": ["type": "string", "minLength": 1]]
+    private static func path(_ name: String, _ description: String, _ schema: JSONValue) -> JSONValue {
+        ["name": .string(name), "in": "path", "required": true, "description": .string(description), "schema": schema]
     }
+    /// No control characters (what the server refuses in free text).
+    static let textPattern = "^[^\\x00-\\x1F\\x7F]*$"
+    /// A host name, optionally `*.`-prefixed and with a trailing dot (what operator rules accept).
+    static let domainPattern =
+        "^(\\*\\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\\.?$"
+    /// A workload key as quarantine accepts it.
+    static let workloadKeyPattern = "^(container|pod|static|unknown|client):[^\\x00-\\x1F\\x7F]+$"
+    private static let text: JSONValue = ["type": "string", "maxLength": 512, "pattern": .string(textPattern)]
+    private static let queryText: JSONValue = [
+        "type": "string", "minLength": 1, "maxLength": 512, "pattern": .string(textPattern),
+    ]
+    private static let domain: JSONValue = [
+        "type": "string", "minLength": 1, "maxLength": 253, "pattern": .string(domainPattern),
+    ]
+    private static let workloadKey: JSONValue = [
+        "type": "string", "minLength": 3, "maxLength": 600, "pattern": .string(workloadKeyPattern),
+    ]
+    /// Every mnemonic the server knows (in both cases), or the generic `TYPEnnn` form.
+    private static let qtypeSchema: JSONValue = {
+        let known = (0...UInt16.max).map { RecordType(rawValue: $0).description }.filter { !$0.hasPrefix("TYPE") }
+        let generic = "^[Tt][Yy][Pp][Ee]([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+        return [
+            "anyOf": [
+                ["type": "string", "enum": .array((known + known.map { $0.lowercased() }).map { .string($0) })],
+                ["type": "string", "pattern": .string(generic)],
+            ]
+        ]
+    }()
     private static let timeParameterSchema: JSONValue = [
         "type": "string",
+        "pattern": .string(
+            "^(-[1-9][0-9]?[smhd]|(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[Tt]([01][0-9]|2[0-3])"
+                + ":[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?([Zz]|[+-](0[0-9]|1[0-3]):[0-5][0-9]))$"),
         "description": "RFC 3339 time, or relative to now: -30s, -15m, -1h, -24h, -7d",
         "examples": ["-1h", "2026-11-29T07:00:00Z"],
     ]
@@ -103,11 +135,13 @@ enum OpenAPIDocument {
 
     static let document: JSONValue = {
         let eventsParameters: [JSONValue] = [
-            query("workload", "only this workload key (kind:id)", ["type": "string"]),
-            query("workload_name", "only workloads whose name contains this text", ["type": "string"]),
-            query("client_ip", "only this client address", ["type": "string"]),
-            query("name", "this query name, or *.domain for every name below it", ["type": "string"]),
-            query("qtype", "record type mnemonic (A, AAAA, TXT, …)", ["type": "string"]),
+            query("workload", "only this workload key (kind:id)", workloadKey),
+            query("workload_name", "only workloads whose name contains this text",
+                ["type": "string", "minLength": 1, "maxLength": 256, "pattern": .string(textPattern)]),
+            query("client_ip", "only this client address",
+                ["anyOf": [["type": "string", "format": "ipv4"], ["type": "string", "format": "ipv6"]]]),
+            query("name", "this query name, or *.domain for every name below it", domain),
+            query("qtype", "record type mnemonic (A, aaaa, TXT, …) or TYPEnnn (RFC 3597)", qtypeSchema),
             query("rcode", "response code",
                 ["type": "string", "enum": .array(EventsController.rcodes.map { .string($0) })]),
             query("blocked", "only blocked queries when true", ["type": "boolean"]),
@@ -116,7 +150,7 @@ enum OpenAPIDocument {
             query("from", "at or after this time", timeParameterSchema),
             query("until", "before this time", timeParameterSchema),
             limit(100, 1000),
-            query("before", "the previous page's next cursor", ["type": "string", "pattern": "^[0-9]+-[0-9]+$"]),
+            query("before", "the previous page's next cursor", ["type": "string", "pattern": "^[0-9]{1,18}-[0-9]{1,18}$"]),
         ]
         let paths: [(String, JSONValue)] = [
             ("/api/v1/events", ["get": operation("listEvents", "Query log, newest first", tags: ["events"],
@@ -125,14 +159,15 @@ enum OpenAPIDocument {
                 tags: ["workloads"], parameters: [since("-24h"), limit(100, 1000)],
                 responses: [ok("WorkloadList", "workloads, most queries first")] + readErrors)]),
             ("/api/v1/workloads/{key}", ["get": operation("getWorkload", "One workload", tags: ["workloads"],
-                parameters: [path("key", "workload key kind:id (percent-encoded)")],
+                parameters: [path("key", "workload key kind:id (percent-encoded)", workloadKey)],
                 responses: [ok("WorkloadDetail", "the workload"), error("404", "unknown workload")] + readErrors)]),
             ("/api/v1/blocks", ["get": operation("listBlocks", "Who tried to reach blocked names", tags: ["workloads"],
                 parameters: [since("-1h"), limit(50, 200)],
                 responses: [ok("BlockList", "blocked activity per workload, most blocks first")] + readErrors)]),
             ("/api/v1/stats/timeseries", ["get": operation("timeSeries", "Queries and blocks per time bucket",
                 tags: ["stats"], parameters: [since("-24h"), query("until", "window end (default now)", timeParameterSchema),
-                    query("bucket", "bucket width (default 5m)", ["type": "string", "pattern": "^[0-9]+[smhd]$"])],
+                    query("bucket", "bucket width (default 5m); at most 10000 buckets per window",
+                        ["type": "string", "pattern": "^([1-9][0-9]?m|[1-9][0-9]?h|[1-9]d)$"])],
                 responses: [ok("TimeSeries", "buckets, oldest first")] + readErrors)]),
             ("/api/v1/stats/top-blocked", ["get": operation("topBlocked", "Most blocked domains", tags: ["stats"],
                 parameters: [since("-24h"), limit(20, 1000)], responses: [ok("TopBlocked", "domains")] + readErrors)]),
@@ -148,8 +183,8 @@ enum OpenAPIDocument {
                     ok("RuleResult", "updated"), error("400", "malformed body"), error("409", "on the deny list"),
                     error("422", "not a domain name")] + authErrors, secured: true)]),
             ("/api/v1/rules/allow/{domain}", ["delete": operation("removeAllowRule", "Remove an allow entry",
-                tags: ["policy"], parameters: [path("domain", "the domain as listed"),
-                    query("reason", "why (recorded in the audit trail)", ["type": "string"])],
+                tags: ["policy"], parameters: [path("domain", "the domain as listed", domain),
+                    query("reason", "why (recorded in the audit trail)", queryText)],
                 responses: [ok("RemovedRule", "removed"), error("404", "not on the list"),
                     error("400", "bad parameter"), error("422", "not a domain name")] + authErrors, secured: true)]),
             ("/api/v1/rules/deny", ["post": operation("addDenyRule", "Block a domain (NXDOMAIN, EDE 15, source operator)",
@@ -157,8 +192,8 @@ enum OpenAPIDocument {
                     ok("RuleResult", "updated"), error("400", "malformed body"), error("409", "on the allow list"),
                     error("422", "not a domain name")] + authErrors, secured: true)]),
             ("/api/v1/rules/deny/{domain}", ["delete": operation("removeDenyRule", "Remove a deny entry",
-                tags: ["policy"], parameters: [path("domain", "the domain as listed"),
-                    query("reason", "why (recorded in the audit trail)", ["type": "string"])],
+                tags: ["policy"], parameters: [path("domain", "the domain as listed", domain),
+                    query("reason", "why (recorded in the audit trail)", queryText)],
                 responses: [ok("RemovedRule", "removed"), error("404", "not on the list"),
                     error("400", "bad parameter"), error("422", "not a domain name")] + authErrors, secured: true)]),
             ("/api/v1/quarantine", [
@@ -171,19 +206,21 @@ enum OpenAPIDocument {
                         error("422", "bad workload key, answer or action")] + authErrors, secured: true),
             ]),
             ("/api/v1/quarantine/{workload_key}", ["delete": operation("releaseWorkload", "Release a quarantined workload",
-                tags: ["quarantine"], parameters: [path("workload_key", "workload key kind:id (percent-encoded)"),
-                    query("reason", "why (recorded in the audit trail)", ["type": "string"])],
+                tags: ["quarantine"], parameters: [path("workload_key", "workload key kind:id (percent-encoded)", workloadKey),
+                    query("reason", "why (recorded in the audit trail)", queryText)],
                 responses: [ok("ReleaseResult", "released"), error("404", "not quarantined"), error("400", "bad parameter")]
                     + authErrors, secured: true)]),
             ("/api/v1/actions", ["get": operation("listActions", "Audit trail of API changes, newest first",
                 tags: ["actions"], parameters: [limit(100, 1000),
-                    query("before", "the previous page's next id", ["type": "integer", "minimum": 1]),
-                    query("target", "only actions on this workload key or domain", ["type": "string"])],
+                    query("before", "the previous page's next id",
+                        ["type": "integer", "minimum": 1, "maximum": .int(Int64.max)]),
+                    query("target", "only actions on this workload key or domain",
+                        ["type": "string", "minLength": 1, "maxLength": 600, "pattern": .string(textPattern)])],
                 responses: [ok("ActionPage", "one page of actions")] + readErrors)]),
             ("/api/v1/openapi.json", ["get": operation("openAPIJSON", "This document as JSON", tags: ["meta"],
                 responses: [("200", ["description": "OpenAPI 3.1 document", "content": ["application/json": ["schema": ["type": "object"]]]])])]),
             ("/api/v1/openapi.yaml", ["get": operation("openAPIYAML", "This document as YAML", tags: ["meta"],
-                responses: [("200", ["description": "OpenAPI 3.1 document", "content": ["application/yaml": ["schema": ["type": "string"]]]])])]),
+                responses: [("200", ["description": "OpenAPI 3.1 document", "content": ["application/yaml": ["schema": ["type": "object"]]]])])]),
         ]
 
         let subject: [(String, JSONValue)] = [
@@ -264,9 +301,8 @@ enum OpenAPIDocument {
             ])),
             ("RuleLists", object([("allow", array(ref("Rule"))), ("deny", array(ref("Rule")))])),
             ("RuleInput", object([
-                ("domain", type("string", "example.org (and below) or *.example.org (below only)")),
-                ("reason", type("string")),
-            ], required: ["domain"])),
+                ("domain", domain), ("reason", text),
+            ], required: ["domain"], description: "domain: example.org (and below) or *.example.org (below only)")),
             ("RuleResult", object([("rule", ref("Rule"))])),
             ("RemovedRule", object([("removed", ref("Rule"))])),
             ("Quarantine", object([
@@ -277,7 +313,8 @@ enum OpenAPIDocument {
             ])),
             ("QuarantineList", object([("quarantined", array(ref("Quarantine")))])),
             ("QuarantineInput", object([
-                ("workload_key", type("string", "kind:id, or client:<ip>")), ("reason", type("string")),
+                ("workload_key", workloadKey),
+                ("reason", ["type": "string", "minLength": 1, "maxLength": 512, "pattern": .string(textPattern)]),
                 ("answer", type("string", enumeration: ["refused", "nxdomain"])),
                 ("action", type("string", enumeration: ["none", "pause", "stop"])),
             ], required: ["workload_key", "reason"])),
