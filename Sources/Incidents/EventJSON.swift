@@ -70,7 +70,7 @@ public enum EventJSON {
         w.key("workload")
         if let wl = e.workload { Self.write(wl, to: &w) } else { w.null() }
         w.key("qname")
-        w.string(e.qname)
+        w.string(Self.name(e.qname))
         w.key("qtype")
         w.string(e.qtype)
         w.key("rcode")
@@ -90,6 +90,11 @@ public enum EventJSON {
         w.key("latency_us")
         w.int(e.latencyMicros)
         w.close()
+    }
+
+    /// A query name as the API shows it: without the root's trailing dot (`evil.example`), except the root.
+    public static func name(_ qname: String) -> String {
+        qname.count > 1 && qname.hasSuffix(".") ? String(qname.dropLast()) : qname
     }
 
     static func write(_ wl: Workload, to w: inout JSONWriter) {

@@ -61,7 +61,7 @@ public struct Incident: Sendable, Hashable {
         w.key("findings")
         w.array(self.trigger.findings) { w, f in EventJSON.write(f, to: &w) }
         w.key("qname")
-        w.string(self.trigger.qname)
+        w.string(EventJSON.name(self.trigger.qname))
         w.key("qtype")
         w.string(self.trigger.qtype)
         w.key("last_queries")

@@ -41,6 +41,10 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var policy: PolicyConfiguration
     /// YAML file mapping client addresses or prefixes to workload names and labels. Default: none.
     public var identityFile: String?
+    /// Event exports: JSON lines, per-workload Prometheus counters.
+    public var export: ExportConfiguration
+    /// Incident webhooks.
+    public var incidents: IncidentsConfiguration
 
     /// The embedded default configuration.
     public init() {
@@ -59,6 +63,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = TCPConfiguration()
         self.policy = PolicyConfiguration()
         self.identityFile = nil
+        self.export = ExportConfiguration()
+        self.incidents = IncidentsConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,10 +85,13 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
+        self.export = try c.decodeIfPresent(ExportConfiguration.self, forKey: .export) ?? d.export
+        self.incidents = try c.decodeIfPresent(IncidentsConfiguration.self, forKey: .incidents) ?? d.incidents
     }
 
     enum CodingKeys: String, CodingKey {
         case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
+        case export, incidents
     }
 }
 
@@ -185,7 +194,8 @@ public struct LocalDataConfiguration: Codable, Sendable, Equatable {
 public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     /// Store every query in the SQLite database in `dataDir`. Default true.
     public var store: Bool
-    /// Also write one JSON line per query to this file (`-` for stdout). Default: none.
+    /// Deprecated: use `export.json.path`. Still honoured (with a warning) when `export.json` is unset.
+    /// Default: none.
     public var jsonOutput: String?
     /// The SQLite store: file (relative paths are inside `dataDir`), queue, batches, retention.
     public var sqlite: QueryStoreConfiguration

@@ -97,6 +97,9 @@ public enum ConfigurationLoader {
         "policy.sources[]": ["name", "kind", "location", "role", "refreshSeconds", "answer", "sinkhole", "override",
             "enabled", "failMode", "badLines", "subdomains", "ede"],
         "upstreams.conditional[]": ["domain", "servers"],
+        "export": ["json"],
+        "export.json": ["path", "queueCapacity", "flushIntervalMilliseconds"],
+        "incidents.webhooks[]": ["url", "secret", "headers"],
     ]
 
     /// Every key in `node` that the configuration does not know, at any depth, so a typo in a nested
@@ -213,6 +216,8 @@ public enum ConfigurationLoader {
         if config.tcp.idleTimeoutMs <= 0 { e.append("tcp.idleTimeoutMs: must be > 0") }
         if config.tcp.maxConnections <= 0 { e.append("tcp.maxConnections: must be > 0") }
         e += config.policySources().1
+        e += config.export.validate(path: "export")
+        e += config.incidents.validate(path: "incidents")
         return e
     }
 }

@@ -45,6 +45,14 @@ import Testing
         #expect(findings.first?["score"] as? Double == 0.93)
     }
 
+    @Test("The qname loses the root's trailing dot, as in the API; the root itself stays")
+    func trailingDot() throws {
+        let e = TestEvents.event("Evil.example.")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(EventJSON.event(e, id: 1).utf8)) as? [String: Any])
+        #expect(object["qname"] as? String == "Evil.example")
+        #expect(EventJSON.name(".") == ".")
+    }
+
     @Test("Quotes, backslashes and control characters in names are escaped")
     func escaping() throws {
         var e = TestEvents.event("a\"b\\c\u{01}\n.example", workload: nil)
