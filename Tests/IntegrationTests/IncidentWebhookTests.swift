@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Incident webhooks end to end: the real `palisade serve` with a block list and a static identity file that
 /// names 127.0.0.2 as a workload, and a real HTTP receiver (a Python `http.server` on 127.0.0.1 port 0).
 @Suite("Incident webhooks end to end", .tags(.integration),
@@ -74,6 +78,13 @@ struct IncidentWebhookTests {
             #expect(policy["source"] as? String == "threats.txt")
             #expect(policy["rule"] as? String == "bad.example.org")
             #expect(policy["action"] as? String == "nxdomain")
+            // Latency: from the blocked query's arrival at Palisade to the receiver reading the POST.
+            let lastTime = (incident["last_queries"] as? [[String: Any]])?.last?["time"] as? String
+            if let lastTime, let arrival = ISO8601DateFormatter.withFractions.date(from: lastTime) {
+                let latency = request.received - arrival.timeIntervalSince1970
+                #expect(latency < 5, "incident took \(latency) s to arrive")
+                print("incident latency (query arrival to webhook receipt): \(Int(latency * 1000)) ms")
+            }
             let last = try #require(incident["last_queries"] as? [[String: Any]])
             #expect(last.compactMap { $0["qname"] as? String } == ["www.example.org", "mail.example.org", "bad.example.org"])
             #expect(last.last?["blocked"] as? Bool == true)
@@ -83,6 +94,50 @@ struct IncidentWebhookTests {
             #expect(metrics.contains("palisade_workload_queries_total{workload=\"billing-api\",blocked=\"true\"} 20")
                 || metrics.contains("palisade_workload_queries_total{blocked=\"true\",workload=\"billing-api\"} 20"),
                 "\(metrics.split(separator: "\n").filter { $0.contains("workload_queries") })")
+        }
+    }
+}
+
+/// `export.json` through the real server: one Event line per query, reopened on SIGHUP.
+@Suite("JSON export end to end", .tags(.integration), .enabled(if: Requirements.nsdAndDig, Requirements.nsdAndDigMessage))
+struct JSONExportTests {
+    static func lines(_ path: String) -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    @Test("export.json writes one API Event line per query to a file, and SIGHUP reopens it after rotation")
+    func exportAndRotate() async throws {
+        try await withDaemons { r in
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let dir = try r.directory(prefix: "palisade-export")
+            let path = dir.file("events.jsonl")
+            let palisade = r.keep(try await PalisadeProcess.start(config: """
+                export:
+                  json: {path: "\(path)", flushIntervalMilliseconds: 20}
+                """, upstreams: ["127.0.0.1:\(nsd.port)"]))
+            for (name, type) in [("www.example.org", "A"), ("mail.example.org", "MX"), ("nope.example.org", "A")] {
+                _ = try await DigClient.dig(name, type, port: palisade.dnsPort)
+            }
+            #expect(await Poll.until { Self.lines(path).count == 3 }, "\(Self.lines(path))\n\(palisade.log)")
+            let first = Self.lines(path)
+            #expect(first.compactMap { $0["qname"] as? String } == ["www.example.org", "mail.example.org", "nope.example.org"])
+            #expect(first.compactMap { $0["rcode"] as? String } == ["NOERROR", "NOERROR", "NXDOMAIN"])
+            #expect(first.compactMap { $0["qtype"] as? String } == ["A", "MX", "A"])
+            #expect(first.allSatisfy { $0["client_ip"] as? String == DigClient.defaultSource })
+            #expect(first.compactMap { $0["id"] as? Int } == [1, 2, 3])
+            #expect(first.first?["source"] as? String == "upstream")
+
+            // Rotate: move the file away, SIGHUP, and the exporter creates a new one at the same path.
+            try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+            palisade.signal(SIGHUP)
+            #expect(await Poll.until { FileManager.default.fileExists(atPath: path) }, "not reopened:\n\(palisade.log)")
+            _ = try await DigClient.dig("www.example.org", "AAAA", port: palisade.dnsPort)
+            #expect(await Poll.until { Self.lines(path).count == 1 }, "\(palisade.log)")
+            #expect(Self.lines(path).first?["qtype"] as? String == "AAAA")
+            #expect(Self.lines(path + ".1").count == 3)
         }
     }
 }
@@ -138,6 +193,15 @@ struct IncidentConfigurationTests {
     }
 }
 
+extension ISO8601DateFormatter {
+    /// RFC 3339 with fractional seconds, as the API writes times.
+    nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
+}
+
 /// Reads single values from Prometheus text exposition.
 enum PrometheusText {
     /// The sum of every sample of `name` (all label sets), or nil when there is none.
@@ -159,6 +223,8 @@ struct WebhookReceiverProcess: StoppableTestResource {
         var path: String
         var headers: [String: String]
         var body: String
+        /// When the receiver read it, seconds since the epoch.
+        var received: Double
 
         /// Checks `X-Palisade-Signature` against the HMAC-SHA256 that Python's `hmac` module computed on receipt.
         func signatureVerifies(secret: String) -> Bool {
@@ -176,13 +242,13 @@ struct WebhookReceiverProcess: StoppableTestResource {
     static let available = python != nil
 
     static let script = #"""
-        import hashlib, hmac, http.server, json, os, sys
+        import hashlib, hmac, http.server, json, os, sys, time
         out = sys.argv[1]
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with open(out, "a") as f:
-                    f.write(json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                    f.write(json.dumps({"received": time.time(), "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": body.decode("utf-8"),
                         "hmac": hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()}) + "\n")
                 self.send_response(200)
@@ -230,7 +296,7 @@ struct WebhookReceiverProcess: StoppableTestResource {
             let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             Self.hmacs.set(o["body"] as? String ?? "", o["hmac"] as? String ?? "")
             return Request(path: o["path"] as? String ?? "", headers: o["headers"] as? [String: String] ?? [:],
-                body: o["body"] as? String ?? "")
+                body: o["body"] as? String ?? "", received: o["received"] as? Double ?? 0)
         }
     }
 
