@@ -140,6 +140,8 @@ public enum ConfigurationLoader {
         guard let key = path.first else { return }
         if path.count == 1 {
             var v = ((try? Yams.compose(yaml: value)) ?? nil) ?? Node(value)
+            // A lone `-` (standard output, for `export.json.path`) would compose to a one-item block sequence.
+            if value == "-" { v = Node(value) }
             let isList = node[key]?.sequence != nil || defaults?[key]?.sequence != nil
             if isList, v.sequence == nil {
                 v = Node(value.split(separator: ",").map { Node(String($0).trimmingCharacters(in: .whitespaces)) })

@@ -179,6 +179,14 @@ struct IncidentConfigurationTests {
             """)
         let ok = try await PalisadeProcess.run(["check-config", "--config", good])
         #expect(ok.status == 0, "\(ok.output)\(ok.errorOutput)")
+        // From the environment: `-` is standard output (not a YAML sequence), webhooks as a YAML list.
+        let env = try await PalisadeProcess.run(["print-config"], environment: [
+            "PALISADE_EXPORT__JSON__PATH": "-",
+            "PALISADE_INCIDENTS__WEBHOOKS": #"[{url: "https://hooks.example.org/p", secret: "abc"}]"#,
+        ])
+        #expect(env.status == 0, "\(env)")
+        #expect(env.output.contains("path: '-'") || env.output.contains("path: \"-\""), "\(env)")
+        #expect(env.output.contains("url: https://hooks.example.org/p"), "\(env)")
         // Without the unknown key, the value problems are all reported, each with its path.
         let values = try dir.write("values.yaml", String(try String(contentsOfFile: bad, encoding: .utf8)
             .replacingOccurrences(of: "      colour: blue", with: "")))
