@@ -105,8 +105,9 @@ public final class IncidentWebhookService: Service, Sendable {
     /// The tuning in force.
     public let configuration: Configuration
     private let queues: [Queue]
-    private let client: HTTPClient
-    private let ownsClient: Bool
+    /// A client supplied by the caller; nil: ``run()`` makes its own (made there, not here, so a service that
+    /// never runs, say because startup failed later, owns nothing that must be shut down).
+    private let injectedClient: HTTPClient?
     private let logger: Logger
     private let stats = Mutex(Statistics(sent: 0, failed: 0, dropped: 0, retries: 0))
 
@@ -120,7 +121,7 @@ public final class IncidentWebhookService: Service, Sendable {
     /// - Parameters:
     ///   - targets: the receivers.
     ///   - configuration: retries, timeouts, queue size.
-    ///   - httpClient: the client to use (nil: one of its own, redirects off, shut down when ``run()`` ends).
+    ///   - httpClient: the client to use (nil: ``run()`` makes one, redirects off, and shuts it down on return).
     ///   - logger: for failed deliveries.
     public init(targets: [WebhookTarget], configuration: Configuration = Configuration(), httpClient: HTTPClient? = nil,
         logger: Logger = Logger(label: "palisade.incidents"))
@@ -135,15 +136,7 @@ public final class IncidentWebhookService: Service, Sendable {
                 bufferingPolicy: .bufferingOldest(c.queueCapacity))
             return Queue(target: t, stream: stream, continuation: continuation)
         }
-        if let httpClient {
-            self.client = httpClient
-            self.ownsClient = false
-        } else {
-            // Redirects off: a receiver answers, it does not send the incident (and its signature) elsewhere.
-            self.client = HTTPClient(eventLoopGroupProvider: .singleton,
-                configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
-            self.ownsClient = true
-        }
+        self.injectedClient = httpClient
         self.logger = logger
     }
 
@@ -168,20 +161,23 @@ public final class IncidentWebhookService: Service, Sendable {
 
     /// Delivers until graceful shutdown or cancellation; incidents still queued then are abandoned (logged).
     public func run() async throws {
+        // Redirects off: a receiver answers, it does not send the incident (and its signature) elsewhere.
+        let client = self.injectedClient ?? HTTPClient(eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
         await withTaskGroup(of: Void.self) { group in
             for q in self.queues {
                 group.addTask {
                     try? await cancelWhenGracefulShutdown {
                         for await d in q.stream {
                             if Task.isCancelled { break }
-                            await self.deliver(d, to: q.target)
+                            await self.deliver(d, to: q.target, client: client)
                         }
                     }
                 }
             }
         }
         for q in self.queues { q.continuation.finish() }
-        if self.ownsClient { try? await self.client.shutdown() }
+        if self.injectedClient == nil { try? await client.shutdown() }
     }
 
     /// Headers for one request (exposed for tests of the signature).
@@ -196,13 +192,13 @@ public final class IncidentWebhookService: Service, Sendable {
         return h
     }
 
-    private func deliver(_ d: Delivery, to target: WebhookTarget) async {
+    private func deliver(_ d: Delivery, to target: WebhookTarget, client: HTTPClient) async {
         var delay = self.configuration.initialBackoff
         var lastProblem = ""
         var made = 0
         for attempt in 1...self.configuration.maxAttempts {
             made = attempt
-            switch await self.attempt(d, to: target) {
+            switch await self.attempt(d, to: target, client: client) {
             case .delivered:
                 self.stats.withLock { $0.sent += 1 }
                 self.sentCounter.increment()
@@ -235,7 +231,7 @@ public final class IncidentWebhookService: Service, Sendable {
                 "attempts": "\(attempts)", "error": "\(why)"])
     }
 
-    private func attempt(_ d: Delivery, to target: WebhookTarget) async -> Outcome {
+    private func attempt(_ d: Delivery, to target: WebhookTarget, client: HTTPClient) async -> Outcome {
         var request = HTTPClientRequest(url: target.url)
         request.method = .POST
         for (n, v) in Self.headers(for: d.body, id: d.id, target: target) { request.headers.add(name: n, value: v) }
@@ -244,7 +240,7 @@ public final class IncidentWebhookService: Service, Sendable {
         do {
             let parts = self.configuration.timeout.components
             let nanos = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
-            let response = try await self.client.execute(request, timeout: .nanoseconds(nanos))
+            let response = try await client.execute(request, timeout: .nanoseconds(nanos))
             // Read (and discard) a bounded body, so the connection can be reused.
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let code = Int(response.status.code)
