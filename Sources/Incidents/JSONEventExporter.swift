@@ -101,6 +101,10 @@ public final class JSONEventExporter: QueryEventSink, Service {
         self.capacity = max(1, queueCapacity)
         self.flushInterval = flushInterval
         self.logger = logger
+        // A reader that goes away (a log shipper on the other end of stdout or of a named pipe) must cost dropped,
+        // counted lines, not the process: without this, the next write(2) raises SIGPIPE, whose default action
+        // terminates. Process-wide, as servers usually do; NIO's sockets already avoid the signal themselves.
+        signal(SIGPIPE, SIG_IGN)
         switch destination {
         case .standardOutput:
             self.output = Mutex(Output(fd: STDOUT_FILENO))

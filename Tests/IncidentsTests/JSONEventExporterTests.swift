@@ -2,6 +2,10 @@ import DNSPipeline
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import Incidents
 
 @Suite struct JSONEventExporterTests {
@@ -74,6 +78,24 @@ import Testing
         exporter.flush()
         #expect(try Self.lines(rotated).compactMap { $0["qname"] as? String } == ["before.example"])
         #expect(try Self.lines(path).compactMap { $0["qname"] as? String } == ["after.example"])
+    }
+
+    @Test("A reader that goes away costs dropped, counted lines, not the process (no SIGPIPE)")
+    func brokenPipe() throws {
+        let path = Self.temporaryFile() + ".fifo"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #require(mkfifo(path, 0o600) == 0)
+        // A reader must exist for the exporter's open(2) of the FIFO to return.
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        try #require(reader >= 0)
+        let exporter = try JSONEventExporter(destination: .file(path))
+        close(reader)
+        exporter.emit(TestEvents.event("a.example"))
+        exporter.emit(TestEvents.event("b.example"))
+        exporter.flush()
+        #expect(exporter.statistics.written == 0)
+        #expect(exporter.statistics.dropped == 2)
+        #expect(exporter.statistics.writeErrors == 1)
     }
 
     @Test("A file that cannot be opened fails at startup, naming the file")

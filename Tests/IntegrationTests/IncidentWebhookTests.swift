@@ -9,7 +9,7 @@ import Glibc
 /// Incident webhooks end to end: the real `palisade serve` with a block list and a static identity file that
 /// names 127.0.0.2 as a workload, and a real HTTP receiver (a Python `http.server` on 127.0.0.1 port 0).
 @Suite("Incident webhooks end to end", .tags(.integration),
-    .enabled(if: Requirements.nsdAndDig && WebhookReceiverProcess.available, Requirements.nsdAndDigMessage))
+    .enabled(if: Requirements.nsdAndDig && WebhookReceiverProcess.available, "needs nsd, dig and python3"))
 struct IncidentWebhookTests {
     @Test("Twenty blocked queries from one workload post exactly one incident naming it, the rule and its last queries")
     func oneIncident() async throws {
