@@ -30,6 +30,14 @@ public enum EventJSON {
 
     /// RFC 3339 UTC with microseconds, `2026-11-29T07:00:00.123456Z`, from microseconds since the epoch.
     public static func time(micros: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        Self.appendTime(micros: micros, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``time(micros:)``'s text as UTF-8.
+    static func appendTime(micros: Int64, to out: inout [UInt8]) {
         // Floor division, so times before 1970 still format (days-from-civil, H. Hinnant's algorithm).
         let perDay: Int64 = 86_400_000_000
         var days = micros / perDay
@@ -48,13 +56,39 @@ public enum EventJSON {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         let seconds = rest / 1_000_000
-        let fraction = rest % 1_000_000
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        func digits(_ v: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            // Years outside 0...9999 cannot come from a 64-bit microsecond clock in practice; wrap, never trap.
+            var v = max(0, v) % (divisor * 10)
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v / divisor))
+                v %= divisor
+                divisor /= 10
+            }
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2))"
-            + ":\(pad(seconds % 60, 2)).\(pad(fraction, 6))Z"
+        digits(year, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(seconds / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(seconds / 60 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(seconds % 60, 2)
+        out.append(UInt8(ascii: "."))
+        digits(rest % 1_000_000, 6)
+        out.append(UInt8(ascii: "Z"))
+    }
+
+    /// Appends one Event object and a newline to `bytes` (the exporter's write buffer).
+    static func appendLine(_ event: QueryEvent, id: Int64?, to bytes: inout [UInt8]) {
+        var w = JSONWriter(taking: &bytes)
+        Self.write(event, id: id, to: &w)
+        swap(&w.bytes, &bytes)
+        bytes.append(0x0A)
     }
 
     static func write(_ e: QueryEvent, id: Int64?, to w: inout JSONWriter) {
@@ -62,7 +96,7 @@ public enum EventJSON {
         w.key("id")
         if let id { w.int(id) } else { w.null() }
         w.key("time")
-        w.string(Self.time(micros: e.timestampMicros))
+        w.time(micros: e.timestampMicros)
         w.key("client_ip")
         w.string(e.clientIP)
         w.key("transport")
@@ -147,104 +181,115 @@ public enum EventJSON {
     }
 }
 
-/// A minimal streaming JSON writer: objects, arrays, strings (RFC 8259 §7 escaping), numbers, literals.
+/// A minimal streaming JSON writer into UTF-8 bytes: objects, arrays, strings (RFC 8259 §7 escaping),
+/// numbers, literals. Bytes rather than `String` appends: the export path encodes every query.
 struct JSONWriter {
-    private(set) var text = ""
+    var bytes: [UInt8] = []
     /// Whether the next member or element needs a comma before it.
     private var needsComma = false
 
     init() {
-        self.text.reserveCapacity(512)
+        self.bytes.reserveCapacity(512)
     }
 
+    /// Continues writing at the end of `bytes`, taking its storage (give it back with `swap`): the exporter
+    /// appends lines to one write buffer, and a copy would make each line cost the whole buffer.
+    init(taking bytes: inout [UInt8]) {
+        swap(&self.bytes, &bytes)
+    }
+
+    var text: String { String(decoding: self.bytes, as: UTF8.self) }
+
     private mutating func separate() {
-        if self.needsComma { self.text += "," }
+        if self.needsComma { self.bytes.append(UInt8(ascii: ",")) }
         self.needsComma = true
     }
 
     mutating func open() {
         self.separate()
-        self.text += "{"
+        self.bytes.append(UInt8(ascii: "{"))
         self.needsComma = false
     }
 
     mutating func close() {
-        self.text += "}"
+        self.bytes.append(UInt8(ascii: "}"))
         self.needsComma = true
     }
 
     mutating func key(_ k: String) {
         self.separate()
-        Self.escape(k, into: &self.text)
-        self.text += ":"
+        Self.escape(k, into: &self.bytes)
+        self.bytes.append(UInt8(ascii: ":"))
         self.needsComma = false
     }
 
     mutating func string(_ s: String) {
         self.separate()
-        Self.escape(s, into: &self.text)
+        Self.escape(s, into: &self.bytes)
+    }
+
+    /// A string of ASCII digits and punctuation known to need no escaping (times).
+    mutating func time(micros: Int64) {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "\""))
+        EventJSON.appendTime(micros: micros, to: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
     }
 
     mutating func int(_ v: Int64) {
         self.separate()
-        self.text += String(v)
+        self.bytes.append(contentsOf: String(v).utf8)
     }
 
     mutating func double(_ v: Double) {
         self.separate()
         // JSON has no NaN or infinity.
-        self.text += v.isFinite ? "\(v)" : "null"
+        self.bytes.append(contentsOf: (v.isFinite ? "\(v)" : "null").utf8)
     }
 
     mutating func bool(_ v: Bool) {
         self.separate()
-        self.text += v ? "true" : "false"
+        self.bytes.append(contentsOf: (v ? "true" : "false").utf8)
     }
 
     mutating func null() {
         self.separate()
-        self.text += "null"
-    }
-
-    /// Writes an already-encoded JSON value.
-    mutating func raw(_ json: String) {
-        self.separate()
-        self.text += json
+        self.bytes.append(contentsOf: "null".utf8)
     }
 
     mutating func array<C: Collection>(_ items: C, _ element: (inout JSONWriter, C.Element) -> Void) {
         self.separate()
-        self.text += "["
+        self.bytes.append(UInt8(ascii: "["))
         self.needsComma = false
         for item in items { element(&self, item) }
-        self.text += "]"
+        self.bytes.append(UInt8(ascii: "]"))
         self.needsComma = true
     }
 
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        var plain = true
-        for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5c {
-            plain = false
-            break
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func escape(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Fast path: names, addresses and keys almost never need escaping.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
         }
-        if plain {
-            out += s
-        } else {
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                default: out.unicodeScalars.append(scalar)
-                }
+        let hex = Self.hex
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    hex[Int(b >> 4)], hex[Int(b & 0x0f)]])
+            default: out.append(b)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

@@ -49,7 +49,7 @@ public struct Incident: Sendable, Hashable {
         w.key("incident_id")
         w.string(self.id)
         w.key("time")
-        w.string(EventJSON.time(micros: self.timeMicros))
+        w.time(micros: self.timeMicros)
         w.key("workload")
         if let wl = self.workload { EventJSON.write(wl, to: &w) } else { w.null() }
         w.key("client_ip")

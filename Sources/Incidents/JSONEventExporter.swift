@@ -184,8 +184,7 @@ public final class JSONEventExporter: QueryEventSink, Service {
             var written = 0
             var lost = 0
             for (i, item) in batch.enumerated() {
-                chunk += EventJSON.event(item.event, id: item.id).utf8
-                chunk.append(0x0A)
+                EventJSON.appendLine(item.event, id: item.id, to: &chunk)
                 inChunk += 1
                 if chunk.count >= 64 * 1024 || i == batch.count - 1 {
                     if Self.writeAll(out.fd, chunk) {
