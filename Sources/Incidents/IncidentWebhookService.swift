@@ -43,7 +43,7 @@ public struct WebhookTarget: Sendable, Equatable {
 ///
 /// Metrics: `palisade_incidents_sent_total`, `palisade_incidents_failed_total` (gave up),
 /// `palisade_incidents_dropped_total` (queue full), `palisade_incidents_retries_total`,
-/// `palisade_incidents_delivery_seconds` (successful requests).
+/// `palisade_incidents_delivery_seconds` (successful requests), `palisade_incidents_queue_depth`.
 public final class IncidentWebhookService: Service, Sendable {
     /// Delivery tuning, with the defaults of the configuration.
     public struct Configuration: Sendable, Equatable {
@@ -80,6 +80,8 @@ public final class IncidentWebhookService: Service, Sendable {
         public var dropped: Int
         /// Retries made.
         public var retries: Int
+        /// Deliveries waiting in the queues now (summed over targets).
+        public var queued: Int = 0
     }
 
     private struct Queue: Sendable {
@@ -116,6 +118,7 @@ public final class IncidentWebhookService: Service, Sendable {
     private let droppedCounter = Counter(label: "palisade_incidents_dropped_total")
     private let retryCounter = Counter(label: "palisade_incidents_retries_total")
     private let deliveryTimer = Metrics.Timer(label: "palisade_incidents_delivery_seconds")
+    private let depthGauge = Gauge(label: "palisade_incidents_queue_depth")
 
     /// Creates the service.
     /// - Parameters:
@@ -147,10 +150,22 @@ public final class IncidentWebhookService: Service, Sendable {
         let delivery = Delivery(id: incident.id, body: Array(incident.json.utf8))
         var all = true
         for q in self.queues {
+            // Counted before the yield, so the consumer's decrement can never come first.
+            let depth = self.stats.withLock { s -> Int in
+                s.queued += 1
+                return s.queued
+            }
             if case .dropped = q.continuation.yield(delivery) {
                 all = false
-                self.stats.withLock { $0.dropped += 1 }
+                let depth = self.stats.withLock { s -> Int in
+                    s.dropped += 1
+                    s.queued -= 1
+                    return s.queued
+                }
                 self.droppedCounter.increment()
+                self.depthGauge.record(depth)
+            } else {
+                self.depthGauge.record(depth)
             }
         }
         return all
@@ -169,6 +184,11 @@ public final class IncidentWebhookService: Service, Sendable {
                 group.addTask {
                     try? await cancelWhenGracefulShutdown {
                         for await d in q.stream {
+                            let depth = self.stats.withLock { s -> Int in
+                                s.queued -= 1
+                                return s.queued
+                            }
+                            self.depthGauge.record(depth)
                             if Task.isCancelled { break }
                             await self.deliver(d, to: q.target, client: client)
                         }

@@ -70,7 +70,7 @@ import TestSupport
         }
         #expect(receiver.requests.count == 3)
         #expect(Set(receiver.requests.map(\.bodyText)).count == 1, "every attempt carries the same incident")
-        #expect(service.statistics == .init(sent: 1, failed: 0, dropped: 0, retries: 2))
+        #expect(service.statistics == .init(sent: 1, failed: 0, dropped: 0, retries: 2, queued: 0))
     }
 
     @Test("A receiver that keeps failing is given up after maxAttempts, and counted")
@@ -83,7 +83,7 @@ import TestSupport
             #expect(await Poll.until(timeout: .seconds(10)) { service.statistics.failed == 1 })
         }
         #expect(receiver.requests.count == 3)
-        #expect(service.statistics == .init(sent: 0, failed: 1, dropped: 0, retries: 2))
+        #expect(service.statistics == .init(sent: 0, failed: 1, dropped: 0, retries: 2, queued: 0))
     }
 
     @Test("A 4xx other than 408/429 is not retried")
@@ -132,6 +132,7 @@ import TestSupport
         for i in 0..<20 where service.submit(try Self.incident("e\(i).example")) { accepted += 1 }
         #expect(accepted == 5)
         #expect(service.statistics.dropped == 15)
+        #expect(service.statistics.queued == 5)
         try await Self.running(service) {
             #expect(await Poll.until(timeout: .seconds(10)) { service.statistics.sent == 5 })
         }
