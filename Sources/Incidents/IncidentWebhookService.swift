@@ -197,6 +197,10 @@ public final class IncidentWebhookService: Service, Sendable {
             }
         }
         for q in self.queues { q.continuation.finish() }
+        let abandoned = self.statistics.queued
+        if abandoned > 0 {
+            self.logger.info("incident deliveries abandoned at shutdown", metadata: ["incidents.queued": "\(abandoned)"])
+        }
         if self.injectedClient == nil { try? await client.shutdown() }
     }
 
