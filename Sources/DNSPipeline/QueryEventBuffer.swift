@@ -147,12 +147,20 @@ public final class QueryEventBuffer: Sendable {
                     continue
                 }
                 let blocked = raw.resolution.policy.map { $0.action != "passthru" && $0.action != "log" } ?? false
+                let subject = SubjectKey(key)
                 if blocked {
-                    // First block of a group: hand it over now; the repeats follow when the window closes.
+                    // First block of a group: hand it over now, after what this client asked before it (so an
+                    // incident's "last queries" read in order); the repeats follow when the window closes.
+                    for earlier in state.bySubject.removeValue(forKey: subject) ?? [] {
+                        if let g = state.groups.removeValue(forKey: earlier), g.count > 0 {
+                            due.append((g.first, g.count, g.slowest))
+                        }
+                    }
                     due.append((raw, 1, raw.latency))
                 }
                 state.groups[key] = Group(first: raw, count: blocked ? 0 : 1, slowest: blocked ? .zero : raw.latency)
                 state.order.append((key, raw.timestampMicros))
+                state.bySubject[subject, default: []].append(key)
             }
             // Groups are opened in arrival order, so the closed ones are at the front of `order`.
             let flushAll = final || state.groups.count > self.maxGroups
@@ -162,12 +170,19 @@ public final class QueryEventBuffer: Sendable {
                 state.head += 1
                 if let g = state.groups.removeValue(forKey: key), g.count > 0 { due.append((g.first, g.count, g.slowest)) }
             }
+            // `bySubject` keeps the keys of flushed groups until here (removing them one by one would cost a
+            // scan each); it is rebuilt from the open groups whenever `order` is compacted.
             if state.head == state.order.count {
                 state.order.removeAll(keepingCapacity: true)
+                state.bySubject.removeAll(keepingCapacity: true)
                 state.head = 0
             } else if state.head > 4096 && state.head * 2 > state.order.count {
                 state.order.removeFirst(state.head)
                 state.head = 0
+                state.bySubject.removeAll(keepingCapacity: true)
+                for (key, _) in state.order where state.groups[key] != nil {
+                    state.bySubject[SubjectKey(key), default: []].append(key)
+                }
             }
         }
         if foldedNow > 0 { self.folded.increment(by: Int64(foldedNow)) }
@@ -216,6 +231,8 @@ public final class QueryEventBuffer: Sendable {
 /// Open groups, in the order they were opened.
 struct AggregationState {
     var groups: [GroupKey: Group] = [:]
+    /// Open groups per client and workload, in the order they were opened.
+    var bySubject: [SubjectKey: [GroupKey]] = [:]
     /// Keys in the order their groups were opened, with the time; entries before `head` are done.
     var order: [(GroupKey, Int64)] = []
     var head = 0
@@ -226,6 +243,17 @@ struct Group {
     var first: RawQueryEvent
     var count: Int
     var slowest: Duration
+}
+
+/// Who asked: the client address and workload of a group.
+struct SubjectKey: Hashable {
+    var client: IPAddress
+    var workload: String?
+
+    init(_ key: GroupKey) {
+        self.client = key.client
+        self.workload = key.workload
+    }
 }
 
 /// What makes two queries "the same" for the log.

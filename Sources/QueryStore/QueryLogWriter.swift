@@ -53,6 +53,8 @@ public final class QueryLogWriter: QueryEventSink, Service {
     private let state: Mutex<State>
 
     private let writtenCounter = Counter(label: "palisade_querylog_written_total")
+    /// Queries the written events stand for (an event folds identical queries; QueryEventBuffer).
+    private let writtenQueriesCounter = Counter(label: "palisade_querylog_written_queries_total")
     private let droppedCounter = Counter(label: "palisade_querylog_dropped_total")
     private let errorCounter = Counter(label: "palisade_querylog_write_errors_total")
     private let depthGauge = Gauge(label: "palisade_querylog_queue_depth")
@@ -156,6 +158,7 @@ public final class QueryLogWriter: QueryEventSink, Service {
             case .success:
                 self.batchTimer.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - began))
                 self.writtenCounter.increment(by: chunk.count)
+                self.writtenQueriesCounter.increment(by: chunk.reduce(0) { $0 + max($1.count, 1) })
                 self.state.withLock { state in
                     state.written += chunk.count
                     state.batches += 1

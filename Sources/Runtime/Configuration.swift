@@ -45,6 +45,10 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var api: APIConfiguration
     /// Quarantine answers, allowlist and container actions.
     public var quarantine: QuarantineConfiguration
+    /// Event exports: JSON lines, per-workload Prometheus counters.
+    public var export: ExportConfiguration
+    /// Incident webhooks.
+    public var incidents: IncidentsConfiguration
 
     /// The embedded default configuration.
     public init() {
@@ -65,6 +69,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.identityFile = nil
         self.api = APIConfiguration()
         self.quarantine = QuarantineConfiguration()
+        self.export = ExportConfiguration()
+        self.incidents = IncidentsConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,11 +93,14 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
         self.api = try c.decodeIfPresent(APIConfiguration.self, forKey: .api) ?? d.api
         self.quarantine = try c.decodeIfPresent(QuarantineConfiguration.self, forKey: .quarantine) ?? d.quarantine
+        self.export = try c.decodeIfPresent(ExportConfiguration.self, forKey: .export) ?? d.export
+        self.incidents = try c.decodeIfPresent(IncidentsConfiguration.self, forKey: .incidents) ?? d.incidents
     }
 
     enum CodingKeys: String, CodingKey {
         case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
         case api, quarantine
+        case export, incidents
     }
 }
 
@@ -194,7 +203,8 @@ public struct LocalDataConfiguration: Codable, Sendable, Equatable {
 public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     /// Store every query in the SQLite database in `dataDir`. Default true.
     public var store: Bool
-    /// Also write one JSON line per query to this file (`-` for stdout). Default: none.
+    /// Deprecated: use `export.json.path`. Still honoured (with a warning) when `export.json` is unset.
+    /// Default: none.
     public var jsonOutput: String?
     /// The SQLite store: file (relative paths are inside `dataDir`), queue, batches, retention.
     public var sqlite: QueryStoreConfiguration

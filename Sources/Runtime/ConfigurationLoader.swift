@@ -99,6 +99,9 @@ public enum ConfigurationLoader {
             "enabled", "failMode", "badLines", "subdomains", "ede"],
         "upstreams.conditional[]": ["domain", "servers"],
         "api.tokens[]": ["name", "token", "tokenFile"],
+        "export": ["json"],
+        "export.json": ["path", "queueCapacity", "flushIntervalMilliseconds"],
+        "incidents.webhooks[]": ["url", "secret", "headers"],
     ]
 
     /// Every key in `node` that the configuration does not know, at any depth, so a typo in a nested
@@ -139,6 +142,8 @@ public enum ConfigurationLoader {
         guard let key = path.first else { return }
         if path.count == 1 {
             var v = ((try? Yams.compose(yaml: value)) ?? nil) ?? Node(value)
+            // A lone `-` (standard output, for `export.json.path`) would compose to a one-item block sequence.
+            if value == "-" { v = Node(value) }
             let isList = node[key]?.sequence != nil || defaults?[key]?.sequence != nil
             if isList, v.sequence == nil {
                 v = Node(value.split(separator: ",").map { Node(String($0).trimmingCharacters(in: .whitespaces)) })
@@ -216,6 +221,8 @@ public enum ConfigurationLoader {
         if config.tcp.maxConnections <= 0 { e.append("tcp.maxConnections: must be > 0") }
         e += config.policySources().1
         e += config.validateAPI()
+        e += config.export.validate(path: "export")
+        e += config.incidents.validate(path: "incidents")
         return e
     }
 }

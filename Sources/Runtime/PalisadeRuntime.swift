@@ -145,6 +145,7 @@ public final class PalisadeRuntime: Sendable {
         services.append(ReadinessService(expectedHTTP: expected, ports: ports, health: health,
             policyReady: { assembly.policy.readiness() }, onReady: onReady))
         services.append(ReloadService { [self] in
+            store.reopenOutputs()
             await self.reload(current: current, chains: chains, events: store.buffer, group: group,
                 operatorState: operatorState)
         })

@@ -1,16 +1,27 @@
 import DNSPipeline
 import Foundation
+import Incidents
 import Logging
 import QueryStore
 import QueryStorePostgres
 import ServiceLifecycle
 import Synchronization
 
-/// The query-log side: sinks for the pipeline, services that drain them, HTTP routes that read them.
+/// The query-event side: sinks for the pipeline, services that drain them.
+///
+/// Fan-out: the query-log stage hands each query to one bounded ``QueryEventBuffer`` (a lock and an append on
+/// the DNS path); its drain task builds the event once and offers it to every sink in turn. Each sink has
+/// its own bounded queue or does O(1) work, so a slow consumer (a full disk, a stalled stdout pipe, a webhook
+/// receiver that is down) drops and counts its own events and never blocks the others or resolution:
+/// - the SQLite ``QueryLogWriter`` (`queryLog.store`),
+/// - the ``JSONEventExporter`` (`export.json`),
+/// - ``WorkloadQueryMetrics`` (`export.prometheus`, only when another sink is on),
+/// - the ``IncidentMonitor`` feeding the ``IncidentWebhookService`` (`incidents.webhooks`).
 final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
     let buffer: QueryEventBuffer?
     let services: [any Service]
+    let exporter: JSONEventExporter?
 
     /// The database, for the API's reads and the audit trail; nil when `queryLog.store` is false.
     let store: (any EventStore)?
@@ -29,10 +40,44 @@ final class QueryLogComponents: Sendable {
             services.append(QueryLogRetentionService(store: store, maxAge: cfg.maxAgeHours.map { .seconds($0 * 3600) },
                 maxRows: cfg.maxRows, interval: .seconds(cfg.retentionIntervalSeconds)))
         }
-        if let path = c.queryLog.jsonOutput {
-            let json = try JSONEventOutput(path: path)
-            sinks.append(json)
-            services.append(json)
+        var json = c.export.json
+        if json == nil, let legacy = c.queryLog.jsonOutput {
+            logger.warning("queryLog.jsonOutput is deprecated; use export.json.path", metadata: ["file": "\(legacy)"])
+            json = JSONExportConfiguration(path: legacy)
+        }
+        if let json {
+            do {
+                let exporter = try JSONEventExporter(destination: .init(path: json.path), queueCapacity: json.queueCapacity,
+                    flushInterval: .milliseconds(json.flushIntervalMilliseconds), logger: Logger(label: "palisade.export"))
+                self.exporter = exporter
+                sinks.append(exporter)
+                services.append(exporter)
+            } catch {
+                throw StartupError(message: "\(error). Check export.json.path (- for standard output).")
+            }
+        } else {
+            self.exporter = nil
+        }
+        let incidents = c.incidents
+        if !incidents.webhooks.isEmpty {
+            let targets = incidents.webhooks.map {
+                WebhookTarget(url: $0.url, secret: $0.secret, headers: $0.parsedHeaders ?? [])
+            }
+            let webhooks = IncidentWebhookService(targets: targets,
+                configuration: .init(maxAttempts: incidents.maxAttempts,
+                    initialBackoff: .milliseconds(incidents.initialBackoffMilliseconds),
+                    maxBackoff: .milliseconds(incidents.maxBackoffMilliseconds),
+                    timeout: .milliseconds(incidents.timeoutMilliseconds), queueCapacity: incidents.queueCapacity),
+                logger: Logger(label: "palisade.incidents"))
+            let tracker = IncidentTracker(configuration: .init(window: .seconds(incidents.windowSeconds),
+                lastQueries: incidents.lastQueries, maxWorkloads: incidents.maxWorkloads))
+            sinks.append(IncidentMonitor(tracker: tracker, webhooks: webhooks))
+            services.append(webhooks)
+        }
+        // Per-workload counters ride on the stream the other sinks need; alone they would put the query-log
+        // stage back on the DNS path of a resolver configured to log nothing.
+        if !sinks.isEmpty, c.export.prometheus.maxWorkloads > 0 {
+            sinks.append(WorkloadQueryMetrics(maxWorkloads: c.export.prometheus.maxWorkloads))
         }
         self.sinks = sinks
         self.store = opened
@@ -76,56 +121,10 @@ final class QueryLogComponents: Sendable {
         }
     }
 
-}
 
-/// Writes one JSON object per query to stdout or a file, for log shippers.
-///
-/// `emit` only enqueues (bounded); a background service writes. A full queue drops and counts.
-final class JSONEventOutput: QueryEventSink, Service {
-    private let handle: FileHandle
-    private let stream: AsyncStream<QueryEvent>
-    private let continuation: AsyncStream<QueryEvent>.Continuation
-    private let dropped = Atomic<Int>(0)
-
-    init(path: String, capacity: Int = 10_000) throws {
-        if path == "-" {
-            self.handle = FileHandle.standardOutput
-        } else {
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw StartupError(message: "cannot create query-log JSON output \(path)")
-                }
-            }
-            guard let h = FileHandle(forWritingAtPath: path) else {
-                throw StartupError(message: "cannot open query-log JSON output \(path) for writing")
-            }
-            h.seekToEndOfFile()
-            self.handle = h
-        }
-        (self.stream, self.continuation) = AsyncStream.makeStream(of: QueryEvent.self, bufferingPolicy: .bufferingOldest(capacity))
-    }
-
-    @discardableResult
-    func emit(_ event: QueryEvent) -> Bool {
-        if case .dropped = self.continuation.yield(event) {
-            self.dropped.add(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func run() async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        await withGracefulShutdownHandler {
-            for await e in self.stream {
-                guard var d = try? encoder.encode(e) else { continue }
-                d.append(0x0A)
-                self.handle.write(d)
-            }
-        } onGracefulShutdown: {
-            self.continuation.finish()
-        }
+    /// SIGHUP: reopen the JSON export file (log rotation).
+    func reopenOutputs() {
+        self.exporter?.reopen()
     }
 }
 

@@ -66,6 +66,25 @@ import Testing
         #expect(events.reduce(0) { $0 + $1.count } == 1_000)
     }
 
+    @Test("A client's first block comes after the queries it asked before it, so incidents read in order")
+    func blockKeepsOrder() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(5))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        buffer.record(try self.raw("www.example.org.", at: t0))
+        buffer.record(try self.raw("www.example.org.", at: t0 + 1))
+        buffer.record(try self.raw("other.example.", from: "10.0.0.9", at: t0 + 2))
+        buffer.record(try self.raw("mail.example.org.", at: t0 + 3))
+        buffer.record(try self.raw("evil.example.", at: t0 + 4, blockedBy: "evil.example"))
+        #expect(buffer.drain(nowMicros: t0 + 10) == 3)
+        let events = sink.events.withLock { $0 }
+        #expect(events.map(\.qname) == ["www.example.org.", "mail.example.org.", "evil.example."])
+        #expect(events.first?.count == 2)
+        #expect(buffer.openGroups == 2, "the other client's group and the block's repeats stay open")
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second) == 1)
+        #expect(sink.events.withLock { $0.reduce(0) { $0 + $1.count } } == 5)
+    }
+
     @Test("Different workloads behind one address are never folded together")
     func workloadsStayApart() throws {
         let sink = CollectingSink()

@@ -25,7 +25,7 @@ import Testing
             let blocked = try #require(events.first { $0["qname"] as? String == "b.evil.example" })
             #expect(Set(blocked.keys) == [
                 "id", "time", "client_ip", "transport", "workload", "qname", "qtype", "rcode", "answers", "source",
-                "upstream", "policy", "blocked", "findings", "latency_us",
+                "upstream", "policy", "blocked", "findings", "latency_us", "count",
             ])
             #expect(blocked["time"] as? String == "2023-11-14T22:20:00.000000Z")
             #expect(blocked["blocked"] as? Bool == true)

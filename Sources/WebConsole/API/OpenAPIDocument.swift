@@ -252,6 +252,7 @@ enum OpenAPIDocument {
                 ("rcode", type("string")), ("answers", array(type("string"))), ("source", type("string")),
                 ("upstream", type("string", nullable: true)), ("policy", nullable("PolicyHit")),
                 ("blocked", type("boolean")), ("findings", array(ref("Finding"))), ("latency_us", type("integer")),
+                ("count", type("integer")),
             ])),
             ("EventPage", object([
                 ("events", array(ref("Event"))),

@@ -51,6 +51,7 @@ enum APIDTO {
             "blocked": .bool(ev.blocked),
             "findings": .array(findings),
             "latency_us": .int(ev.latencyMicros),
+            "count": .int(Int64(ev.count)),
         ]
     }
 

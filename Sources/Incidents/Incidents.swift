@@ -1,1 +1,0 @@
-// Placeholder: incident webhooks and JSON event output land here.
