@@ -36,6 +36,7 @@ enum ConsoleAssets {
         th { font-size: 13px; color: var(--muted); font-weight: 600; white-space: nowrap; }
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         tr.blocked td { background: #fdf1f0; }
+        td time, td.bars { white-space: nowrap; }
         .qname, .rule, .image, code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
           font-size: 13px; overflow-wrap: anywhere; }
         .wname { font-weight: 600; }

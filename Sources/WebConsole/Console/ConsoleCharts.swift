@@ -69,6 +69,8 @@ enum ConsoleCharts {
         let every = max(1, buckets.count / 6)
         for i in stride(from: 0, to: buckets.count, by: every) {
             let x = left + Double(i) * slot
+            // A label starting this close to the right edge would be cut off.
+            if x > width - right - 44 { break }
             out += """
                 <line class="tick" x1="\(coordinate: x)" y1="\(coordinate: top + plotHeight)" x2="\(coordinate: x)" \
                 y2="\(coordinate: top + plotHeight + 4)"/><text class="axis" x="\(coordinate: x)" \

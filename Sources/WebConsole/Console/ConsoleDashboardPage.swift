@@ -173,7 +173,7 @@ extension ConsoleController {
             let link = ConsoleURL.make("/search", [("name", r.qname), ("blocked", "true"), ("from", "-" + range.rawValue)])
             out += """
                 <tr><td><a class="qname" href="\(link)">\(r.qname)</a></td>\
-                <td>\(ConsoleCharts.bar(r.queries, of: peak, blocked: r.queries))\(ConsoleLayout.number(r.queries))</td>\
+                <td class="bars">\(ConsoleCharts.bar(r.queries, of: peak, blocked: r.queries))\(ConsoleLayout.number(r.queries))</td>\
                 <td class="num">\(r.workloads)</td><td>\(ConsoleLayout.ago(r.lastSeenMicros, now: now))</td></tr>
                 """
         }
@@ -190,7 +190,7 @@ extension ConsoleController {
         for r in rows {
             out += """
                 <tr><td>\(ConsoleLayout.subject(r.subject))</td>\
-                <td>\(ConsoleCharts.bar(r.queries, of: peak, blocked: r.blocked))\(ConsoleLayout.number(r.queries))</td>\
+                <td class="bars">\(ConsoleCharts.bar(r.queries, of: peak, blocked: r.blocked))\(ConsoleLayout.number(r.queries))</td>\
                 <td class="num">\(ConsoleLayout.number(r.blocked))</td></tr>
                 """
         }

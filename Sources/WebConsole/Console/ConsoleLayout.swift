@@ -125,7 +125,9 @@ enum ConsoleLayout {
 
     /// The feed and rule that decided a query: `urlhaus: evil.example (nxdomain)`.
     static func policy(_ hit: PolicyHit) -> ConsoleHTML {
-        let trigger: ConsoleHTML = hit.trigger.isEmpty || hit.trigger == "qname" ? "" : " on \(hit.trigger)"
+        // The usual triggers (a name in a list or an RPZ QNAME rule) go without saying; client-IP and
+        // response-IP rules are worth naming.
+        let trigger: ConsoleHTML = ["", "qname", "list"].contains(hit.trigger) ? "" : " on \(hit.trigger)"
         return "<span class=\"feed\">\(hit.source)</span>: <span class=\"rule\">\(hit.rule)</span> "
             + "<span class=\"action\">(\(hit.action)\(trigger))</span>"
     }
