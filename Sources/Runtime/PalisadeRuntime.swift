@@ -1,5 +1,6 @@
 import DNSCache
 import DNSPipeline
+import DNSPolicy
 import DNSServer
 import DNSWire
 import Foundation
@@ -101,7 +102,11 @@ public final class PalisadeRuntime: Sendable {
         var expected = 0
         if !c.http.isEmpty, let hp = HostPort(c.http) {
             expected += 1
+            // The console reads the policy status through `current`, since a reload replaces the manager.
+            let console = ConsoleDataSources(store: store.store,
+                feeds: { await current.withLock { $0 }.policy.manager.status() })
             services.append(HTTPService.operations(host: hp.host, port: hp.port, registry: registry, health: health,
+                extraRoutes: { ConsoleRoutes.register(on: $0, sources: console) },
                 logger: Logger(label: "palisade.http"),
                 onRunning: { port in ports.set { $0.http = port } }))
         }

@@ -10,10 +10,13 @@ final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
     let buffer: QueryEventBuffer?
     let services: [any Service]
+    /// The query log database, for the console's reads; nil when `queryLog.store` is off.
+    let store: QueryStore?
 
     init(configuration c: PalisadeConfiguration, logger: Logger) throws {
         var sinks: [any QueryEventSink] = []
         var services: [any Service] = []
+        var opened: QueryStore?
         if c.queryLog.store {
             let cfg = c.queryLog.sqlite
             let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
@@ -24,6 +27,7 @@ final class QueryLogComponents: Sendable {
                 throw StartupError(message: "cannot open the query log database \(path): \(error). "
                     + "Check --data-dir, or set queryLog.store: false.")
             }
+            opened = store
             let writer = QueryLogWriter(store: store, configuration: cfg, logger: Logger(label: "palisade.querylog"))
             sinks.append(writer)
             services.append(writer)
@@ -36,6 +40,7 @@ final class QueryLogComponents: Sendable {
             services.append(json)
         }
         self.sinks = sinks
+        self.store = opened
         if sinks.isEmpty {
             self.buffer = nil
         } else {

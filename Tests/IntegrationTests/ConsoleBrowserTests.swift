@@ -1,0 +1,150 @@
+import DNSWire
+import Foundation
+import Testing
+import TestSupport
+
+/// The console in a real browser: `palisade serve` with a static identity file and a block list, real queries
+/// from several loopback addresses, then headless Chromium renders the pages from 127.0.0.1 only.
+@Suite(
+    "Console in a browser", .tags(.integration),
+    .enabled(if: Requirements.nsdAndDig && Requirements.chromium,
+        "needs nsd, dig and chromium (Debian: nsd, bind9-dnsutils, chromium; scripts/test.sh installs them)"))
+struct ConsoleBrowserTests {
+    /// Workloads behind loopback addresses: 127.0.0.2 and 127.0.0.3 are named, 127.0.0.4 is not.
+    static let identities = """
+        - match: 127.0.0.2
+          name: web-frontend
+          image: registry.example.org/web:1.4
+          labels: {team: payments, env: prod}
+        - match: 127.0.0.3
+          name: batch-worker
+          image: localhost/batch:2
+          labels: {team: data}
+        """
+
+    /// The block list (its file name is the feed's name in EDE texts, the log and the console).
+    static let blocklist = "c2.evil-example.org\ntracker.example.net\n"
+
+    /// A label a hostile client could send: markup and a quote (characters DNS presentation format leaves
+    /// unescaped), which the console must show as text.
+    static let hostileLabel = "<img/src=x/onerror=alert'1'>"
+
+    @Test("The dashboard, workload, search and feeds pages show the logged workloads, blocks and feed in Chromium")
+    func consoleInChromium() async throws {
+        try await withDaemons { r in
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let dir = try r.directory(prefix: "palisade-console")
+            let list = try dir.write("c2-feed.txt", Self.blocklist)
+            let identity = try dir.write("identity.yaml", Self.identities)
+            let palisade = r.keep(
+                try await PalisadeProcess.start(
+                    arguments: ["--blocklist", list, "--identity-file", identity], upstreams: ["127.0.0.1:\(nsd.port)"]))
+            let http = try #require(palisade.httpPort, "no HTTP port:\n\(palisade.log)")
+            let port = palisade.dnsPort
+
+            // web-frontend asks for a clean name and, three times, for the C&C name; batch-worker for the
+            // tracker; the unnamed client for a clean name and a hostile one.
+            let clean = try await DNSTestClient.query("www.example.org", .a, port: port, source: "127.0.0.2")
+            #expect(clean.rcode == .noError, "\(clean)")
+            for _ in 0..<3 {
+                let blocked = try await DNSTestClient.query("c2.evil-example.org", .a, port: port, source: "127.0.0.2")
+                #expect(blocked.rcode == .nxDomain, "\(blocked)")
+            }
+            _ = try await DNSTestClient.query("tracker.example.net", .aaaa, port: port, source: "127.0.0.3")
+            _ = try await DNSTestClient.query("mail.example.org", .mx, port: port, source: "127.0.0.3")
+            _ = try await DNSTestClient.query("www.example.org", .aaaa, port: port, source: "127.0.0.4")
+            let hostile = DNSMessage.query(
+                id: 4242, name: try DomainName(labels: [Array(Self.hostileLabel.utf8), Array("example".utf8), Array("org".utf8)]),
+                type: .a, recursionDesired: true, edns: EDNS())
+            _ = try await DNSTestClient.udpQuery(hostile, port: port, source: "127.0.0.4")
+
+            // The log writer flushes every 200 ms: wait until the console sees the last query.
+            let flushed = await Poll.until(timeout: .seconds(20), every: .milliseconds(100)) {
+                let page = try? await HTTPTestClient.get("/search?client_ip=127.0.0.4", port: http)
+                return page?.body.contains("onerror") == true
+            }
+            #expect(flushed, "the queries never reached the query log:\n\(palisade.log)")
+
+            let browser = try r.directory(prefix: "palisade-chromium")
+            let dashboard = try await Self.dumpDOM("http://127.0.0.1:\(http)/?range=1h", profile: browser)
+            for expected in [
+                "web-frontend", "registry.example.org/web:1.4", "team=payments", "env=prod", "batch-worker",
+                "c2.evil-example.org", "tracker.example.net", "c2-feed.txt", "unknown (127.0.0.4)", "×3",
+            ] {
+                #expect(dashboard.contains(expected), "the dashboard DOM lacks \(expected):\n\(dashboard)")
+            }
+            #expect(dashboard.contains("<svg class=\"chart timeseries\""), "no chart in the DOM")
+
+            let workload = try await Self.dumpDOM("http://127.0.0.1:\(http)/workloads/static%3Aweb-frontend?range=1h",
+                profile: browser)
+            #expect(workload.contains("<h1>web-frontend</h1>"), "\(workload)")
+            #expect(workload.contains("4 queries, 3 blocked"), "\(workload)")
+            #expect(workload.contains("c2.evil-example.org"))
+
+            // Whatever the browser parsed from the hostile name is text: no element was created from it.
+            let search = try await Self.dumpDOM("http://127.0.0.1:\(http)/search?client_ip=127.0.0.4", profile: browser)
+            #expect(search.contains("&lt;img/src=x/onerror=alert'1'&gt;.example.org"), "\(search)")
+            #expect(!search.contains("<img"), "the hostile name became an element:\n\(search)")
+
+            let feeds = try await Self.dumpDOM("http://127.0.0.1:\(http)/feeds", profile: browser)
+            #expect(feeds.contains("c2-feed.txt"))
+            #expect(feeds.contains("<span class=\"state ok\">ok</span>"), "\(feeds)")
+
+            let screenshot = dir.file("console-dashboard.png")
+            try await Self.screenshot("http://127.0.0.1:\(http)/?range=1h", to: screenshot, profile: browser)
+            let png = try #require(FileManager.default.contents(atPath: screenshot), "chromium wrote no screenshot")
+            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "not a PNG")
+            #expect(png.count > 20_000, "a \(png.count)-byte screenshot is too small to show the page")
+            // PALISADE_CONSOLE_SCREENSHOT=path keeps a copy (how docs/console-dashboard.png was made).
+            if let keep = ProcessInfo.processInfo.environment["PALISADE_CONSOLE_SCREENSHOT"] {
+                try? FileManager.default.removeItem(atPath: keep)
+                try FileManager.default.copyItem(atPath: screenshot, toPath: keep)
+            }
+        }
+    }
+
+    /// Flags that keep Chromium off the network and quiet: no background services, no component or
+    /// safe-browsing updates, every host name but 127.0.0.1 unresolvable, a throwaway profile.
+    static func chromiumArguments(profile: TemporaryDirectory) -> [String] {
+        [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--user-data-dir=\(profile.path)", "--no-first-run", "--no-default-browser-check",
+            "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+            "--disable-extensions", "--disable-sync", "--disable-domain-reliability",
+            "--disable-client-side-phishing-detection", "--disable-breakpad", "--metrics-recording-only",
+            "--safebrowsing-disable-auto-update", "--no-pings", "--disable-features=MediaRouter,OptimizationHints,Translate",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=direct://",
+            "--hide-scrollbars", "--force-device-scale-factor=1",
+        ]
+    }
+
+    /// The DOM Chromium builds from `url`, serialised.
+    static func dumpDOM(_ url: String, profile: TemporaryDirectory) async throws -> String {
+        #expect(url.hasPrefix("http://127.0.0.1:"), "the browser may only visit this machine")
+        let out = try await ExternalTool.run("chromium", Self.chromiumArguments(profile: profile) + ["--dump-dom", url],
+            environment: Self.environment(profile), timeout: .seconds(90))
+        #expect(out.status == 0, "\(out)")
+        return out.output
+    }
+
+    /// A 1280×1600 screenshot of `url`.
+    static func screenshot(_ url: String, to path: String, profile: TemporaryDirectory) async throws {
+        #expect(url.hasPrefix("http://127.0.0.1:"), "the browser may only visit this machine")
+        let out = try await ExternalTool.run(
+            "chromium", Self.chromiumArguments(profile: profile) + ["--screenshot=\(path)", "--window-size=1280,1600", url],
+            environment: Self.environment(profile), timeout: .seconds(90))
+        #expect(out.status == 0, "\(out)")
+    }
+
+    /// The test's environment with HOME in the throwaway profile (Chromium writes caches there).
+    static func environment(_ profile: TemporaryDirectory) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = profile.path
+        return env
+    }
+}
+
+extension Requirements {
+    /// Debian's `chromium`, run headless for the console's browser test.
+    static let chromium = TestBinaries.has("chromium")
+}
