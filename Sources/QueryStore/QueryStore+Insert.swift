@@ -71,8 +71,8 @@ extension QueryStore {
             sql: """
                 INSERT INTO events (ts_us, client_ip, transport, workload_ref, qname, qname_rev, qtype, rcode, answers,
                     source, upstream, policy_source, policy_rule, policy_action, policy_trigger, blocked, findings,
-                    latency_us)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    latency_us, query_count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var findingEncoder: JSONEncoder?
         for event in events {
@@ -91,7 +91,7 @@ extension QueryStore {
                 event.answers.isEmpty ? nil : JSONText.encode(event.answers),
                 event.source, event.upstream,
                 policy?.source, policy?.rule, policy?.action, policy?.trigger,
-                event.blocked ? 1 : 0, findings, event.latencyMicros,
+                event.blocked ? 1 : 0, findings, event.latencyMicros, max(event.count, 1),
             ])
         }
     }

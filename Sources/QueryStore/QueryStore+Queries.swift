@@ -124,7 +124,7 @@ extension QueryStore {
         let columns = """
             SELECT e.id, e.ts_us, e.client_ip, e.transport, w.key, e.qname, e.qtype, e.rcode, e.answers,
                 e.source, e.upstream, e.policy_source, e.policy_rule, e.policy_action, e.policy_trigger, e.findings,
-                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels
+                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels, e.query_count
             FROM events e
             LEFT JOIN workloads w ON w.id = e.workload_ref
             """
@@ -213,7 +213,7 @@ extension QueryStore {
                     FROM (
                         SELECT e.workload_ref,
                             CASE WHEN e.workload_ref IS NULL THEN e.client_ip END AS anon_ip,
-                            COUNT(*) AS n, COUNT(DISTINCT e.qname_rev) AS names, MAX(e.ts_us) AS last_ts
+                            SUM(e.query_count) AS n, COUNT(DISTINCT e.qname_rev) AS names, MAX(e.ts_us) AS last_ts
                         FROM events e
                         WHERE e.blocked = 1 AND e.ts_us >= ?
                         GROUP BY CASE WHEN e.workload_ref IS NULL THEN e.client_ip END, e.workload_ref
@@ -245,7 +245,7 @@ extension QueryStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT qname, COUNT(*) AS n, COUNT(DISTINCT workload_ref) AS workloads, MAX(ts_us) AS last_ts
+                    SELECT qname, SUM(query_count) AS n, COUNT(DISTINCT workload_ref) AS workloads, MAX(ts_us) AS last_ts
                     FROM events
                     WHERE blocked = 1 AND ts_us >= ?
                     GROUP BY qname
@@ -278,7 +278,7 @@ extension QueryStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref, COUNT(*)
+                    SELECT CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref, SUM(query_count)
                     FROM events
                     WHERE blocked = 1 AND ts_us >= ?
                     GROUP BY CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref
@@ -297,14 +297,15 @@ extension QueryStore {
                 db,
                 sql: """
                     SELECT w.id,
-                        (SELECT COUNT(*) FROM events e WHERE e.workload_ref = w.id AND e.ts_us >= ?) AS n,
+                        (SELECT TOTAL(e.query_count) FROM events e WHERE e.workload_ref = w.id AND e.ts_us >= ?) AS n,
                         w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
                     FROM workloads w
                     WHERE w.last_seen_us >= ?
                     """,
                 arguments: [sinceMicros, sinceMicros])
             {
-                let queries: Int = row[1]
+                // TOTAL() is a float (0.0 for no rows); counts stay far below 2^53.
+                let queries = Int(row[1] as Double)
                 if queries == 0 { continue }
                 let ref: Int64 = row[0]
                 activity.append(
@@ -315,7 +316,7 @@ extension QueryStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT client_ip, COUNT(*) FROM events
+                    SELECT client_ip, SUM(query_count) FROM events
                     WHERE workload_ref IS NULL AND ts_us >= ?
                     GROUP BY client_ip
                     """,
@@ -381,9 +382,9 @@ extension QueryStore {
             // One range count per bucket on the covering time index (and on the small partial blocked index):
             // `GROUP BY ts_us / width` would feed every event in the window through a sorter first, about
             // seven times slower at ten million events.
-            let total = try db.cachedStatement(sql: "SELECT COUNT(*) FROM events WHERE ts_us >= ? AND ts_us < ?")
+            let total = try db.cachedStatement(sql: "SELECT TOTAL(query_count) FROM events WHERE ts_us >= ? AND ts_us < ?")
             let blockedTotal = try db.cachedStatement(
-                sql: "SELECT COUNT(*) FROM events WHERE blocked = 1 AND ts_us >= ? AND ts_us < ?")
+                sql: "SELECT TOTAL(query_count) FROM events WHERE blocked = 1 AND ts_us >= ? AND ts_us < ?")
             return try (0..<count).map { i in
                 let index = start / width + i
                 // The first bucket starts at its boundary but counts only events from `since` on.
@@ -391,8 +392,8 @@ extension QueryStore {
                 let upper = min((index + 1) * width, end)
                 return TimeBucket(
                     startMicros: index * width,
-                    queries: try Int.fetchOne(total, arguments: [lower, upper]) ?? 0,
-                    blocked: try Int.fetchOne(blockedTotal, arguments: [lower, upper]) ?? 0)
+                    queries: Int(try Double.fetchOne(total, arguments: [lower, upper]) ?? 0),
+                    blocked: Int(try Double.fetchOne(blockedTotal, arguments: [lower, upper]) ?? 0))
             }
         }
     }
@@ -410,11 +411,12 @@ extension QueryStore {
             let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
             let blocked = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE blocked = 1") ?? 0
             let workloads = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workloads") ?? 0
+            let queries = Int(try Double.fetchOne(db, sql: "SELECT TOTAL(query_count) FROM events") ?? 0)
             let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(ts_us) FROM events")
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(ts_us) FROM events")
             return StoreCounts(
-                events: events, blockedEvents: blocked, workloads: workloads, oldestMicros: oldest, newestMicros: newest
-            )
+                events: events, blockedEvents: blocked, workloads: workloads, oldestMicros: oldest, newestMicros: newest,
+                queries: queries)
         }
     }
 
@@ -449,7 +451,7 @@ extension QueryStore {
         let event = QueryEvent(
             timestampMicros: row[1], clientIP: row[2], transport: row[3], workload: workload, qname: row[5],
             qtype: row[6], rcode: row[7], answers: JSONText.decodeStrings(row[8]), source: row[9], upstream: row[10],
-            policy: policy, findings: JSONText.decodeFindings(row[15]), latencyMicros: row[16])
+            policy: policy, findings: JSONText.decodeFindings(row[15]), latencyMicros: row[16], count: row[22])
         return StoredEvent(id: row[0], workloadKey: workload == nil ? nil : key, event: event)
     }
 

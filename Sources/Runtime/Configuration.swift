@@ -189,12 +189,17 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     public var jsonOutput: String?
     /// The SQLite store: file (relative paths are inside `dataDir`), queue, batches, retention.
     public var sqlite: QueryStoreConfiguration
+    /// Identical queries (same client, workload, question, rcode, answer source and policy hit) within
+    /// this many milliseconds become one logged event with a count; 0 logs every query as its own event.
+    /// Blocked queries are logged at once and their repeats folded. Default 2000.
+    public var aggregateWindowMs: Int
 
     /// Defaults as documented.
     public init() {
         self.store = true
         self.jsonOutput = nil
         self.sqlite = QueryStoreConfiguration()
+        self.aggregateWindowMs = 2_000
     }
 
     public init(from decoder: any Decoder) throws {
@@ -202,6 +207,11 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         self.store = try c.decodeIfPresent(Bool.self, forKey: .store) ?? true
         self.jsonOutput = try c.decodeIfPresent(String.self, forKey: .jsonOutput)
         self.sqlite = try c.decodeIfPresent(QueryStoreConfiguration.self, forKey: .sqlite) ?? QueryStoreConfiguration()
+        self.aggregateWindowMs = try c.decodeIfPresent(Int.self, forKey: .aggregateWindowMs) ?? 2_000
+        guard (0...600_000).contains(self.aggregateWindowMs) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.aggregateWindowMs],
+                debugDescription: "must be between 0 and 600000 milliseconds, got \(self.aggregateWindowMs)"))
+        }
     }
 }
 

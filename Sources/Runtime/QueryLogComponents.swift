@@ -44,7 +44,8 @@ final class QueryLogComponents: Sendable {
         if sinks.isEmpty {
             self.buffer = nil
         } else {
-            let buffer = QueryEventBuffer(sinks: sinks)
+            let buffer = QueryEventBuffer(sinks: sinks,
+                aggregationWindow: .milliseconds(c.queryLog.aggregateWindowMs))
             self.buffer = buffer
             // Registered after the sinks: it stops first and hands its last events to them.
             services.append(QueryEventBufferService(buffer: buffer))
