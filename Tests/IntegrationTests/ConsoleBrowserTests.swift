@@ -58,10 +58,11 @@ struct ConsoleBrowserTests {
                 type: .a, recursionDesired: true, edns: EDNS())
             _ = try await DNSTestClient.udpQuery(hostile, port: port, source: "127.0.0.4")
 
-            // The log writer flushes every 200 ms: wait until the console sees the last query.
+            // Repeats are folded for the aggregation window (2 s) and the writer flushes every 200 ms: wait
+            // until the dashboard counts all eight queries.
             let flushed = await Poll.until(timeout: .seconds(20), every: .milliseconds(100)) {
-                let page = try? await HTTPTestClient.get("/search?client_ip=127.0.0.4", port: http)
-                return page?.body.contains("onerror") == true
+                let page = try? await HTTPTestClient.get("/?range=1h", port: http)
+                return page?.body.contains("<div class=\"value\">8</div><div class=\"what\">queries in") == true
             }
             #expect(flushed, "the queries never reached the query log:\n\(palisade.log)")
 

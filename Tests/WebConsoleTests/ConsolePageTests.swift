@@ -325,6 +325,27 @@ import TestSupport
         #expect(pages[1].body.contains("<span>24 queries, 4 blocked</span>"), "24 h includes the 3-hour-old block")
     }
 
+    @Test("A log entry that folds identical queries counts as all of them")
+    func foldedCounts() async throws {
+        var folded = Self.event(600, Self.batch, ip: "10.89.0.6", "beacon.evil.example", hit: Self.urlhaus)
+        folded.count = 40
+        let pages = try await Self.get(
+            ["/?range=1h", "/workloads/container%3A3f2a9c?range=1h", "/search?name=beacon.evil.example"],
+            store: try await Self.store([folded]))
+        #expect(pages.map(\.status) == [.ok, .ok, .ok])
+        // 31 + 40 queries, 5 + 40 blocked.
+        #expect(pages[0].body.contains("<div class=\"value\">71</div><div class=\"what\">queries in the last hour"))
+        #expect(pages[0].body.contains("<div class=\"value\">45</div><div class=\"what\">blocked queries"))
+        let blocked = try #require(Self.section("blocked", of: pages[0].body))
+        #expect(blocked.contains("beacon.evil.example</span> <span class=\"count\">×40</span>"), "\(blocked)")
+        // batch-7 now has the most blocked queries (41), so it is listed first.
+        let batchAt = try #require(blocked.range(of: "batch-7")?.lowerBound)
+        let webAt = try #require(blocked.range(of: "web-1")?.lowerBound)
+        #expect(batchAt < webAt)
+        #expect(pages[1].body.contains("<span>46 queries, 41 blocked</span>"), "\(pages[1].body)")
+        #expect(pages[2].body.contains("×40</span>"))
+    }
+
     @Test("An unknown workload key is a 404 page")
     func unknownWorkload() async throws {
         let page = try #require(try await Self.get(["/workloads/container%3Anope"], store: try await Self.store()).first)

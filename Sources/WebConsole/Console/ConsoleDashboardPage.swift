@@ -107,7 +107,8 @@ extension ConsoleController {
             let e = stored.event
             var entry = byName[e.qname] ?? BlockedNames.Name(qname: e.qname, count: 0, last: e.timestampMicros, hits: [])
             if entry.count == 0 { order.append(e.qname) }
-            entry.count += 1
+            // One event can stand for several identical queries folded by the query log.
+            entry.count += e.count
             entry.last = max(entry.last, e.timestampMicros)
             if let hit = e.policy, !entry.hits.contains(hit) { entry.hits.append(hit) }
             byName[e.qname] = entry

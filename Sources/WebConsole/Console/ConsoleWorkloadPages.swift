@@ -113,12 +113,17 @@ extension ConsoleController {
             TimeBucket(startMicros: start + Int64($0) * bucketMicros, queries: 0, blocked: 0)
         }
         var blockedEvents: [StoredEvent] = []
+        var queryTotal = 0
+        var blockedTotal = 0
         for e in events {
             let index = Int((e.event.timestampMicros - start) / bucketMicros)
             guard buckets.indices.contains(index) else { continue }
-            buckets[index].queries += 1
+            // An event stands for `count` identical queries folded by the query log.
+            buckets[index].queries += e.event.count
+            queryTotal += e.event.count
             if e.event.blocked {
-                buckets[index].blocked += 1
+                buckets[index].blocked += e.event.count
+                blockedTotal += e.event.count
                 blockedEvents.append(e)
             }
         }
@@ -146,7 +151,7 @@ extension ConsoleController {
         let truncation: ConsoleHTML =
             truncated
             ? ConsoleLayout.notice(
-                "The chart shows the newest \(ConsoleLayout.number(events.count)) queries, back to "
+                "The chart shows the newest \(ConsoleLayout.number(events.count)) log entries, back to "
                     + "\(ConsoleLayout.time(oldestShown ?? since)).", kind: "warn")
             : ""
         body += """
@@ -155,7 +160,7 @@ extension ConsoleController {
                 label: "Queries and blocked queries of \(w.name)"))
             <div class="legend"><span><span class="swatch q"></span>queries</span>\
             <span><span class="swatch b"></span>blocked</span>\
-            <span>\(ConsoleLayout.number(events.count)) queries, \(ConsoleLayout.number(blockedEvents.count)) blocked</span></div>
+            <span>\(ConsoleLayout.number(queryTotal)) queries, \(ConsoleLayout.number(blockedTotal)) blocked</span></div>
             \(truncation)
             </section>
             """
@@ -163,7 +168,7 @@ extension ConsoleController {
             var names: [String: (count: Int, hits: [PolicyHit], last: Int64)] = [:]
             for e in blockedEvents {
                 var entry = names[e.event.qname] ?? (0, [], e.event.timestampMicros)
-                entry.count += 1
+                entry.count += e.event.count
                 entry.last = max(entry.last, e.event.timestampMicros)
                 if let hit = e.event.policy, !entry.hits.contains(hit) { entry.hits.append(hit) }
                 names[e.event.qname] = entry
@@ -213,11 +218,13 @@ extension ConsoleController {
                 ? "<span class=\"rcode-blocked\">\(e.rcode)</span> <span class=\"muted\">blocked</span>"
                 : "\(e.rcode) <span class=\"muted\">\(e.source)</span>"
             let policy: ConsoleHTML = e.policy.map(ConsoleLayout.policy) ?? ""
+            let repeated: ConsoleHTML =
+                e.count > 1 ? " <span class=\"count\" title=\"identical queries folded into one log entry\">×\(e.count)</span>" : ""
             let answers: ConsoleHTML =
                 e.answers.isEmpty ? "" : "<br><span class=\"muted qname\">\(e.answers.prefix(3).joined(separator: ", "))</span>"
             out += """
                 <tr\(rowClass)><td>\(ConsoleLayout.time(e.timestampMicros))</td>\(sender)\
-                <td><span class="qname">\(e.qname)</span>\(answers)</td><td>\(e.qtype)</td><td>\(result)</td>\
+                <td><span class="qname">\(e.qname)</span>\(repeated)\(answers)</td><td>\(e.qtype)</td><td>\(result)</td>\
                 <td>\(policy)</td><td class="num">\(Self.latency(e.latencyMicros))</td></tr>
                 """
         }
