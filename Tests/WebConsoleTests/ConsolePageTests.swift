@@ -55,11 +55,13 @@ import TestSupport
     }
 
     /// Serves the console over `store` and `feeds` and fetches `paths` in order.
-    static func get(_ paths: [String], store: QueryStore?, feeds: [PolicySourceStatus] = []) async throws -> [Page] {
+    static func get(_ paths: [String], store: QueryStore?, feeds: [PolicySourceStatus] = [],
+        quarantine: (@Sendable (String) async -> ConsoleQuarantineState?)? = nil) async throws -> [Page]
+    {
         let router = Router(context: BasicRequestContext.self)
         let now = Self.now
         ConsoleRoutes.register(
-            on: router, sources: ConsoleDataSources(store: store, feeds: { feeds }, now: { now }))
+            on: router, sources: ConsoleDataSources(store: store, feeds: { feeds }, now: { now }, quarantine: quarantine))
         let app = Application(router: router)
         return try await app.test(.router) { client in
             var pages: [Page] = []
@@ -344,6 +346,61 @@ import TestSupport
         #expect(batchAt < webAt)
         #expect(pages[1].body.contains("<span>46 queries, 41 blocked</span>"), "\(pages[1].body)")
         #expect(pages[2].body.contains("×40</span>"))
+    }
+
+    @Test("With a quarantine source, workload pages show the state and offer quarantine or release forms")
+    func quarantineForms() async throws {
+        let state = ConsoleQuarantineState(
+            answer: "refused", by: "ops<token>", reason: "beacons to \"c2\" <b>now</b>", sinceMicros: Self.now - 600_000_000)
+        let quarantined: @Sendable (String) async -> ConsoleQuarantineState? = { key in
+            key == "container:3f2a9c" ? state : nil
+        }
+        let pages = try await Self.get(
+            ["/workloads/static%3Aweb-1", "/workloads/container%3A3f2a9c", "/workloads?range=1h", "/?range=1h"],
+            store: try await Self.store(), quarantine: quarantined)
+        #expect(pages.map(\.status) == [.ok, .ok, .ok, .ok])
+        let free = pages[0].body
+        #expect(free.contains("<dt>Quarantine</dt><dd>not quarantined</dd>"))
+        #expect(free.contains("data-action=\"quarantine\" data-workload-key=\"static:web-1\""))
+        #expect(free.contains("<input type=\"password\" name=\"token\""))
+        #expect(free.contains("<option value=\"nxdomain\">NXDOMAIN</option>"))
+        #expect(free.contains("<script src=\"/console.js\" defer></script>"))
+        let held = pages[1].body
+        #expect(held.contains("<span class=\"state failed\">quarantined</span> since"))
+        #expect(held.contains("by <strong>ops&lt;token&gt;</strong>: beacons to &quot;c2&quot; &lt;b&gt;now&lt;/b&gt;"))
+        #expect(held.contains("(queries answered REFUSED)"))
+        #expect(held.contains("data-action=\"release\" data-workload-key=\"container:3f2a9c\""))
+        #expect(!held.contains("data-action=\"quarantine\""))
+        // Lists tag the quarantined workload only.
+        #expect(pages[2].body.components(separatedBy: ">quarantined</span>").count == 2)
+        let blocked = try #require(Self.section("blocked", of: pages[3].body))
+        #expect(blocked.contains("batch-7</a> <span class=\"image\">localhost/batch:2</span></span> <span class=\"state failed\">quarantined</span>"), "\(blocked)")
+    }
+
+    @Test("Without a quarantine source the workload page says so and loads no script")
+    func quarantineUnavailable() async throws {
+        let page = try #require(try await Self.get(["/workloads/static%3Aweb-1"], store: try await Self.store()).first)
+        #expect(page.body.contains("not available: this process has no quarantine API"))
+        #expect(!page.body.contains("<form class=\"quarantine\""))
+        #expect(!page.body.contains("<script"))
+    }
+
+    @Test("The quarantine script sends the typed token once, stores nothing and writes results as text")
+    func quarantineScript() async throws {
+        let script = try #require(try await Self.get(["/console.js"], store: nil).first)
+        #expect(script.status == .ok)
+        #expect(script.headers[.contentType] == "text/javascript; charset=utf-8")
+        for expected in ["\"Authorization\": \"Bearer \" + form.elements[\"token\"].value", "/api/v1/quarantine",
+            "method: release ? \"DELETE\" : \"POST\"", "encodeURIComponent(key)", "workload_key: key",
+            "credentials: \"omit\"", "out.textContent"]
+        {
+            #expect(script.body.contains(expected), "console.js lacks \(expected)")
+        }
+        for forbidden in ["innerHTML", "outerHTML", "localStorage", "sessionStorage", "document.cookie", "eval(",
+            "document.write", "http:", "https:"]
+        {
+            #expect(!script.body.contains(forbidden), "console.js uses \(forbidden)")
+        }
     }
 
     @Test("An unknown workload key is a 404 page")

@@ -90,8 +90,51 @@ enum ConsoleAssets {
         #quarantine-result { margin-top: 8px; }
         """
 
-    /// Script for the few actions that need a token (none until the quarantine API exists).
+    /// The quarantine and release forms of a workload page: they call the token-protected HTTP API with the
+    /// token the operator typed. The token is sent in the Authorization header of that one request and kept
+    /// nowhere (no storage, no cookie); results are written with `textContent`, never as markup.
     static let javascript = """
         "use strict";
+        document.addEventListener("DOMContentLoaded", function () {
+          for (const form of document.querySelectorAll("form.quarantine")) {
+            form.addEventListener("submit", async function (event) {
+              event.preventDefault();
+              const out = document.getElementById("quarantine-result");
+              const key = form.dataset.workloadKey;
+              const release = form.dataset.action === "release";
+              const reason = form.elements["reason"].value;
+              const init = {
+                method: release ? "DELETE" : "POST",
+                headers: { "Authorization": "Bearer " + form.elements["token"].value },
+                credentials: "omit",
+                cache: "no-store",
+              };
+              let url = "/api/v1/quarantine";
+              if (release) {
+                url += "/" + encodeURIComponent(key) + "?reason=" + encodeURIComponent(reason);
+              } else {
+                init.headers["Content-Type"] = "application/json";
+                init.body = JSON.stringify({ workload_key: key, reason: reason, answer: form.elements["answer"].value });
+              }
+              out.textContent = "Sending…";
+              try {
+                const response = await fetch(url, init);
+                if (response.ok) {
+                  out.textContent = release ? "Released." : "Quarantined.";
+                  window.location.reload();
+                  return;
+                }
+                let message = response.status + " " + response.statusText;
+                try {
+                  const body = await response.json();
+                  if (body && typeof body.error === "string") message += ": " + body.error;
+                } catch (ignored) {}
+                out.textContent = "Failed: " + message;
+              } catch (error) {
+                out.textContent = "Failed: " + error;
+              }
+            });
+          }
+        });
         """
 }

@@ -57,7 +57,15 @@ extension ConsoleController {
             <div class="stat"><div class="value">\(okFeeds)/\(feeds.count)</div><div class="what">feeds healthy</div></div>
             </div>
             """
-        body += self.blockedTable(blocked, details: details, range: range, now: now)
+        var tags: [ConsoleHTML] = []
+        for row in blocked {
+            if case .workload(let w) = row.subject {
+                tags.append(await self.quarantineTag(w.key))
+            } else {
+                tags.append("")
+            }
+        }
+        body += self.blockedTable(blocked, details: details, tags: tags, range: range, now: now)
         body += """
             <section class="card" id="traffic"><h2>Queries and blocks over \(range.phrase)</h2>
             \(ConsoleCharts.timeSeries(series, bucketMicros: bucketMicros, withDate: range == .week,
@@ -119,9 +127,9 @@ extension ConsoleController {
         return BlockedNames(names: names, truncated: page.next != nil)
     }
 
-    private func blockedTable(_ rows: [BlockedActivity], details: [BlockedNames], range: ConsoleRange, now: Int64)
-        -> ConsoleHTML
-    {
+    private func blockedTable(
+        _ rows: [BlockedActivity], details: [BlockedNames], tags: [ConsoleHTML], range: ConsoleRange, now: Int64
+    ) -> ConsoleHTML {
         var out: ConsoleHTML = """
             <section class="card" id="blocked"><h2>Who tried to reach blocked names in \(range.phrase)</h2>
             """
@@ -133,7 +141,7 @@ extension ConsoleController {
             <th>Names asked for, and the feed and rule that blocked them</th></tr></thead><tbody>
             """
         let from = "-" + range.rawValue
-        for (row, detail) in zip(rows, details) {
+        for ((row, detail), tag) in zip(zip(rows, details), tags) {
             var items: [ConsoleHTML] = []
             for name in detail.names.prefix(Self.namesPerSubject) {
                 let hits = ConsoleHTML.join(name.hits.map(ConsoleLayout.policy), separator: "; ")
@@ -153,7 +161,7 @@ extension ConsoleController {
                 items.append("<li><a href=\"\(searchLink)\">\(more) in the query log</a></li>")
             }
             out += """
-                <tr><td>\(ConsoleLayout.subject(row.subject))</td>\
+                <tr><td>\(ConsoleLayout.subject(row.subject))\(tag)</td>\
                 <td class="num"><a href="\(searchLink)">\(ConsoleLayout.number(row.blockedQueries))</a></td>\
                 <td>\(ConsoleLayout.ago(row.lastBlockedMicros, now: now))</td>\
                 <td><ul class="domains">\(items)</ul></td></tr>

@@ -13,6 +13,11 @@ public struct ConsoleDataSources: Sendable {
     public var feeds: @Sendable () async -> [PolicySourceStatus]
     /// Now, in microseconds since the Unix epoch (injected so that tests can pin the time windows).
     public var now: @Sendable () -> Int64
+    /// A workload's quarantine state by key, or nil when it is not quarantined. When this closure is nil
+    /// (no quarantine API in this process) the pages say quarantine is not available and offer no buttons;
+    /// when it is set, the workload page also offers quarantine and release forms that call
+    /// `POST /api/v1/quarantine` and `DELETE /api/v1/quarantine/{key}` with a token the operator types.
+    public var quarantine: (@Sendable (String) async -> ConsoleQuarantineState?)?
 
     /// Creates the console's data sources.
     ///
@@ -20,18 +25,41 @@ public struct ConsoleDataSources: Sendable {
     ///   - store: The query log, or nil when it is off.
     ///   - feeds: Returns the policy sources' status.
     ///   - now: The wall clock in microseconds; the default reads the system clock.
+    ///   - quarantine: A workload's quarantine state, or nil when quarantine is not available.
     public init(
         store: QueryStore?, feeds: @escaping @Sendable () async -> [PolicySourceStatus],
-        now: @escaping @Sendable () -> Int64 = ConsoleDataSources.wallClockMicros
+        now: @escaping @Sendable () -> Int64 = ConsoleDataSources.wallClockMicros,
+        quarantine: (@Sendable (String) async -> ConsoleQuarantineState?)? = nil
     ) {
         self.store = store
         self.feeds = feeds
         self.now = now
+        self.quarantine = quarantine
     }
 
     /// The system's wall clock in microseconds since the Unix epoch.
     @Sendable public static func wallClockMicros() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+    }
+}
+
+/// A quarantined workload, as the console shows it.
+public struct ConsoleQuarantineState: Sendable, Hashable {
+    /// What its queries get: `refused` or `nxdomain`.
+    public var answer: String
+    /// Who quarantined it (the API token's name).
+    public var by: String
+    /// Why.
+    public var reason: String
+    /// Since when, microseconds since the Unix epoch.
+    public var sinceMicros: Int64
+
+    /// Creates a quarantine state.
+    public init(answer: String, by: String, reason: String, sinceMicros: Int64) {
+        self.answer = answer
+        self.by = by
+        self.reason = reason
+        self.sinceMicros = sinceMicros
     }
 }
 

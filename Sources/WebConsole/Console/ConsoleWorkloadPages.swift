@@ -47,7 +47,7 @@ extension ConsoleController {
                 let blocked = a?.blocked ?? 0
                 let rowClass: ConsoleHTML = blocked > 0 ? " class=\"blocked\"" : ""
                 body += """
-                    <tr\(rowClass)><td>\(ConsoleLayout.workload(key: w.key, w.workload))</td>\
+                    <tr\(rowClass)><td>\(ConsoleLayout.workload(key: w.key, w.workload))\(await self.quarantineTag(w.key))</td>\
                     <td>\(w.workload.kind.rawValue)</td>\
                     <td class="num">\(ConsoleLayout.number(a?.queries ?? 0))</td>\
                     <td class="num">\(ConsoleLayout.number(blocked))</td>\
@@ -130,6 +130,7 @@ extension ConsoleController {
         let oldestShown = events.last?.event.timestampMicros
 
         let w = stored.workload
+        let quarantine = await self.sources.quarantine?(key)
         let image: ConsoleHTML = w.image.map { "<code>\($0)</code>" } ?? "<span class=\"muted\">unknown</span>"
         let labels: ConsoleHTML =
             w.labels.isEmpty ? "<span class=\"muted\">none</span>" : ConsoleLayout.labels(w.labels)
@@ -145,8 +146,8 @@ extension ConsoleController {
             <dt>Key</dt><dd><code>\(key)</code></dd>
             <dt>First seen</dt><dd>\(ConsoleLayout.time(stored.firstSeenMicros))</dd>
             <dt>Last seen</dt><dd>\(ConsoleLayout.time(stored.lastSeenMicros)) (\(ConsoleLayout.ago(stored.lastSeenMicros, now: now)))</dd>
-            <dt>Quarantine</dt><dd>\(Self.quarantineState)</dd>
-            </dl></section>
+            <dt>Quarantine</dt><dd>\(self.quarantineState(quarantine, now: now))</dd>
+            </dl>\(self.quarantineForm(key: key, state: quarantine))</section>
             """
         let truncation: ConsoleHTML =
             truncated
@@ -193,12 +194,58 @@ extension ConsoleController {
             <p><a href="\(all)">All queries of this workload in the query log</a></p>
             </section>
             """
-        return ConsoleLayout.page(title: w.name, section: .workloads, body: body)
+        return ConsoleLayout.page(
+            title: w.name, section: .workloads, body: body, scripted: self.sources.quarantine != nil)
     }
 
-    /// What the workload page says about quarantine until the quarantine API exists.
-    static let quarantineState: ConsoleHTML =
-        "<span class=\"muted\">not available: this build has no quarantine API</span>"
+    /// The workload's quarantine state, or why there is none to show.
+    private func quarantineState(_ state: ConsoleQuarantineState?, now: Int64) -> ConsoleHTML {
+        guard self.sources.quarantine != nil else {
+            return "<span class=\"muted\">not available: this process has no quarantine API</span>"
+        }
+        guard let state else { return "not quarantined" }
+        return """
+            <span class="state failed">quarantined</span> since \(ConsoleLayout.time(state.sinceMicros)) \
+            (\(ConsoleLayout.ago(state.sinceMicros, now: now))) by <strong>\(state.by)</strong>: \(state.reason) \
+            <span class="muted">(queries answered \(state.answer.uppercased()))</span>
+            """
+    }
+
+    /// Quarantine or release, through the token-protected API: `/console.js` sends the request with the
+    /// token typed here (never stored), so no credential lives in the page or a cookie.
+    private func quarantineForm(key: String, state: ConsoleQuarantineState?) -> ConsoleHTML {
+        guard self.sources.quarantine != nil else { return "" }
+        let token: ConsoleHTML = """
+            <label>API token<input type="password" name="token" required autocomplete="off" spellcheck="false"></label>
+            """
+        let form: ConsoleHTML
+        if state == nil {
+            form = """
+                <form class="quarantine" method="post" action="/api/v1/quarantine" data-action="quarantine" \
+                data-workload-key="\(key)">
+                <label>Reason<input type="text" name="reason" required maxlength="500" placeholder="talks to C&amp;C"></label>
+                <label>Answer its queries with<select name="answer"><option value="refused">REFUSED</option>\
+                <option value="nxdomain">NXDOMAIN</option></select></label>
+                \(token)<button class="danger" type="submit">Quarantine</button>
+                </form>
+                """
+        } else {
+            form = """
+                <form class="quarantine" method="post" action="/api/v1/quarantine" data-action="release" \
+                data-workload-key="\(key)">
+                <label>Reason<input type="text" name="reason" required maxlength="500" placeholder="cleaned up"></label>
+                \(token)<button type="submit">Release</button>
+                </form>
+                """
+        }
+        return form + "<p id=\"quarantine-result\" role=\"status\"></p>"
+    }
+
+    /// A "quarantined" tag after a workload, when quarantine is available and it is quarantined.
+    func quarantineTag(_ key: String) async -> ConsoleHTML {
+        guard let lookup = self.sources.quarantine, await lookup(key) != nil else { return "" }
+        return " <span class=\"state failed\">quarantined</span>"
+    }
 
     /// A table of logged queries, newest first.
     static func eventTable(_ events: [StoredEvent], now: Int64, showSender: Bool = true) -> ConsoleHTML {
