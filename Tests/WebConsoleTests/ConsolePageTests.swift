@@ -403,6 +403,24 @@ import TestSupport
         }
     }
 
+    @Test("A workload with more blocked queries than the dashboard reads shows exact or at-least counts")
+    func blockedSample() async throws {
+        var extra: [QueryEvent] = []
+        // solo: 600 blocks of one name (more than the 500 read), so its count is exact from the summary.
+        let solo = Workload(kind: .container, id: "50105010", name: "solo")
+        for i in 0..<600 { extra.append(Self.event(400 + Int64(i), solo, ip: "10.89.0.7", "one.evil.example", hit: Self.urlhaus)) }
+        // web-1: 520 blocks over two names, so the names' counts are lower bounds.
+        for i in 0..<520 {
+            extra.append(Self.event(400 + Int64(i), Self.web, ip: "10.89.0.5", i % 2 == 0 ? "a.evil.example" : "b.evil.example",
+                hit: Self.urlhaus))
+        }
+        let page = try #require(try await Self.get(["/?range=1h"], store: try await Self.store(extra)).first)
+        let blocked = try #require(Self.section("blocked", of: page.body))
+        #expect(blocked.contains("one.evil.example</span> <span class=\"count\">×600</span>"), "\(blocked)")
+        #expect(blocked.contains("queries\">×250+</span>") || blocked.contains("queries\">×249+</span>"), "\(blocked)")
+        #expect(blocked.contains("in the query log</a>"))
+    }
+
     @Test("An unknown workload key is a 404 page")
     func unknownWorkload() async throws {
         let page = try #require(try await Self.get(["/workloads/container%3Anope"], store: try await Self.store()).first)

@@ -145,7 +145,19 @@ extension ConsoleController {
             var items: [ConsoleHTML] = []
             for name in detail.names.prefix(Self.namesPerSubject) {
                 let hits = ConsoleHTML.join(name.hits.map(ConsoleLayout.policy), separator: "; ")
-                let times: ConsoleHTML = name.count > 1 ? " <span class=\"count\">×\(name.count)</span>" : ""
+                let times: ConsoleHTML
+                if detail.truncated && row.distinctNames == 1 {
+                    // One name: the subject's total is that name's count.
+                    times = " <span class=\"count\">×\(ConsoleLayout.number(row.blockedQueries))</span>"
+                } else if detail.truncated {
+                    // Counted in a sample of the newest blocked queries: a lower bound.
+                    times = """
+                         <span class="count" title="at least: counted in the newest \(Self.blockedSample) blocked \
+                        queries">×\(ConsoleLayout.number(name.count))+</span>
+                        """
+                } else {
+                    times = name.count > 1 ? " <span class=\"count\">×\(ConsoleLayout.number(name.count))</span>" : ""
+                }
                 items.append("<li><span class=\"qname\">\(name.qname)</span>\(times) — \(hits)</li>")
             }
             let searchLink: String
