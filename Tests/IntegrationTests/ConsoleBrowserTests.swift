@@ -122,9 +122,14 @@ struct ConsoleBrowserTests {
     /// The DOM Chromium builds from `url`, serialised.
     static func dumpDOM(_ url: String, profile: TemporaryDirectory) async throws -> String {
         #expect(url.hasPrefix("http://127.0.0.1:"), "the browser may only visit this machine")
-        let out = try await ExternalTool.run("chromium", Self.chromiumArguments(profile: profile) + ["--dump-dom", url],
+        let out = try await ExternalTool.run(
+            "chromium", Self.chromiumArguments(profile: profile) + ["--enable-logging=stderr", "--v=0", "--dump-dom", url],
             environment: Self.environment(profile), timeout: .seconds(90))
         #expect(out.status == 0, "\(out)")
+        // The page's console: a Content-Security-Policy violation (an inline style or script the policy
+        // blocked, so something would not render) or a script error is logged as a CONSOLE line.
+        let console = out.errorOutput.split(separator: "\n").filter { $0.contains(":CONSOLE") }
+        #expect(console.isEmpty, "\(url) logged to the browser console:\n\(console.joined(separator: "\n"))")
         return out.output
     }
 
