@@ -421,6 +421,19 @@ import TestSupport
         #expect(blocked.contains("in the query log</a>"))
     }
 
+    @Test("A workload key with a slash, a question mark or spaces still has a working page link")
+    func awkwardKeys() async throws {
+        let pod = Workload(kind: .pod, id: "payments/api-7f9c? x#1", name: "payments/api", image: "registry.example.org/api:3")
+        let store = try await Self.store([Self.event(50, pod, ip: "10.89.0.8", "www.example.org")])
+        let list = try #require(try await Self.get(["/workloads?range=1h"], store: store).first)
+        let href = "/workloads/pod%3Apayments%2Fapi-7f9c%3F%20x%231"
+        #expect(list.body.contains("href=\"\(href)\""), "\(list.body)")
+        let page = try #require(try await Self.get([href + "?range=1h"], store: store).first)
+        #expect(page.status == .ok, "\(page.body)")
+        #expect(page.body.contains("<h1>payments/api</h1>"))
+        #expect(page.body.contains("<span>1 query, 0 blocked</span>"))
+    }
+
     @Test("An unknown workload key is a 404 page")
     func unknownWorkload() async throws {
         let page = try #require(try await Self.get(["/workloads/container%3Anope"], store: try await Self.store()).first)

@@ -161,7 +161,8 @@ extension ConsoleController {
                 label: "Queries and blocked queries of \(w.name)"))
             <div class="legend"><span><span class="swatch q"></span>queries</span>\
             <span><span class="swatch b"></span>blocked</span>\
-            <span>\(ConsoleLayout.number(queryTotal)) queries, \(ConsoleLayout.number(blockedTotal)) blocked</span></div>
+            <span>\(ConsoleLayout.number(queryTotal)) \(queryTotal == 1 ? "query" : "queries"), \
+            \(ConsoleLayout.number(blockedTotal)) blocked</span></div>
             \(truncation)
             </section>
             """
