@@ -28,17 +28,22 @@ extension ConsoleController {
         }
 
         let bucketMicros = Int64(range.bucket.components.seconds) * ConsoleTime.microsPerSecond
-        let series = try await self.read { () async throws(QueryStoreError) in
-            try await store.timeSeries(sinceMicros: since, untilMicros: now + 1, bucket: range.bucket)
-        }
-        let blocked = try await self.read { () async throws(QueryStoreError) in
-            try await store.blockedSummary(sinceMicros: since, limit: Self.blockedSubjects)
-        }
-        let topDomains = try await self.read { () async throws(QueryStoreError) in
-            try await store.topBlockedDomains(sinceMicros: since, limit: 10)
-        }
-        let topWorkloads = try await self.read { () async throws(QueryStoreError) in
-            try await store.topWorkloads(sinceMicros: since, limit: 10)
+        // The four summaries are independent reads; the on-disk store has several reader connections, so
+        // running them together makes the page as slow as the slowest rather than their sum.
+        let series: [TimeBucket]
+        let blocked: [BlockedActivity]
+        let topDomains: [DomainCount]
+        let topWorkloads: [WorkloadActivity]
+        do {
+            async let s = store.timeSeries(sinceMicros: since, untilMicros: now + 1, bucket: range.bucket)
+            async let b = store.blockedSummary(sinceMicros: since, limit: Self.blockedSubjects)
+            async let d = store.topBlockedDomains(sinceMicros: since, limit: 10)
+            async let w = store.topWorkloads(sinceMicros: since, limit: 10)
+            (series, blocked, topDomains, topWorkloads) = try await (s, b, d, w)
+        } catch let error as QueryStoreError {
+            throw .store(error)
+        } catch {
+            throw .store(QueryStoreError(code: .readFailed, message: "reading the dashboard failed", underlying: error))
         }
         var details: [BlockedNames] = []
         for row in blocked {
