@@ -102,6 +102,8 @@ import TestSupport
         let batchAt = try #require(blocked.range(of: "batch-7")?.lowerBound)
         #expect(webAt < batchAt)
         #expect(page.body.contains("href=\"/workloads/static%3Aweb-1\""))
+        // The unknown client links to its queries in the same window (the address filter has no index).
+        #expect(blocked.contains("href=\"/search?client_ip=192.0.2.99&amp;from=-1h\">unknown (192.0.2.99)</a>"))
     }
 
     @Test("The dashboard's range picker widens the window to 24 hours and 7 days")

@@ -81,7 +81,7 @@ extension ConsoleController {
             </section>
             <div class="columns">
             \(Self.topDomainsTable(topDomains, range: range, now: now))
-            \(Self.topWorkloadsTable(topWorkloads))
+            \(Self.topWorkloadsTable(topWorkloads, range: range))
             </div>
             \(Self.feedSummary(feeds))
             """
@@ -178,7 +178,7 @@ extension ConsoleController {
                 items.append("<li><a href=\"\(searchLink)\">\(more) in the query log</a></li>")
             }
             out += """
-                <tr><td>\(ConsoleLayout.subject(row.subject))\(tag)</td>\
+                <tr><td>\(ConsoleLayout.subject(row.subject, range: range))\(tag)</td>\
                 <td class="num"><a href="\(searchLink)">\(ConsoleLayout.number(row.blockedQueries))</a></td>\
                 <td>\(ConsoleLayout.ago(row.lastBlockedMicros, now: now))</td>\
                 <td><ul class="domains">\(items)</ul></td></tr>
@@ -206,7 +206,7 @@ extension ConsoleController {
         return out + "</tbody></table></section>"
     }
 
-    private static func topWorkloadsTable(_ rows: [WorkloadActivity]) -> ConsoleHTML {
+    private static func topWorkloadsTable(_ rows: [WorkloadActivity], range: ConsoleRange) -> ConsoleHTML {
         var out: ConsoleHTML = "<section class=\"card\" id=\"top-workloads\"><h2>Busiest workloads</h2>"
         guard !rows.isEmpty else { return out + "<p class=\"muted\">No queries in this range.</p></section>" }
         let peak = rows.map(\.queries).max() ?? 1
@@ -215,7 +215,7 @@ extension ConsoleController {
             """
         for r in rows {
             out += """
-                <tr><td>\(ConsoleLayout.subject(r.subject))</td>\
+                <tr><td>\(ConsoleLayout.subject(r.subject, range: range))</td>\
                 <td class="bars">\(ConsoleCharts.bar(r.queries, of: peak, blocked: r.blocked))\(ConsoleLayout.number(r.queries))</td>\
                 <td class="num">\(ConsoleLayout.number(r.blocked))</td></tr>
                 """

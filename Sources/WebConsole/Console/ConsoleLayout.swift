@@ -75,17 +75,18 @@ enum ConsoleLayout {
         return "<span class=\"workload\">\(name) \(image)\(Self.labels(w.labels))</span>"
     }
 
-    /// An unidentified client: "unknown (192.0.2.7)", linked to its queries.
-    static func unknownClient(_ ip: String) -> ConsoleHTML {
-        let url = ConsoleURL.make("/search", [("client_ip", ip)])
+    /// An unidentified client: "unknown (192.0.2.7)", linked to its queries since `from` (the address filter
+    /// has no index, so the link bounds it in time).
+    static func unknownClient(_ ip: String, from: String = "-7d") -> ConsoleHTML {
+        let url = ConsoleURL.make("/search", [("client_ip", ip), ("from", from)])
         return "<span class=\"workload unknown\"><a href=\"\(url)\">unknown (\(ip))</a></span>"
     }
 
-    /// Either of the above for a grouped row.
-    static func subject(_ subject: EventSubject) -> ConsoleHTML {
+    /// Either of the above for a grouped row over the window `range`.
+    static func subject(_ subject: EventSubject, range: ConsoleRange) -> ConsoleHTML {
         switch subject {
         case .workload(let w): Self.workload(key: w.key, w.workload)
-        case .client(let ip): Self.unknownClient(ip)
+        case .client(let ip): Self.unknownClient(ip, from: "-" + range.rawValue)
         }
     }
 

@@ -65,7 +65,7 @@ extension ConsoleController {
             for c in clients {
                 let rowClass: ConsoleHTML = c.blocked > 0 ? " class=\"blocked\"" : ""
                 body += """
-                    <tr\(rowClass)><td>\(ConsoleLayout.subject(c.subject))</td>\
+                    <tr\(rowClass)><td>\(ConsoleLayout.subject(c.subject, range: range))</td>\
                     <td class="num">\(ConsoleLayout.number(c.queries))</td>\
                     <td class="num">\(ConsoleLayout.number(c.blocked))</td></tr>
                     """
