@@ -89,7 +89,8 @@ public enum ConfigurationLoader {
     /// Keys that may appear although the encoded defaults omit them (optional sections and fields).
     static let optionalKeys: [String: Set<String>] = [
         "": ["dot", "doh", "identityFile"],
-        "queryLog": ["jsonOutput"],
+        "queryLog": ["jsonOutput", "postgres"],
+        "queryLog.postgres": ["host", "port", "user", "passwordFile", "password", "database", "tls", "maxConnections"],
         "queryLog.sqlite": ["maxAgeHours", "maxRows"],
         "policy": ["tsigKeyFile", "notifyListen"],
         "dot": ["listen", "certificate", "key", "path"],

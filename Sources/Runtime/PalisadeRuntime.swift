@@ -54,7 +54,7 @@ public final class PalisadeRuntime: Sendable {
         let health = HealthState()
 
         try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
-        let store = try QueryLogComponents(configuration: c, logger: self.logger)
+        let store = try await QueryLogComponents(configuration: c, logger: self.logger)
         let assembly = try await Assembly(configuration: c, group: group, logger: self.logger)
         let chains = ChainReference(try assembly.chain(events: store.buffer))
         let processor = QueryProcessor(chains: chains)

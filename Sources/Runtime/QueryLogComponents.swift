@@ -2,6 +2,7 @@ import DNSPipeline
 import Foundation
 import Logging
 import QueryStore
+import QueryStorePostgres
 import ServiceLifecycle
 import Synchronization
 
@@ -10,29 +11,24 @@ final class QueryLogComponents: Sendable {
     let sinks: [any QueryEventSink]
     let buffer: QueryEventBuffer?
     let services: [any Service]
-    /// The query log database, for the console's reads; nil when `queryLog.store` is off.
-    let store: QueryStore?
 
-    init(configuration c: PalisadeConfiguration, logger: Logger) throws {
+    /// The query log database, when logging to one.
+    let store: (any EventStore)?
+
+    init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
         var sinks: [any QueryEventSink] = []
         var services: [any Service] = []
-        var opened: QueryStore?
         if c.queryLog.store {
             let cfg = c.queryLog.sqlite
-            let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
-            let store: QueryStore
-            do {
-                store = try QueryStore(path: path, busyTimeout: .milliseconds(cfg.busyTimeoutMilliseconds))
-            } catch {
-                throw StartupError(message: "cannot open the query log database \(path): \(error). "
-                    + "Check --data-dir, or set queryLog.store: false.")
-            }
-            opened = store
+            let store = try await Self.openStore(c)
+            self.store = store
             let writer = QueryLogWriter(store: store, configuration: cfg, logger: Logger(label: "palisade.querylog"))
             sinks.append(writer)
             services.append(writer)
             services.append(QueryLogRetentionService(store: store, maxAge: cfg.maxAgeHours.map { .seconds($0 * 3600) },
                 maxRows: cfg.maxRows, interval: .seconds(cfg.retentionIntervalSeconds)))
+        } else {
+            self.store = nil
         }
         if let path = c.queryLog.jsonOutput {
             let json = try JSONEventOutput(path: path)
@@ -40,7 +36,6 @@ final class QueryLogComponents: Sendable {
             services.append(json)
         }
         self.sinks = sinks
-        self.store = opened
         if sinks.isEmpty {
             self.buffer = nil
         } else {
@@ -51,6 +46,34 @@ final class QueryLogComponents: Sendable {
             services.append(QueryEventBufferService(buffer: buffer))
         }
         self.services = services
+    }
+
+    /// Opens the configured backend: the SQLite file in the data directory, or the fleet's PostgreSQL database.
+    static func openStore(_ c: PalisadeConfiguration) async throws -> any EventStore {
+        if c.queryLog.backend == "postgres", let pg = c.queryLog.postgres {
+            var password = pg.password
+            if let file = pg.passwordFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw StartupError(message: "cannot read queryLog.postgres.passwordFile \(file)")
+                }
+                password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            }
+            do {
+                return try await PostgresEventStore(configuration: PostgresStoreConfiguration(
+                    host: pg.host, port: pg.port, username: pg.user, password: password, database: pg.database,
+                    tls: pg.tls, maxConnections: pg.maxConnections), logger: Logger(label: "palisade.querylog.postgres"))
+            } catch {
+                throw StartupError(message: "\(error). Check queryLog.postgres, or set queryLog.backend: sqlite.")
+            }
+        }
+        let cfg = c.queryLog.sqlite
+        let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
+        do {
+            return try QueryStore(path: path, busyTimeout: .milliseconds(cfg.busyTimeoutMilliseconds))
+        } catch {
+            throw StartupError(message: "cannot open the query log database \(path): \(error). "
+                + "Check --data-dir, or set queryLog.store: false.")
+        }
     }
 
 }

@@ -103,7 +103,7 @@ extension ConsoleController {
     }
 
     /// Reads the newest ``blockedSample`` blocked events of `subject` since `since` and groups them by name.
-    func blockedNames(of subject: EventSubject, since: Int64, store: QueryStore) async throws(ConsoleFailure)
+    func blockedNames(of subject: EventSubject, since: Int64, store: any EventStore) async throws(ConsoleFailure)
         -> BlockedNames
     {
         var filter = EventFilter(blockedOnly: true, fromMicros: since, limit: Self.blockedSample)

@@ -6,8 +6,9 @@ public import QueryStore
 
 /// What the console reads: the query log, the policy sources' health, and the clock.
 public struct ConsoleDataSources: Sendable {
-    /// The query log; nil when it is disabled (`queryLog.store: false`), and the pages say so.
-    public var store: QueryStore?
+    /// The query log (SQLite or PostgreSQL); nil when it is disabled (`queryLog.store: false`), and the pages
+    /// say so.
+    public var store: (any EventStore)?
     /// The current status of every policy source (what `palisade lists status` prints). A closure, because
     /// a configuration reload replaces the policy manager.
     public var feeds: @Sendable () async -> [PolicySourceStatus]
@@ -27,7 +28,7 @@ public struct ConsoleDataSources: Sendable {
     ///   - now: The wall clock in microseconds; the default reads the system clock.
     ///   - quarantine: A workload's quarantine state, or nil when quarantine is not available.
     public init(
-        store: QueryStore?, feeds: @escaping @Sendable () async -> [PolicySourceStatus],
+        store: (any EventStore)?, feeds: @escaping @Sendable () async -> [PolicySourceStatus],
         now: @escaping @Sendable () -> Int64 = ConsoleDataSources.wallClockMicros,
         quarantine: (@Sendable (String) async -> ConsoleQuarantineState?)? = nil
     ) {
