@@ -44,9 +44,20 @@ public protocol EventStore: AnyObject, Sendable {
     func pruneWorkloads(limit: Int) async throws(QueryStoreError) -> Int
     /// Refreshes planner statistics after large deletes.
     func optimize() async throws(QueryStoreError)
+
+    /// Appends `record` (its `id` is ignored) to the audit trail of operator actions; returns the new id.
+    @discardableResult
+    func recordAction(_ record: ActionRecord) async throws(QueryStoreError) -> Int64
+    /// Recorded actions, newest first: at most `limit` (1…1 000), older than `beforeID`, on `target`.
+    func actions(limit: Int, beforeID: Int64?, target: String?) async throws(QueryStoreError) -> [ActionRecord]
 }
 
 extension EventStore {
+    /// ``actions(limit:beforeID:target:)``: the newest 100.
+    public func actions(limit: Int = 100, beforeID: Int64? = nil) async throws(QueryStoreError) -> [ActionRecord] {
+        try await self.actions(limit: limit, beforeID: beforeID, target: nil)
+    }
+
     /// ``workloads(activeSinceMicros:limit:)`` with at most 1 000 rows.
     public func workloads(activeSinceMicros: Int64) async throws(QueryStoreError) -> [StoredWorkload] {
         try await self.workloads(activeSinceMicros: activeSinceMicros, limit: 1_000)

@@ -8,7 +8,7 @@ import GRDB
 /// whatever GRDB version builds it. The reasons for each column and index are in docs/storage.md.
 extension QueryStore {
     /// Migration names, in order. Tests check that a fresh and a reopened database report exactly these.
-    package static let migrationNames = ["v1-events", "v3-query-count"]
+    package static let migrationNames = ["v1-events", "v2-actions", "v3-query-count"]
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -75,6 +75,26 @@ extension QueryStore {
             // "Who asked for evil.example, or anything under it": equality or a prefix range on the reversed
             // name, then time order.
             try db.execute(sql: "CREATE INDEX events_qname_ts ON events (qname_rev, ts_us)")
+        }
+
+        migrator.registerMigration("v2-actions") { db in
+            // The audit trail of operator actions (quarantine, release, allow/deny rule changes) made through
+            // the API. Few rows (people act, not packets), so one table with the id as the newest-first page
+            // key; AUTOINCREMENT so that an id is never reused after rows are deleted by hand.
+            try db.execute(
+                sql: """
+                    CREATE TABLE actions (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        ts_us INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        reason TEXT NOT NULL DEFAULT '',
+                        detail TEXT NOT NULL DEFAULT ''
+                    )
+                    """)
+            // "What was done to this workload or domain", newest first.
+            try db.execute(sql: "CREATE INDEX actions_target_id ON actions (target, id)")
         }
 
         // Identical queries within the query log's aggregation window become one row (QueryEventBuffer), so a

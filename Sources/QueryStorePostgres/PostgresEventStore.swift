@@ -46,7 +46,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
 /// batch inserts as multi-row `INSERT`s (one round trip per 500 events).
 public final class PostgresEventStore: EventStore, SQLReader {
     /// The schema migrations, in order (the same names as SQLite's).
-    public static let migrationNames = ["v1-events", "v3-query-count"]
+    public static let migrationNames = ["v1-events", "v2-actions", "v3-query-count"]
 
     private let client: PostgresClient
     private let runner: Task<Void, Never>
@@ -252,6 +252,23 @@ public final class PostgresEventStore: EventStore, SQLReader {
             ]
         ),
         (
+            "v2-actions",
+            [
+                """
+                CREATE TABLE actions (
+                    id BIGSERIAL PRIMARY KEY,
+                    ts_us BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    reason TEXT NOT NULL DEFAULT '',
+                    detail TEXT NOT NULL DEFAULT ''
+                )
+                """,
+                "CREATE INDEX actions_target_id ON actions (target, id)",
+            ]
+        ),
+        (
             "v3-query-count",
             [
                 "ALTER TABLE events ADD COLUMN query_count BIGINT NOT NULL DEFAULT 1",
@@ -378,6 +395,23 @@ public final class PostgresEventStore: EventStore, SQLReader {
     /// Refreshes the planner's statistics on the events table (`ANALYZE`), as SQLite's `PRAGMA optimize`.
     public func optimize() async throws(QueryStoreError) {
         _ = try await self.fetch("ANALYZE events", [], what: "analyzing")
+    }
+
+    // MARK: - Audit trail
+
+    @discardableResult
+    public func recordAction(_ record: ActionRecord) async throws(QueryStoreError) -> Int64 {
+        let rows = try await self.write("recording an action") { connection in
+            try await self.run(connection, ActionQueries.insert, ActionQueries.values(record))
+        }
+        guard let id = rows.first?.int(0) else {
+            throw QueryStoreError(code: .writeFailed, message: "recording an action returned no id")
+        }
+        return id
+    }
+
+    public func actions(limit: Int, beforeID: Int64?, target: String?) async throws(QueryStoreError) -> [ActionRecord] {
+        try await ActionQueries.list(limit: limit, beforeID: beforeID, target: target, on: self)
     }
 
     // MARK: - Reads (the shared queries)

@@ -1,5 +1,6 @@
 import DNSCache
 import DNSPipeline
+import DNSPolicy
 import DNSUpstream
 import DNSWire
 import Foundation
@@ -25,17 +26,19 @@ final class Assembly: Sendable {
     let upstreams: UpstreamRouter
     let policy: PolicyComponents
     let workloads: WorkloadDirectory?
+    let operatorState: OperatorState?
     let logger: Logger
 
     init(configuration c: PalisadeConfiguration, group: any EventLoopGroup, cache: MessageCache<ContinuousClock>? = nil,
-        logger: Logger) async throws
+        operatorState: OperatorState? = nil, logger: Logger) async throws
     {
         self.configuration = c
         self.group = group
         self.logger = logger
+        self.operatorState = operatorState
         self.cache = cache ?? MessageCache(configuration: c.cache, clock: ContinuousClock())
         self.upstreams = try Self.makeUpstreams(c, group: group, logger: logger)
-        self.policy = try await PolicyComponents(configuration: c, logger: logger)
+        self.policy = try await PolicyComponents(configuration: c, operatorRules: operatorState?.rules, logger: logger)
         if let path = c.identityFile {
             let dir = WorkloadDirectory()
             dir.publish(try IdentityFile.load(path))
@@ -54,6 +57,9 @@ final class Assembly: Sendable {
             blockPrivateReverse: self.configuration.localData.blockPrivateReverse,
             events: events,
             identify: self.workloads.map { IdentifyStage(directory: $0) },
+            quarantine: self.operatorState.map {
+                QuarantineStage(registry: $0.quarantine, allowlist: self.configuration.quarantineAllowlist())
+            },
             queryPolicy: self.policy.queryStage,
             responsePolicy: self.policy.responseStage,
             cache: CacheStage(cache: self.cache),

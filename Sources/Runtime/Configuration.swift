@@ -41,6 +41,10 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var policy: PolicyConfiguration
     /// YAML file mapping client addresses or prefixes to workload names and labels. Default: none.
     public var identityFile: String?
+    /// The REST API: tokens that may change state.
+    public var api: APIConfiguration
+    /// Quarantine answers, allowlist and container actions.
+    public var quarantine: QuarantineConfiguration
 
     /// The embedded default configuration.
     public init() {
@@ -59,6 +63,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = TCPConfiguration()
         self.policy = PolicyConfiguration()
         self.identityFile = nil
+        self.api = APIConfiguration()
+        self.quarantine = QuarantineConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,10 +85,13 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
+        self.api = try c.decodeIfPresent(APIConfiguration.self, forKey: .api) ?? d.api
+        self.quarantine = try c.decodeIfPresent(QuarantineConfiguration.self, forKey: .quarantine) ?? d.quarantine
     }
 
     enum CodingKeys: String, CodingKey {
         case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
+        case api, quarantine
     }
 }
 

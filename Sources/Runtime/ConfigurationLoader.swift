@@ -98,6 +98,7 @@ public enum ConfigurationLoader {
         "policy.sources[]": ["name", "kind", "location", "role", "refreshSeconds", "answer", "sinkhole", "override",
             "enabled", "failMode", "badLines", "subdomains", "ede"],
         "upstreams.conditional[]": ["domain", "servers"],
+        "api.tokens[]": ["name", "token", "tokenFile"],
     ]
 
     /// Every key in `node` that the configuration does not know, at any depth, so a typo in a nested
@@ -214,6 +215,7 @@ public enum ConfigurationLoader {
         if config.tcp.idleTimeoutMs <= 0 { e.append("tcp.idleTimeoutMs: must be > 0") }
         if config.tcp.maxConnections <= 0 { e.append("tcp.maxConnections: must be > 0") }
         e += config.policySources().1
+        e += config.validateAPI()
         return e
     }
 }

@@ -55,10 +55,18 @@ public final class PalisadeRuntime: Sendable {
 
         try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
         let store = try await QueryLogComponents(configuration: c, logger: self.logger)
-        let assembly = try await Assembly(configuration: c, group: group, logger: self.logger)
+        let operatorState = try OperatorState(dataDirectory: c.dataDir)
+        let apiTokens = try c.apiTokens()
+        let assembly = try await Assembly(configuration: c, group: group, operatorState: operatorState,
+            logger: self.logger)
         let chains = ChainReference(try assembly.chain(events: store.buffer))
         let processor = QueryProcessor(chains: chains)
         let current = AssemblyBox(assembly)
+        // An operator rule change rebuilds the engine of whichever assembly is in force (reloads replace it).
+        operatorState.rules.addListener {
+            let manager = current.withLock { $0.policy.manager }
+            await manager.operatorRulesChanged()
+        }
 
         var listeners: [DNSListener] = []
         for l in c.listen {
@@ -102,11 +110,34 @@ public final class PalisadeRuntime: Sendable {
         var expected = 0
         if !c.http.isEmpty, let hp = HostPort(c.http) {
             expected += 1
-            // The console reads the policy status through `current`, since a reload replaces the manager.
-            let console = ConsoleDataSources(store: store.store,
-                feeds: { await current.withLock { $0 }.policy.manager.status() })
+            // Read through `current`: a reload replaces the policy manager.
+            let feeds: @Sendable () async -> [PolicySourceStatus] = {
+                let manager = current.withLock { $0.policy.manager }
+                return await manager.status()
+            }
+            let api = APIDependencies(
+                store: store.store,
+                feeds: feeds,
+                quarantine: operatorState.quarantine, operatorRules: operatorState.rules,
+                containerActionLimit: ContainerAction(rawValue: c.quarantine.containerAction) ?? .none,
+                defaultQuarantineAnswer: QuarantineEntry.Answer(rawValue: c.quarantine.answer) ?? .refused,
+                tokens: apiTokens, logger: Logger(label: "palisade.api"))
+            // The console reads the same store and feed status; its quarantine forms call the API above.
+            let quarantine = operatorState.quarantine
+            let console = ConsoleDataSources(store: store.store, feeds: feeds, quarantine: { key in
+                quarantine.entry(for: key).map {
+                    ConsoleQuarantineState(answer: $0.answer.rawValue, by: $0.by, reason: $0.reason,
+                        sinceMicros: $0.sinceMicros)
+                }
+            })
+            if apiTokens.isEmpty {
+                self.logger.notice("API changes are disabled until a token is configured (api.tokens)")
+            }
             services.append(HTTPService.operations(host: hp.host, port: hp.port, registry: registry, health: health,
-                extraRoutes: { ConsoleRoutes.register(on: $0, sources: console) },
+                extraRoutes: { router in
+                    APIRoutes.add(to: router, dependencies: api)
+                    ConsoleRoutes.register(on: router, sources: console)
+                },
                 logger: Logger(label: "palisade.http"),
                 onRunning: { port in ports.set { $0.http = port } }))
         }
@@ -127,7 +158,8 @@ public final class PalisadeRuntime: Sendable {
         services.append(ReadinessService(expectedHTTP: expected, ports: ports, health: health,
             policyReady: { assembly.policy.readiness() }, onReady: onReady))
         services.append(ReloadService { [self] in
-            await self.reload(current: current, chains: chains, events: store.buffer, group: group)
+            await self.reload(current: current, chains: chains, events: store.buffer, group: group,
+                operatorState: operatorState)
         })
 
         let group2 = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
@@ -146,7 +178,7 @@ public final class PalisadeRuntime: Sendable {
 
     /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
     private func reload(current: AssemblyBox, chains: ChainReference, events: QueryEventBuffer?,
-        group: any EventLoopGroup) async
+        group: any EventLoopGroup, operatorState: OperatorState) async
     {
         self.logger.notice("reload requested (SIGHUP)")
         do {
@@ -159,9 +191,12 @@ public final class PalisadeRuntime: Sendable {
                 self.logger.warning("listen, http and threads changes need a restart; keeping the current sockets")
             }
             let cache = c.cache == old.configuration.cache ? old.cache : nil
-            let next = try await Assembly(configuration: c, group: group, cache: cache, logger: self.logger)
+            let next = try await Assembly(configuration: c, group: group, cache: cache, operatorState: operatorState,
+                logger: self.logger)
             chains.swap(try next.chain(events: events))
             current.withLock { $0 = next }
+            // A rule change made while the new assembly was starting went to the old manager.
+            await next.policy.manager.operatorRulesChanged()
             await old.shutdown()
             self.reloads.increment()
             self.logger.notice("reload done; new pipeline in force")

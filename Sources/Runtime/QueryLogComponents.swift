@@ -12,23 +12,22 @@ final class QueryLogComponents: Sendable {
     let buffer: QueryEventBuffer?
     let services: [any Service]
 
-    /// The query log database, when logging to one.
+    /// The database, for the API's reads and the audit trail; nil when `queryLog.store` is false.
     let store: (any EventStore)?
 
     init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
         var sinks: [any QueryEventSink] = []
         var services: [any Service] = []
+        var opened: (any EventStore)?
         if c.queryLog.store {
             let cfg = c.queryLog.sqlite
             let store = try await Self.openStore(c)
-            self.store = store
+            opened = store
             let writer = QueryLogWriter(store: store, configuration: cfg, logger: Logger(label: "palisade.querylog"))
             sinks.append(writer)
             services.append(writer)
             services.append(QueryLogRetentionService(store: store, maxAge: cfg.maxAgeHours.map { .seconds($0 * 3600) },
                 maxRows: cfg.maxRows, interval: .seconds(cfg.retentionIntervalSeconds)))
-        } else {
-            self.store = nil
         }
         if let path = c.queryLog.jsonOutput {
             let json = try JSONEventOutput(path: path)
@@ -36,6 +35,7 @@ final class QueryLogComponents: Sendable {
             services.append(json)
         }
         self.sinks = sinks
+        self.store = opened
         if sinks.isEmpty {
             self.buffer = nil
         } else {

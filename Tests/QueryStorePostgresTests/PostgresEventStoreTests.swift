@@ -78,7 +78,7 @@ struct PostgresEventStoreTests {
             let (first, second) = try await (a, b)
             #expect(try await first.appliedMigrations() == PostgresEventStore.migrationNames)
             #expect(try await second.appliedMigrations() == PostgresEventStore.migrationNames)
-            #expect(try await pg.psql("SELECT COUNT(*) FROM palisade_migrations", database: db) == "2")
+            #expect(try await pg.psql("SELECT COUNT(*) FROM palisade_migrations", database: db) == "3")
             // The name index compares bytewise, as SQLite does: the subdomain ranges depend on it.
             #expect(try await pg.psql(
                 "SELECT collation_name FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'qname_rev'",
@@ -121,6 +121,18 @@ struct PostgresEventStoreTests {
             }
             #expect(try await sqlite.timeSeries(sinceMicros: Self.t0, bucket: .seconds(2))
                 == postgres.timeSeries(sinceMicros: Self.t0, bucket: .seconds(2)))
+            for store in [sqlite as any EventStore, postgres] {
+                for (i, action) in ["quarantine", "deny-add", "release"].enumerated() {
+                    let id = try await store.recordAction(ActionRecord(timestampMicros: Self.t0 + Int64(i), actor: "ops",
+                        action: action, target: i == 1 ? "evil.example" : "container:c-web", reason: "ticket \(i)"))
+                    #expect(id == Int64(i + 1))
+                }
+            }
+            #expect(try await postgres.actions(limit: 10, beforeID: nil, target: "container:c-web").map(\.action)
+                == ["release", "quarantine"])
+            #expect(try await sqlite.actions(limit: 10, beforeID: 3, target: nil)
+                == postgres.actions(limit: 10, beforeID: 3, target: nil))
+
             let counts = try await postgres.counts()
             #expect(counts == (try await sqlite.counts()))
             #expect(counts.events == 60)
