@@ -3,6 +3,10 @@ import Foundation
 import Testing
 import TestSupport
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// The console in a real browser: `palisade serve` with a static identity file and a block list, real queries
 /// from several loopback addresses, then headless Chromium renders the pages from 127.0.0.1 only.
 @Suite(
@@ -102,6 +106,73 @@ struct ConsoleBrowserTests {
                 try FileManager.default.copyItem(atPath: screenshot, toPath: keep)
             }
         }
+    }
+
+    @Test("A workload quarantined through the API shows as quarantined, with a release form, in Chromium")
+    func quarantineInChromium() async throws {
+        let token = "console-test-token-0123456789abcdef"
+        let config = """
+            api:
+              tokens:
+                - name: ops
+                  token: \(token)
+            """
+        try await withDaemons { r in
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let dir = try r.directory(prefix: "palisade-console")
+            let list = try dir.write("c2-feed.txt", Self.blocklist)
+            let identity = try dir.write("identity.yaml", Self.identities)
+            let palisade = r.keep(
+                try await PalisadeProcess.start(
+                    config: config, arguments: ["--blocklist", list, "--identity-file", identity],
+                    upstreams: ["127.0.0.1:\(nsd.port)"]))
+            let http = try #require(palisade.httpPort, "no HTTP port:\n\(palisade.log)")
+            let before = try await DNSTestClient.query("www.example.org", .a, port: palisade.dnsPort, source: "127.0.0.2")
+            #expect(before.rcode == .noError, "\(before)")
+            let page = "/workloads/static%3Aweb-frontend"
+            let logged = await Poll.until(timeout: .seconds(20), every: .milliseconds(100)) {
+                (try? await HTTPTestClient.get(page, port: http))?.status == 200
+            }
+            #expect(logged, "web-frontend never reached the query log:\n\(palisade.log)")
+
+            let browser = try r.directory(prefix: "palisade-chromium")
+            let free = try await Self.dumpDOM("http://127.0.0.1:\(http)\(page)", profile: browser)
+            #expect(free.contains("<dt>Quarantine</dt><dd>not quarantined</dd>"), "\(free)")
+            #expect(free.contains("data-action=\"quarantine\" data-workload-key=\"static:web-frontend\""), "\(free)")
+
+            // What the page's form sends (console.js): the API call with the operator's token.
+            let (status, body) = try await Self.post(
+                "http://127.0.0.1:\(http)/api/v1/quarantine", token: token,
+                json: #"{"workload_key": "static:web-frontend", "reason": "beacons to <c2>", "answer": "nxdomain"}"#)
+            #expect((200..<300).contains(status), "quarantine answered \(status): \(body)")
+            let after = try await DNSTestClient.query("www.example.org", .a, port: palisade.dnsPort, source: "127.0.0.2")
+            #expect(after.rcode == .nxDomain, "a quarantined workload still resolves:\n\(after)")
+
+            let held = try await Self.dumpDOM("http://127.0.0.1:\(http)\(page)", profile: browser)
+            #expect(held.contains("<span class=\"state failed\">quarantined</span> since"), "\(held)")
+            #expect(held.contains("by <strong>ops</strong>: beacons to &lt;c2&gt;"), "\(held)")
+            #expect(held.contains("(queries answered NXDOMAIN)"), "\(held)")
+            #expect(held.contains("data-action=\"release\""), "\(held)")
+            let workloads = try await Self.dumpDOM("http://127.0.0.1:\(http)/workloads", profile: browser)
+            #expect(workloads.contains("web-frontend</a> <span class=\"image\">registry.example.org/web:1.4</span>"))
+            #expect(workloads.contains(">quarantined</span>"), "\(workloads)")
+        }
+    }
+
+    /// POSTs `json` with a bearer token to a 127.0.0.1 URL, with proxies off; returns status and body.
+    static func post(_ url: String, token: String, json: String) async throws -> (Int, String) {
+        #expect(url.hasPrefix("http://127.0.0.1:"))
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.connectionProxyDictionary = [:]
+        let session = URLSession(configuration: configuration)
+        defer { session.finishTasksAndInvalidate() }
+        var request = URLRequest(url: try #require(URL(string: url)), timeoutInterval: 10)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(json.utf8)
+        let (data, response) = try await session.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     /// Flags that keep Chromium off the network and quiet: no background services, no component or
