@@ -159,6 +159,61 @@ struct ConsoleBrowserTests {
         }
     }
 
+    @Test("console.js sends the form's request with the typed token and shows the API's error as text",
+        arguments: ["quarantine", "release"])
+    func quarantineScript(action: String) async throws {
+        try await withDaemons { r in
+            let palisade = r.keep(try await PalisadeProcess.start(upstreams: ["127.0.0.1:9"]))
+            let http = try #require(palisade.httpPort)
+            let script = try await HTTPTestClient.get("/console.js", port: http)
+            #expect(script.status == 200)
+            // A page with the console's form markup, the served script, and a stand-in for fetch that records
+            // the request and answers 401 with a hostile error text; the form is submitted on load.
+            let dir = try r.directory(prefix: "palisade-console-js")
+            _ = try dir.write("console.js", script.body)
+            _ = try dir.write("driver.js", """
+                window.fetch = async function (url, init) {
+                  document.body.setAttribute("data-request",
+                    [url, init.method, init.headers["Authorization"], init.headers["Content-Type"], init.body,
+                     init.credentials].join(" | "));
+                  return { ok: false, status: 401, statusText: "Unauthorized",
+                    json: async () => ({ error: "bad <b>token</b>" }) };
+                };
+                document.addEventListener("DOMContentLoaded", function () {
+                  document.querySelector("form").requestSubmit();
+                });
+                """)
+            let page = try dir.write("page.html", """
+                <!DOCTYPE html><html><head><script src="console.js" defer></script>\
+                <script src="driver.js" defer></script></head><body>
+                <form class="quarantine" data-action="\(action)" data-workload-key="pod:ns/api 1">
+                <input name="reason" value="r &amp; d"><select name="answer"><option value="nxdomain">N</option></select>
+                <input type="password" name="token" value="s3cret"><button type="submit">Go</button></form>
+                <p id="quarantine-result"></p></body></html>
+                """)
+            let profile = try r.directory(prefix: "palisade-chromium")
+            let out = try await ExternalTool.run(
+                "chromium",
+                Self.chromiumArguments(profile: profile) + [
+                    "--allow-file-access-from-files", "--virtual-time-budget=3000", "--dump-dom", "file://\(page)",
+                ], environment: Self.environment(profile), timeout: .seconds(90))
+            #expect(out.status == 0, "\(out)")
+            let dom = out.output
+            if action == "quarantine" {
+                #expect(dom.contains(
+                    "data-request=\"/api/v1/quarantine | POST | Bearer s3cret | application/json | "
+                        + "{&quot;workload_key&quot;:&quot;pod:ns/api 1&quot;,&quot;reason&quot;:&quot;r &amp; d&quot;,"
+                        + "&quot;answer&quot;:&quot;nxdomain&quot;} | omit\""), "\(dom)")
+            } else {
+                #expect(dom.contains(
+                    "data-request=\"/api/v1/quarantine/pod%3Ans%2Fapi%201?reason=r%20%26%20d | DELETE | Bearer s3cret |  |  | omit\""),
+                    "\(dom)")
+            }
+            #expect(dom.contains("<p id=\"quarantine-result\">Failed: 401 Unauthorized: bad &lt;b&gt;token&lt;/b&gt;</p>"),
+                "\(dom)")
+        }
+    }
+
     /// POSTs `json` with a bearer token to a 127.0.0.1 URL, with proxies off; returns status and body.
     static func post(_ url: String, token: String, json: String) async throws -> (Int, String) {
         #expect(url.hasPrefix("http://127.0.0.1:"))
