@@ -110,21 +110,34 @@ public final class PalisadeRuntime: Sendable {
         var expected = 0
         if !c.http.isEmpty, let hp = HostPort(c.http) {
             expected += 1
+            // Read through `current`: a reload replaces the policy manager.
+            let feeds: @Sendable () async -> [PolicySourceStatus] = {
+                let manager = current.withLock { $0.policy.manager }
+                return await manager.status()
+            }
             let api = APIDependencies(
                 store: store.store,
-                feeds: {
-                    let manager = current.withLock { $0.policy.manager }
-                    return await manager.status()
-                },
+                feeds: feeds,
                 quarantine: operatorState.quarantine, operatorRules: operatorState.rules,
                 containerActionLimit: ContainerAction(rawValue: c.quarantine.containerAction) ?? .none,
                 defaultQuarantineAnswer: QuarantineEntry.Answer(rawValue: c.quarantine.answer) ?? .refused,
                 tokens: apiTokens, logger: Logger(label: "palisade.api"))
+            // The console reads the same store and feed status; its quarantine forms call the API above.
+            let quarantine = operatorState.quarantine
+            let console = ConsoleDataSources(store: store.store, feeds: feeds, quarantine: { key in
+                quarantine.entry(for: key).map {
+                    ConsoleQuarantineState(answer: $0.answer.rawValue, by: $0.by, reason: $0.reason,
+                        sinceMicros: $0.sinceMicros)
+                }
+            })
             if apiTokens.isEmpty {
                 self.logger.notice("API changes are disabled until a token is configured (api.tokens)")
             }
             services.append(HTTPService.operations(host: hp.host, port: hp.port, registry: registry, health: health,
-                extraRoutes: { router in APIRoutes.add(to: router, dependencies: api) },
+                extraRoutes: { router in
+                    APIRoutes.add(to: router, dependencies: api)
+                    ConsoleRoutes.register(on: router, sources: console)
+                },
                 logger: Logger(label: "palisade.http"),
                 onRunning: { port in ports.set { $0.http = port } }))
         }
