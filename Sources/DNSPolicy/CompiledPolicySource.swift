@@ -72,15 +72,31 @@ package struct RuleTable: Sendable {
 ///
 /// Each overlay index hashes like the base index it covers (``NameIndex/init(sharingHashWith:)``), so a
 /// lookup checks both in one pass over the query name. A slot's overlay code is
-/// ``NameIndex/overlayRemoved`` (the base's rule is gone) or ``NameIndex/overlaySet`` (the rule is in
-/// ``kinds``). The overlay is copied on each update (it is small); the base is shared, never copied.
+/// ``NameIndex/overlayRemoved`` (the base's rule is gone), ``NameIndex/overlaySet`` (local data, in ``kinds``)
+/// or a special action's code (``specialCodeBase`` + its position). The overlay is copied on each update (it
+/// is bounded by the merge threshold); the base is shared, never copied.
 package struct PolicyOverlay: Sendable {
     /// Changed QNAME slots; nil while none changed.
     package var names: NameIndex?
     /// Changed NSDNAME slots; nil while none changed.
     package var nsdnames: NameIndex?
-    /// The rules set by the overlay, keyed by ``key(offset:slot:nsdname:)``.
+    /// The local-data rules set by the overlay, keyed by ``key(offset:slot:nsdname:)``. Special actions
+    /// (NXDOMAIN, NODATA, PASSTHRU, DROP, TCP-only: nearly every rule of a threat feed) are encoded in the
+    /// overlay code instead (``specialCodeBase`` + their position), so copying the overlay on an update
+    /// copies flat arrays, not a dictionary of rules.
     package var kinds: [UInt64: RuleKind] = [:]
+
+    /// Overlay code of the first special action; the action at position k of the RPZ special targets has
+    /// code `specialCodeBase + k`.
+    package static let specialCodeBase: UInt8 = NameIndex.overlaySet + 1
+
+    /// The rule an overlay code and slot stand for.
+    package func rule(code: UInt8, offset: UInt32, slot: NameIndex.Slot, nsdname: Bool) -> RuleKind? {
+        if code >= Self.specialCodeBase, let action = RPZCompiler.specialAction(Int(code - Self.specialCodeBase)) {
+            return RuleKind(action: action, form: .rpz)
+        }
+        return self.kinds[Self.key(offset: offset, slot: slot, nsdname: nsdname)]
+    }
 
     /// An empty overlay.
     package init() {}
@@ -202,7 +218,7 @@ package final class CompiledPolicySource: Sendable {
     /// The rule kind behind a name match, from the overlay or the base table.
     package func kind(of m: NameIndex.Match, nsdname: Bool) -> RuleKind {
         if m.inOverlay {
-            return self.overlay.kinds[PolicyOverlay.key(offset: m.offset, slot: m.slot, nsdname: nsdname)]
+            return self.overlay.rule(code: m.code, offset: m.offset, slot: m.slot, nsdname: nsdname)
                 ?? RuleKind(action: .passthru, form: .rpz)
         }
         return self.table.rules[self.table.index(of: m)]

@@ -288,7 +288,8 @@ package struct NameIndex: Sendable {
     package static let overlayUnchanged: UInt8 = 0
     /// Overlay code: the rule the base holds at this slot was removed.
     package static let overlayRemoved: UInt8 = 1
-    /// Overlay code: the overlay holds a new rule at this slot (its owner keeps the rule itself).
+    /// Overlay code: the overlay holds a new rule at this slot (its owner keeps the rule itself). Codes above
+    /// this are also new rules, whose meaning the owner encodes in the code (no table entry needed).
     package static let overlaySet: UInt8 = 2
 
     /// ``match(_:)`` over this index with `overlay` (built with ``init(sharingHashWith:)``) laid on top:

@@ -202,6 +202,11 @@ package struct RPZCompiler: Sendable {
         ]
     }()
 
+    /// The special action at `position` in ``specialTargets`` (nil when out of range).
+    static func specialAction(_ position: Int) -> PolicyAction? {
+        position >= 0 && position < Self.specialTargets.count ? Self.specialTargets[position].action : nil
+    }
+
     /// Where PASSTHRU sits in ``specialTargets``.
     static let passthruPosition = 2
 

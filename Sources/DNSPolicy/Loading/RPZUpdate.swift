@@ -231,8 +231,8 @@ extension CompiledPolicySource {
                 if let o = nsd ? self.overlay.nsdnames : self.overlay.names, let off = o.offset(of: k) {
                     let c = o.code(at: off, key.slot)
                     if c == NameIndex.overlayRemoved { return nil }
-                    if c == NameIndex.overlaySet {
-                        return self.overlay.kinds[PolicyOverlay.key(offset: off, slot: key.slot, nsdname: nsd)]
+                    if c != NameIndex.overlayUnchanged {
+                        return self.overlay.rule(code: c, offset: off, slot: key.slot, nsdname: nsd)
                     }
                 }
                 let base = nsd ? self.nsdnames : self.names
@@ -272,10 +272,16 @@ extension CompiledPolicySource {
     {
         let nsd = key.trigger == .nsdname
         var index = (nsd ? overlay.nsdnames : overlay.names) ?? NameIndex(sharingHashWith: base)
+        // Take the index out of the overlay while changing it: a second reference would make every change
+        // copy the whole overlay index (copy-on-write), O(overlay) per record instead of once per update.
+        if nsd { overlay.nsdnames = nil } else { overlay.names = nil }
         let offset = key.key.withUnsafeBufferPointer { index.entry(for: $0) }
         guard let offset else { throw notApplicable("the overlay index is full") }
         let k = PolicyOverlay.key(offset: offset, slot: key.slot, nsdname: nsd)
-        if let rule {
+        if let rule, rule.form == .rpz, let position = RPZCompiler.specialTargets.firstIndex(where: { $0.action == rule.action }) {
+            index.setCode(PolicyOverlay.specialCodeBase + UInt8(position), at: offset, key.slot, labelCount: labels)
+            overlay.kinds.removeValue(forKey: k)
+        } else if let rule {
             index.setCode(NameIndex.overlaySet, at: offset, key.slot, labelCount: labels)
             overlay.kinds[k] = rule
         } else {
