@@ -164,11 +164,11 @@ import Testing
 
     @Test("An idle timeout that fires before the request is even written is still a timeout")
     func idleBeforeWrite() async throws {
-        // With a 1 ms idle timeout the event loop usually closes the channel before the task writes the
+        // With a 1 ns idle timeout the event loop closes the channel before the task writes the
         // request; the write then fails on a closed channel. That used to surface as connection_closed (the
         // rare "stalled primary" flake on a loaded machine); the recorded timeout must win.
         for _ in 0..<5 {
-            let error = try await Self.failure(.init(idleTimeout: .milliseconds(1), soaQueryAttempts: 0)) { _ in [] }
+            let error = try await Self.failure(.init(idleTimeout: .nanoseconds(1), soaQueryAttempts: 0)) { _ in [] }
             #expect(error?.code == .timeout, "\(error.map { "\($0)" } ?? "no error")")
         }
     }
