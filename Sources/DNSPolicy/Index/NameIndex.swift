@@ -66,11 +66,6 @@ package struct NameIndex: Sendable {
         self.slots = Array(repeating: 0, count: 16)
     }
 
-    /// True when `other` hashes exactly as this index does.
-    package func sharesHash(with other: NameIndex) -> Bool {
-        self.seed == other.seed && self.multiplier == other.multiplier
-    }
-
     /// True when no name is stored.
     package var isEmpty: Bool { self.count == 0 }
 
