@@ -133,6 +133,23 @@ final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
         #expect(self.decision(manager, "b.example.") == "nxdomain")
     }
 
+    @Test("an overlay grown past the merge threshold is replaced by a full compile of the text")
+    func mergesLargeOverlay() async throws {
+        let fetcher = ScriptedIncrementalFetcher()
+        let manager = try await self.started(fetcher)
+        let lines = (0..<RPZUpdate.mergeThreshold(baseCount: 1)).map { "m\($0).example CNAME ." }
+        fetcher.queue(.changes(fromSerial: 1, toSerial: 2, changes: try Self.records(lines).map { .added($0) }))
+        fetcher.setText(Self.zone(2, ["a.example CNAME ."] + lines))
+        let status = await manager.refresh("rpz")
+        #expect(fetcher.fetches == 1, "the merge compiles the whole text once")
+        #expect(status?.serial == 2)
+        #expect(status?.ruleCount == lines.count + 1)
+        let source = try #require(manager.engine.current.sources.first)
+        #expect(source.overlay.isEmpty, "after the merge the rules are in the base index")
+        #expect(self.decision(manager, "m17.example.") == "nxdomain")
+        #expect(self.decision(manager, "a.example.") == "nxdomain")
+    }
+
     @Test("an incrementally updated copy is written to the data directory at most every save interval")
     func savesWhenDue() async throws {
         let dir = try TemporaryDirectory()
