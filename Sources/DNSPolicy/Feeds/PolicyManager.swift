@@ -85,18 +85,29 @@ public actor PolicyManager {
     // MARK: Start-up
 
     /// Loads every enabled source's last good copy from the data directory, installs the engine, then
-    /// (when `fetchMissing`) fetches the sources that have no copy yet.
+    /// (when `fetchMissing`) fetches the sources that have no copy yet and re-reads local files.
+    ///
+    /// A local file is the operator's own copy: one edited while Palisade was stopped must take effect at
+    /// the next start, not wait for a refresh that a file without `refreshSeconds` never gets. Reading it
+    /// needs no network; when it is unchanged (same content hash) it is not recompiled, and when it is
+    /// unreadable the stored copy keeps serving.
     /// - Returns: the status of every source.
     @discardableResult
     public func start(fetchMissing: Bool = true) async -> [PolicySourceStatus] {
         for name in self.order { await self.loadStored(name) }
         self.rebuildEngine()
         if fetchMissing {
-            for name in self.order where self.states[name]?.compiled == nil && self.states[name]?.config.enabled == true {
-                await self.refresh(name)
+            for name in self.order {
+                guard let state = self.states[name], state.config.enabled else { continue }
+                if state.compiled == nil || Self.isLocalFile(state.config.location) { await self.refresh(name) }
             }
         }
         return self.status()
+    }
+
+    /// Whether `location` names a local file (a path or `file://` URL), not a URL or a bundled snapshot.
+    static func isLocalFile(_ location: String) -> Bool {
+        FileFeedFetcher.path(of: location) != nil && !location.hasPrefix("bundled:")
     }
 
     private func loadStored(_ name: String) async {
