@@ -67,6 +67,57 @@ package struct RuleTable: Sendable {
     }
 }
 
+/// Rule changes laid over a compiled source's name indexes by incremental (IXFR) updates, so an update of
+/// k records costs O(k) instead of a rebuild of the whole index.
+///
+/// Each overlay index hashes like the base index it covers (``NameIndex/init(sharingHashWith:)``), so a
+/// lookup checks both in one pass over the query name. A slot's overlay code is
+/// ``NameIndex/overlayRemoved`` (the base's rule is gone), ``NameIndex/overlaySet`` (local data, in ``kinds``)
+/// or a special action's code (``specialCodeBase`` + its position). The overlay is copied on each update (it
+/// is bounded by the merge threshold); the base is shared, never copied.
+package struct PolicyOverlay: Sendable {
+    /// Changed QNAME slots; nil while none changed.
+    package var names: NameIndex?
+    /// Changed NSDNAME slots; nil while none changed.
+    package var nsdnames: NameIndex?
+    /// The local-data rules set by the overlay, keyed by ``key(offset:slot:nsdname:)``. Special actions
+    /// (NXDOMAIN, NODATA, PASSTHRU, DROP, TCP-only: nearly every rule of a threat feed) are encoded in the
+    /// overlay code instead (``specialCodeBase`` + their position), so copying the overlay on an update
+    /// copies flat arrays, not a dictionary of rules.
+    package var kinds: [UInt64: RuleKind] = [:]
+
+    /// Overlay code of the first special action; the action at position k of the RPZ special targets has
+    /// code `specialCodeBase + k`.
+    package static let specialCodeBase: UInt8 = NameIndex.overlaySet + 1
+
+    /// The rule an overlay code and slot stand for.
+    package func rule(code: UInt8, offset: UInt32, slot: NameIndex.Slot, nsdname: Bool) -> RuleKind? {
+        if code >= Self.specialCodeBase, let action = RPZCompiler.specialAction(Int(code - Self.specialCodeBase)) {
+            return RuleKind(action: action, form: .rpz)
+        }
+        return self.kinds[Self.key(offset: offset, slot: slot, nsdname: nsdname)]
+    }
+
+    /// An empty overlay.
+    package init() {}
+
+    /// Names touched (set or removed) in the overlay.
+    package var count: Int { (self.names?.count ?? 0) + (self.nsdnames?.count ?? 0) }
+
+    /// True when nothing is overlaid.
+    package var isEmpty: Bool { self.count == 0 }
+
+    /// The key of an overlay slot in ``kinds``.
+    package static func key(offset: UInt32, slot: NameIndex.Slot, nsdname: Bool) -> UInt64 {
+        (nsdname ? 1 << 63 : 0) | UInt64(offset) << 1 | (slot == .below ? 1 : 0)
+    }
+
+    /// Approximate bytes held.
+    package var memoryBytes: Int {
+        (self.names?.memoryBytes ?? 0) + (self.nsdnames?.memoryBytes ?? 0) + self.kinds.count * 64
+    }
+}
+
 /// A source compiled into indexes: immutable, shared between engine snapshots.
 package final class CompiledPolicySource: Sendable {
     /// The configuration it was compiled (or relabelled) with.
@@ -95,11 +146,15 @@ package final class CompiledPolicySource: Sendable {
     package let stats: PolicyLoadStats
     /// True for the stand-in of a fail-closed source that has never loaded.
     package let isNotReadyPlaceholder: Bool
+    /// Changes applied incrementally on top of ``names`` and ``nsdnames`` (empty after a full compile).
+    package let overlay: PolicyOverlay
 
     package init(config: PolicySourceConfig, format: PolicySourceConfig.Kind, names: NameIndex, exceptions: NameIndex,
         nsdnames: NameIndex, clientIPs: CIDRIndex, responseIPs: CIDRIndex, nsIPs: CIDRIndex, table: RuleTable,
-        apex: DomainName?, serial: UInt32?, stats: PolicyLoadStats, isNotReadyPlaceholder: Bool = false)
+        apex: DomainName?, serial: UInt32?, stats: PolicyLoadStats, isNotReadyPlaceholder: Bool = false,
+        overlay: PolicyOverlay = PolicyOverlay())
     {
+        self.overlay = overlay
         self.config = config
         self.format = format
         self.names = names
@@ -127,14 +182,16 @@ package final class CompiledPolicySource: Sendable {
         CompiledPolicySource(config: config, format: self.format, names: self.names, exceptions: self.exceptions,
             nsdnames: self.nsdnames, clientIPs: self.clientIPs, responseIPs: self.responseIPs, nsIPs: self.nsIPs,
             table: self.table, apex: self.apex, serial: self.serial, stats: self.stats,
-            isNotReadyPlaceholder: self.isNotReadyPlaceholder)
+            isNotReadyPlaceholder: self.isNotReadyPlaceholder, overlay: self.overlay)
     }
 
     /// Number of rules.
     package var ruleCount: Int { self.stats.rules }
 
     /// Approximate bytes held by the indexes.
-    package var memoryBytes: Int { self.names.memoryBytes + self.exceptions.memoryBytes + self.nsdnames.memoryBytes }
+    package var memoryBytes: Int {
+        self.names.memoryBytes + self.exceptions.memoryBytes + self.nsdnames.memoryBytes + self.overlay.memoryBytes
+    }
 
     /// True when this source has rules that look at the response.
     package var hasResponseTriggers: Bool { !self.responseIPs.isEmpty || !self.nsdnames.isEmpty || !self.nsIPs.isEmpty }
@@ -143,16 +200,28 @@ package final class CompiledPolicySource: Sendable {
 
     /// A name match in this source, after adblock exceptions: the rule and its printed form.
     package func matchName(_ name: DomainName) -> (kind: RuleKind, match: NameIndex.Match)? {
-        guard let m = self.names.match(name) else { return nil }
+        let found: NameIndex.Match?
+        if let o = self.overlay.names { found = self.names.match(name, overlay: o) } else { found = self.names.match(name) }
+        guard let m = found else { return nil }
         if !self.exceptions.isEmpty, self.exceptions.match(name) != nil { return nil }
-        let kind = self.table.rules[self.table.index(of: m)]
-        return (kind, m)
+        return (self.kind(of: m, nsdname: false), m)
     }
 
     /// An NSDNAME match.
     package func matchNSDName(_ name: DomainName) -> (kind: RuleKind, match: NameIndex.Match)? {
-        guard let m = self.nsdnames.match(name) else { return nil }
-        return (self.table.rules[self.table.index(of: m)], m)
+        let found: NameIndex.Match?
+        if let o = self.overlay.nsdnames { found = self.nsdnames.match(name, overlay: o) } else { found = self.nsdnames.match(name) }
+        guard let m = found else { return nil }
+        return (self.kind(of: m, nsdname: true), m)
+    }
+
+    /// The rule kind behind a name match, from the overlay or the base table.
+    package func kind(of m: NameIndex.Match, nsdname: Bool) -> RuleKind {
+        if m.inOverlay {
+            return self.overlay.rule(code: m.code, offset: m.offset, slot: m.slot, nsdname: nsdname)
+                ?? RuleKind(action: .passthru, form: .rpz)
+        }
+        return self.table.rules[self.table.index(of: m)]
     }
 
     /// The rule kind stored as a CIDR value.
@@ -163,9 +232,18 @@ package final class CompiledPolicySource: Sendable {
     // MARK: Printing rules
 
     /// The text of a matched name rule, in the source's syntax.
-    package func ruleText(_ kind: RuleKind, _ match: NameIndex.Match, in index: NameIndex, suffix: String = "")
+    /// - Parameters:
+    ///   - nsdname: whether the match came from ``matchNSDName(_:)`` (else ``matchName(_:)``).
+    ///   - suffix: appended to the name (`.rpz-nsdname`).
+    package func ruleText(_ kind: RuleKind, _ match: NameIndex.Match, nsdname: Bool = false, suffix: String = "")
         -> String
     {
+        let index: NameIndex
+        if match.inOverlay, let o = nsdname ? self.overlay.nsdnames : self.overlay.names {
+            index = o
+        } else {
+            index = nsdname ? self.nsdnames : self.names
+        }
         let n = index.name(at: match.offset)
         var base = n.isRoot ? "" : String(n.description.dropLast())
         base += suffix

@@ -48,17 +48,41 @@ public struct PolicyDecision: Sendable {
         case answer(Resolution)
         /// Answer normally (passthru, allow, watch, tcp-only over TCP), adding these findings.
         case pass([Finding])
-        /// Resolve `query` (the walled-garden target) below, then put `cname` in front of its answer.
-        case chase(Query, ResourceRecord)
+        /// Resolve `query` (the walled-garden target) below, then put `prefix` (the CNAME chain ending in
+        /// the walled-garden CNAME) in front of its answer.
+        case chase(Query, [ResourceRecord])
+    }
+
+    /// How to carry out this decision for `query` in the query phase (the rule matched the query name).
+    package func plan(for query: Query) -> Plan {
+        self.plan(for: query, response: nil)
     }
 
     /// How to carry out this decision for `query`.
-    package func plan(for query: Query) -> Plan {
+    ///
+    /// When a QNAME or list rule matched a CNAME target in `response` (``matchedName``), the answer keeps
+    /// the CNAME chain from the query name up to that target and applies the action at the target: NXDOMAIN
+    /// and NODATA keep the chain and set the rcode, local data is owned by the target and follows the chain
+    /// (draft-vixie-dnsop-dns-rpz §6; BIND and Unbound answer the same way). Otherwise the action applies
+    /// to the query name with an empty answer.
+    /// - Parameters:
+    ///   - query: the client's query.
+    ///   - response: the upstream answer the decision was made on (response phase), or nil.
+    package func plan(for query: Query, response: DNSMessage?) -> Plan {
         let question = query.question
         let findings = self.watchFindings
+        var owner = question.name
+        var chain: [ResourceRecord] = []
+        if let target = self.matchedName, let response,
+            self.hit.trigger == RPZTrigger.qname.rawValue || self.hit.trigger == RPZTrigger.list.rawValue,
+            let prefix = Self.chain(in: response.answers, from: question.name, to: target)
+        {
+            owner = target
+            chain = prefix
+        }
         func reply(_ rcode: ResponseCode, answers: [ResourceRecord] = [], truncated: Bool = false) -> Plan {
             var m = query.message.makeResponse(rcode: rcode)
-            m.answers = answers
+            m.answers = chain + answers
             m.header.truncated = truncated
             return .answer(Resolution(reply: .message(m), source: .policy(self.hit), findings: findings,
                 extendedErrors: [self.extendedError]))
@@ -68,6 +92,7 @@ public struct PolicyDecision: Sendable {
             return .pass(findings)
         case .tcpOnly:
             guard query.client.transport == .udp else { return .pass(findings) }
+            chain = []
             return reply(.noError, truncated: true)
         case .nxdomain:
             return reply(.nxDomain)
@@ -85,10 +110,9 @@ public struct PolicyDecision: Sendable {
             for a in addresses {
                 switch a {
                 case .v4(let v4) where question.type == .a:
-                    answers.append(ResourceRecord(name: question.name, ttl: Self.sinkholeTTL, rdata: .a(.init(address: v4))))
+                    answers.append(ResourceRecord(name: owner, ttl: Self.sinkholeTTL, rdata: .a(.init(address: v4))))
                 case .v6(let v6) where question.type == .aaaa:
-                    answers.append(ResourceRecord(name: question.name, ttl: Self.sinkholeTTL,
-                        rdata: .aaaa(.init(address: v6))))
+                    answers.append(ResourceRecord(name: owner, ttl: Self.sinkholeTTL, rdata: .aaaa(.init(address: v6))))
                 default:
                     break
                 }
@@ -97,20 +121,36 @@ public struct PolicyDecision: Sendable {
         case .localData(let data):
             if let target = data.cnameTarget {
                 let ttl = data.records.first { $0.type == .cname }?.ttl ?? Self.sinkholeTTL
-                let expanded = Self.expand(target, for: question.name)
-                let cname = ResourceRecord(name: question.name, ttl: ttl, rdata: .cname(.init(target: expanded)))
+                let expanded = Self.expand(target, for: owner)
+                let cname = ResourceRecord(name: owner, ttl: ttl, rdata: .cname(.init(target: expanded)))
                 if question.type == .cname { return reply(.noError, answers: [cname]) }
                 var chased = query
                 chased.message.questions = [Question(name: expanded, type: question.type, dnsClass: question.dnsClass)]
-                return .chase(chased, cname)
+                return .chase(chased, chain + [cname])
             }
             let answers = data.records.filter { $0.type == question.type }.map {
                 var r = $0
-                r.name = question.name
+                r.name = owner
                 return r
             }
             return reply(.noError, answers: answers)
         }
+    }
+
+    /// The CNAME records leading from `name` to `target` in `answers`, in chain order; nil when `target` is
+    /// not reached (or the chain loops).
+    static func chain(in answers: [ResourceRecord], from name: DomainName, to target: DomainName) -> [ResourceRecord]? {
+        var out: [ResourceRecord] = []
+        var current = name
+        while out.count < answers.count {
+            guard let link = answers.first(where: { $0.type == .cname && $0.name == current }),
+                case .cname(let c) = link.rdata
+            else { return nil }
+            out.append(link)
+            if c.target == target { return out }
+            current = c.target
+        }
+        return nil
     }
 
     /// A CNAME target `*.garden.example` becomes `<query name>.garden.example`; when that would be too long,
@@ -120,10 +160,10 @@ public struct PolicyDecision: Sendable {
         return (try? name.appending(base)) ?? base
     }
 
-    /// Combines the walled-garden CNAME with the answer for its target.
-    package func merge(_ chased: Resolution, cname: ResourceRecord, for query: Query) -> Resolution {
+    /// Combines the CNAME chain ending in the walled-garden CNAME with the answer for its target.
+    package func merge(_ chased: Resolution, prefix: [ResourceRecord], for query: Query) -> Resolution {
         var m = query.message.makeResponse(rcode: .noError)
-        m.answers = [cname]
+        m.answers = prefix
         if let answer = chased.message {
             m.answers += answer.answers
             m.rcode = answer.rcode

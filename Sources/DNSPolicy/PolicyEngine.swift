@@ -91,7 +91,7 @@ public final class PolicyEngine: Sendable {
     private func allowMatch(_ name: DomainName) -> PolicyDecision? {
         for s in self.allowSources {
             guard case let (kind, m)? = s.matchName(name) else { continue }
-            let rule = s.ruleText(kind, m, in: s.names)
+            let rule = s.ruleText(kind, m)
             let hit = PolicyHit(source: s.config.name, rule: rule, action: PolicyAction.allow.label,
                 trigger: s.format == .rpz ? RPZTrigger.qname.rawValue : RPZTrigger.list.rawValue)
             return PolicyDecision(action: .allow, hit: hit, extendedErrorCode: .other,
@@ -143,7 +143,7 @@ public final class PolicyEngine: Sendable {
                 }
             }
             if allow == nil, case let (kind, m)? = s.matchName(name) {
-                switch self.decide(s, kind, rule: s.ruleText(kind, m, in: s.names),
+                switch self.decide(s, kind, rule: s.ruleText(kind, m),
                     trigger: s.format == .rpz ? .qname : .list, matched: nil, detail: nil, watched: watched)
                 {
                 case .decided(let d): return d
@@ -194,7 +194,7 @@ public final class PolicyEngine: Sendable {
                     guard case .cname(let t) = rr.rdata, t.target != name, case let (kind, m)? = s.matchName(t.target),
                         self.allowMatch(t.target) == nil
                     else { continue }
-                    switch self.decide(s, kind, rule: s.ruleText(kind, m, in: s.names),
+                    switch self.decide(s, kind, rule: s.ruleText(kind, m),
                         trigger: s.format == .rpz ? .qname : .list, matched: t.target, detail: nil, watched: watched)
                     {
                     case .decided(let d): return d
@@ -214,7 +214,7 @@ public final class PolicyEngine: Sendable {
                 }
             }
             if !s.nsdnames.isEmpty, case let (kind, m, ns)? = Self.bestNSDName(s, response) {
-                switch self.decide(s, kind, rule: s.ruleText(kind, m, in: s.nsdnames, suffix: ".rpz-nsdname"),
+                switch self.decide(s, kind, rule: s.ruleText(kind, m, nsdname: true, suffix: ".rpz-nsdname"),
                     trigger: .nsdname, matched: ns, detail: nil, watched: watched)
                 {
                 case .decided(let d): return d

@@ -65,7 +65,7 @@ public struct PolicyLoadError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The kind of failure; a struct wrapping a private enum so cases can be added.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case badLine, notPlausible, tooLarge, unreadable, fetchFailed, storeFailed
+            case badLine, notPlausible, tooLarge, unreadable, fetchFailed, storeFailed, notApplicable
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -82,6 +82,9 @@ public struct PolicyLoadError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let fetchFailed = Code(.fetchFailed)
         /// The last good copy could not be written to the data directory.
         public static let storeFailed = Code(.storeFailed)
+        /// An incremental update (IXFR) does not fit the copy held: it deletes a rule the copy lacks, adds
+        /// a conflicting one, or starts at another serial. The caller falls back to a whole transfer.
+        public static let notApplicable = Code(.notApplicable)
         /// The code's name.
         public var description: String { self.base.rawValue }
     }

@@ -151,8 +151,9 @@ enum PolicyMetrics {
     }
 }
 
-/// Fetches policy sources: files, bundled snapshots, and http(s) URLs when network fetching is on.
-final class RuntimeFeedFetcher: FeedFetcher {
+/// Fetches policy sources: files, bundled snapshots, and http(s) URLs when network fetching is on. Zone
+/// transfers (`axfr://`, `ixfr://`) also return IXFR changes, which the manager applies incrementally.
+final class RuntimeFeedFetcher: IncrementalFeedFetcher {
     let allowNetwork: Bool
     private let files = FileFeedFetcher()
     private let client: HTTPClient?
@@ -197,6 +198,23 @@ final class RuntimeFeedFetcher: FeedFetcher {
         }
         let body = try await response.body.collect(upTo: Self.maxBytes)
         return Array(body.readableBytesView)
+    }
+
+    func fetchUpdate(_ location: String, since serial: UInt32?) async throws -> FeedUpdate {
+        guard ZoneTransferFetcher.handles(location) else { return .full(try await self.fetch(location)) }
+        switch try await self.transfers.fetchUpdate(location, since: serial) {
+        case .whole(let text):
+            return .full(text)
+        case .upToDate:
+            return .unchanged
+        case .incremental(let from, let to, let changes):
+            return .changes(fromSerial: from, toSerial: to, changes: changes.map {
+                switch $0 {
+                case .deleted(let rr): .deleted(rr)
+                case .added(let rr): .added(rr)
+                }
+            })
+        }
     }
 
     func shutdown() async {

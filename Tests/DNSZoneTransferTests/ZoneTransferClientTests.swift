@@ -162,6 +162,17 @@ import Testing
         #expect(clock.now - start < .seconds(20))
     }
 
+    @Test("An idle timeout that fires before the request is even written is still a timeout")
+    func idleBeforeWrite() async throws {
+        // With a 1 ns idle timeout the event loop closes the channel before the task writes the
+        // request; the write then fails on a closed channel. That used to surface as connection_closed (the
+        // rare "stalled primary" flake on a loaded machine); the recorded timeout must win.
+        for _ in 0..<5 {
+            let error = try await Self.failure(.init(idleTimeout: .nanoseconds(1), soaQueryAttempts: 0)) { _ in [] }
+            #expect(error?.code == .timeout, "\(error.map { "\($0)" } ?? "no error")")
+        }
+    }
+
     @Test("A trickling primary trips the total deadline")
     func trickle() async throws {
         let error = try await Self.failure(.init(idleTimeout: .seconds(5), transferTimeout: .milliseconds(700),

@@ -64,6 +64,42 @@ import Testing
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
+    @Test("fetchUpdate returns the IXFR changes to a caller at the serial they start from, and the text otherwise")
+    func fetchUpdate() async throws {
+        let zone = Zone()
+        let primary = try await ScriptedPrimary.start { zone.script($0) }
+        defer { primary.stop() }
+        let source = try Self.source(port: primary.port)
+
+        guard case .whole(let first) = try await source.fetchUpdate(since: nil) else {
+            Issue.record("the first fetch must return the whole text")
+            return
+        }
+        #expect(Self.text(first).contains("\nevil.example 300 IN CNAME .\n"))
+        guard case .upToDate = try await source.fetchUpdate(since: 1) else {
+            Issue.record("an unchanged zone must be up to date")
+            return
+        }
+        zone.serial.withLock { $0 = 2 }
+        guard case .incremental(let from, let to, let changes) = try await source.fetchUpdate(since: 1) else {
+            Issue.record("an IXFR from the caller's serial must return the changes")
+            return
+        }
+        #expect(from == 1 && to == 2)
+        #expect(changes == [.deleted(Self.a), .added(Self.c)])
+        // Another caller holding another serial gets the whole text, rendered now.
+        guard case .whole(let text) = try await source.fetchUpdate(since: 7) else {
+            Issue.record("a caller at another serial must get the whole text")
+            return
+        }
+        #expect(Self.text(text).contains("\nnew.example 300 IN CNAME .\n"))
+        #expect(!Self.text(text).contains("\nevil.example 300 IN CNAME .\n"))
+        guard case .upToDate = try await source.fetchUpdate(since: 2) else {
+            Issue.record("the caller now at serial 2 must be up to date")
+            return
+        }
+    }
+
     @Test("First fetch is an AXFR; an unchanged serial transfers nothing; a newer one applies the IXFR")
     func lifecycle() async throws {
         let zone = Zone()

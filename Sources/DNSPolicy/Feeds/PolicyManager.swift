@@ -48,7 +48,15 @@ public actor PolicyManager {
         var badLines = 0
         var ignoredLines = 0
         var refreshing = false
+        /// The compiled copy was updated incrementally since the data directory's copy was written.
+        var unsaved = false
+        /// When the data directory's copy was last written.
+        var savedAt: Date?
     }
+
+    /// How often, at most, a source updated incrementally (IXFR) has its whole text written to the data
+    /// directory: rendering a large zone costs O(zone), which an IXFR of a few changes should not pay each time.
+    public static let incrementalSaveInterval: TimeInterval = 300
 
     /// Creates a manager; nothing is loaded until ``start(fetchMissing:)``.
     /// - Parameters:
@@ -81,18 +89,29 @@ public actor PolicyManager {
     // MARK: Start-up
 
     /// Loads every enabled source's last good copy from the data directory, installs the engine, then
-    /// (when `fetchMissing`) fetches the sources that have no copy yet.
+    /// (when `fetchMissing`) fetches the sources that have no copy yet and re-reads local files.
+    ///
+    /// A local file is the operator's own copy: one edited while Palisade was stopped must take effect at
+    /// the next start, not wait for a refresh that a file without `refreshSeconds` never gets. Reading it
+    /// needs no network; when it is unchanged (same content hash) it is not recompiled, and when it is
+    /// unreadable the stored copy keeps serving.
     /// - Returns: the status of every source.
     @discardableResult
     public func start(fetchMissing: Bool = true) async -> [PolicySourceStatus] {
         for name in self.order { await self.loadStored(name) }
         self.rebuildEngine()
         if fetchMissing {
-            for name in self.order where self.states[name]?.compiled == nil && self.states[name]?.config.enabled == true {
-                await self.refresh(name)
+            for name in self.order {
+                guard let state = self.states[name], state.config.enabled else { continue }
+                if state.compiled == nil || Self.isLocalFile(state.config.location) { await self.refresh(name) }
             }
         }
         return self.status()
+    }
+
+    /// Whether `location` names a local file (a path or `file://` URL), not a URL or a bundled snapshot.
+    static func isLocalFile(_ location: String) -> Bool {
+        FileFeedFetcher.path(of: location) != nil && !location.hasPrefix("bundled:")
     }
 
     private func loadStored(_ name: String) async {
@@ -150,7 +169,25 @@ public actor PolicyManager {
 
         let body: [UInt8]
         do {
-            body = try await self.fetcher.fetch(config.location)
+            if let incremental = self.fetcher as? any IncrementalFeedFetcher {
+                let held = state.compiled
+                let since = held?.format == .rpz && held?.isNotReadyPlaceholder == false ? held?.serial : nil
+                switch try await incremental.fetchUpdate(config.location, since: since) {
+                case .full(let bytes):
+                    body = bytes
+                case .unchanged:
+                    await self.fetchedUnchanged(name, config)
+                    return self.status(of: name)
+                case .changes(let from, let to, let changes):
+                    if await self.applyIncrementally(name, config, from: from, to: to, changes: changes) {
+                        return self.status(of: name)
+                    }
+                    // The changes did not fit the copy held: compile the whole text instead.
+                    body = try await self.fetcher.fetch(config.location)
+                }
+            } else {
+                body = try await self.fetcher.fetch(config.location)
+            }
         } catch {
             self.fail(name, PolicyLoadError(.fetchFailed, source: name, "fetch of \(config.location) failed: \(error)"))
             return self.status(of: name)
@@ -199,10 +236,12 @@ public actor PolicyManager {
             current.badLines = compiled.stats.badLines
             current.ignoredLines = compiled.stats.ignoredTotal
             current.storeError = nil
+            current.unsaved = false
             if let store = self.store {
                 do {
                     try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: fetchedAt,
                         fetchedAt: fetchedAt))
+                    current.savedAt = fetchedAt
                 } catch {
                     current.storeError = error.description
                 }
@@ -211,6 +250,103 @@ public actor PolicyManager {
             self.rebuildEngine()
         }
         return self.status(of: name)
+    }
+
+    // MARK: Incremental updates
+
+    /// Records a fetch that found nothing new; writes an incrementally updated copy when its save is due.
+    private func fetchedUnchanged(_ name: String, _ config: PolicySourceConfig) async {
+        guard var current = self.states[name], current.config == config else { return }
+        current.fetchedAt = self.now()
+        current.lastError = nil
+        self.states[name] = current
+        await self.saveIfDue(name, config)
+    }
+
+    /// Applies IXFR changes to the compiled copy (O(changes), off the actor) and swaps the engine.
+    ///
+    /// Merging (a full compile) starts once the overlay has grown past ``RPZUpdate/mergeThreshold(baseCount:)``;
+    /// the data directory's copy is rewritten at most every ``incrementalSaveInterval``.
+    /// - Returns: false when the changes do not fit the copy held; the caller then compiles the whole text.
+    private func applyIncrementally(_ name: String, _ config: PolicySourceConfig, from: UInt32, to: UInt32,
+        changes: [FeedRecordChange]) async -> Bool
+    {
+        guard let held = self.states[name]?.compiled, held.format == .rpz, held.serial == from else { return false }
+        let update = RPZUpdate(changes: changes.map {
+            switch $0 {
+            case .deleted(let rr): .deleted(rr)
+            case .added(let rr): .added(rr)
+            }
+        }, fromSerial: from, toSerial: to)
+        let result = await Self.detached { () throws(PolicyLoadError) -> CompiledPolicySource in try held.applying(update) }
+        guard var current = self.states[name], current.config == config, current.compiled === held else { return false }
+        guard case .success(let updated) = result else { return false }
+        let now = self.now()
+        current.compiled = updated
+        current.contentHash = nil
+        current.loadedAt = now
+        current.fetchedAt = now
+        current.lastError = nil
+        current.unsaved = true
+        self.states[name] = current
+        self.rebuildEngine()
+        if updated.needsMerge {
+            await self.merge(name, config)
+        } else {
+            await self.saveIfDue(name, config)
+        }
+        return true
+    }
+
+    /// Replaces an incrementally updated copy with a full compile of the current text (off the actor; the
+    /// overlay keeps answering meanwhile), and saves it.
+    private func merge(_ name: String, _ config: PolicySourceConfig) async {
+        guard let body = try? await self.fetcher.fetch(config.location),
+            let held = self.states[name]?.compiled
+        else { return }
+        let outcome = await Self.detached { () throws(PolicyLoadError) -> (String, CompiledPolicySource) in
+            (FeedStore.contentHash(body), try PolicySourceLoader.compile(config, bytes: body, fileName: config.location))
+        }
+        guard var current = self.states[name], current.config == config, current.compiled === held,
+            case .success(let (hash, compiled)) = outcome
+        else { return }
+        let now = self.now()
+        current.compiled = compiled
+        current.contentHash = hash
+        current.unsaved = false
+        if let store = self.store {
+            do {
+                try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: current.loadedAt ?? now,
+                    fetchedAt: now))
+                current.savedAt = now
+                current.storeError = nil
+            } catch {
+                current.storeError = error.description
+            }
+        }
+        self.states[name] = current
+        self.rebuildEngine()
+    }
+
+    /// Writes the whole text of an incrementally updated source to the data directory when its save is due.
+    private func saveIfDue(_ name: String, _ config: PolicySourceConfig) async {
+        guard let store = self.store, let state = self.states[name], state.unsaved else { return }
+        let now = self.now()
+        if let saved = state.savedAt, now.timeIntervalSince(saved) < Self.incrementalSaveInterval { return }
+        guard let body = try? await self.fetcher.fetch(config.location),
+            var current = self.states[name], current.config == config, let compiled = current.compiled
+        else { return }
+        let hash = FeedStore.contentHash(body)
+        do {
+            try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: current.loadedAt ?? now,
+                fetchedAt: now))
+            current.savedAt = now
+            current.unsaved = false
+            current.storeError = nil
+        } catch {
+            current.storeError = error.description
+        }
+        self.states[name] = current
     }
 
     private static func metadata(_ config: PolicySourceConfig, _ compiled: CompiledPolicySource, _ hash: String,

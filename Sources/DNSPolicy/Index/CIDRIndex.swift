@@ -74,6 +74,28 @@ package struct CIDRIndex: Sendable {
             return nil
         }
 
+        /// A builder holding every network of `index`.
+        package init(_ index: CIDRIndex) {
+            for e in index.entries { _ = self.insert(e.network, prefixLength: e.prefixLength, value: e.value) }
+        }
+
+        /// The value stored for exactly this network, if any.
+        package func value(_ address: IPAddress, prefixLength: Int) -> UInt32? {
+            switch CIDRIndex.network(address, prefixLength) {
+            case .v4(let a): return self.v4[prefixLength]?[a.value]
+            case .v6(let a): return self.v6[prefixLength]?[a]
+            }
+        }
+
+        /// Removes a network; returns its value when it was stored.
+        @discardableResult
+        package mutating func remove(_ address: IPAddress, prefixLength: Int) -> UInt32? {
+            switch CIDRIndex.network(address, prefixLength) {
+            case .v4(let a): return self.v4[prefixLength]?.removeValue(forKey: a.value)
+            case .v6(let a): return self.v6[prefixLength]?.removeValue(forKey: a)
+            }
+        }
+
         /// The finished index.
         package func build() -> CIDRIndex {
             var index = CIDRIndex()
@@ -91,6 +113,30 @@ package struct CIDRIndex: Sendable {
                 index.count += sorted.count
             }
             return index
+        }
+    }
+
+    /// Every network with its prefix length and value, longest prefixes first (to rebuild the index with a
+    /// few changes: IP triggers are few, so an incremental update rebuilds the CIDR indexes it touches).
+    package var entries: [(network: IPAddress, prefixLength: Int, value: UInt32)] {
+        var out: [(network: IPAddress, prefixLength: Int, value: UInt32)] = []
+        out.reserveCapacity(self.count)
+        for b in self.v4 {
+            for (n, v) in zip(b.networks, b.values) { out.append((.v4(IPv4Address(n)), b.length, v)) }
+        }
+        for b in self.v6 {
+            for (n, v) in zip(b.networks, b.values) { out.append((.v6(n), b.length, v)) }
+        }
+        return out
+    }
+
+    /// `address` with the host bits of a `prefixLength` network cleared.
+    package static func network(_ address: IPAddress, _ prefixLength: Int) -> IPAddress {
+        switch address {
+        case .v4(let a): return .v4(IPv4Address(a.value & Self.mask4(prefixLength)))
+        case .v6(let a):
+            let (mh, ml) = Self.mask6(prefixLength)
+            return .v6(IPv6Address(high: a.high & mh, low: a.low & ml))
         }
     }
 

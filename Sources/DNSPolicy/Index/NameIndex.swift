@@ -29,6 +29,9 @@ package struct NameIndex: Sendable {
         package var slot: Slot
         /// Arena offset of the matched name; pass it to ``name(at:)`` to print the rule.
         package var offset: UInt32
+        /// True when the match comes from an overlay (``match(wire:overlay:)``): `offset` is then an offset
+        /// in the overlay's arena.
+        package var inOverlay: Bool = false
     }
 
     private var arena: [UInt8] = []
@@ -53,6 +56,14 @@ package struct NameIndex: Sendable {
         let capacity = Swift.max(16, expectedCount + expectedCount / 3 + 1)
         self.slots = Array(repeating: 0, count: capacity)
         if expectedBytes > 0 { self.arena.reserveCapacity(expectedBytes) }
+    }
+
+    /// An empty index hashing exactly as `other` does (same seed and multiplier), so one backward pass over
+    /// a query name serves both in ``match(wire:overlay:)``.
+    package init(sharingHashWith other: NameIndex) {
+        self.seed = other.seed
+        self.multiplier = other.multiplier
+        self.slots = Array(repeating: 0, count: 16)
     }
 
     /// True when no name is stored.
@@ -263,6 +274,93 @@ package struct NameIndex: Sendable {
             let c = self.code(at: off, .exact)
             if c != 0 { return Match(code: c, slot: .exact, offset: off) }
         }
+        return best
+    }
+
+    // MARK: Overlay
+
+    /// Overlay code: the slot is unchanged, the base index decides.
+    package static let overlayUnchanged: UInt8 = 0
+    /// Overlay code: the rule the base holds at this slot was removed.
+    package static let overlayRemoved: UInt8 = 1
+    /// Overlay code: the overlay holds a new rule at this slot (its owner keeps the rule itself). Codes above
+    /// this are also new rules, whose meaning the owner encodes in the code (no table entry needed).
+    package static let overlaySet: UInt8 = 2
+
+    /// ``match(_:)`` over this index with `overlay` (built with ``init(sharingHashWith:)``) laid on top:
+    /// at every level the overlay's code decides when it is not ``overlayUnchanged``; ``overlayRemoved``
+    /// hides the base's rule at that slot. Same precedence as ``match(_:)``: an exact rule on the name, else
+    /// the `below` rule of the nearest ancestor. Allocation-free, one pass over the name.
+    package func match(_ name: DomainName, overlay: NameIndex) -> Match? {
+        name.wire.withUnsafeBufferPointer { self.match(wire: $0, overlay: overlay) }
+    }
+
+    /// ``match(_:overlay:)`` on raw wire bytes (uncompressed, ending with the root byte).
+    package func match(wire w: UnsafeBufferPointer<UInt8>, overlay: NameIndex) -> Match? {
+        guard overlay.count > 0 else { return self.match(wire: w) }
+        guard w.count >= 1, w.count <= 256 else { return nil }
+        let end = w.count - 1
+        var m0: UInt64 = 0
+        var m1: UInt64 = 0
+        var m2: UInt64 = 0
+        var m3: UInt64 = 0
+        var labels = 0
+        var p = 0
+        while p < end {
+            let bit = UInt64(1) << UInt64(p & 63)
+            switch p >> 6 {
+            case 0: m0 |= bit
+            case 1: m1 |= bit
+            case 2: m2 |= bit
+            default: m3 |= bit
+            }
+            labels += 1
+            let l = Int(w[p])
+            guard l > 0 else { return nil }
+            p += l + 1
+        }
+        guard p == end else { return nil }
+        /// The rule at one level: overlay first, then the base; nil when neither has one (or it was removed).
+        func level(_ h: UInt64, _ start: Int, _ depth: Int, _ slot: Slot) -> Match? {
+            let length = end - start
+            let hash = Self.finish(h, length)
+            let bit = UInt64(1) << UInt64(Swift.min(depth, 63))
+            let overlayBits = slot == .exact ? overlay.exactDepths : overlay.belowDepths
+            if overlayBits & bit != 0, let off = overlay.find(hash, w, start, length) {
+                let c = overlay.code(at: off, slot)
+                if c == Self.overlayRemoved { return nil }
+                if c != Self.overlayUnchanged { return Match(code: c, slot: slot, offset: off, inOverlay: true) }
+            }
+            guard self.count > 0 else { return nil }
+            let baseBits = slot == .exact ? self.exactDepths : self.belowDepths
+            guard baseBits & bit != 0, let off = self.find(hash, w, start, length) else { return nil }
+            let c = self.code(at: off, slot)
+            return c == 0 ? nil : Match(code: c, slot: slot, offset: off)
+        }
+        var best: Match? = nil
+        var h = self.seed
+        var depth = 0
+        if labels > 0, let m = level(h, end, 0, .below) { best = m }
+        var i = end
+        while i > 0 {
+            i -= 1
+            h = self.step(h, w[i])
+            let word: UInt64
+            switch i >> 6 {
+            case 0: word = m0
+            case 1: word = m1
+            case 2: word = m2
+            default: word = m3
+            }
+            guard word & (UInt64(1) << UInt64(i & 63)) != 0 else { continue }
+            depth += 1
+            if depth == labels {
+                if let m = level(h, i, depth, .exact) { return m }
+            } else if let m = level(h, i, depth, .below) {
+                best = m
+            }
+        }
+        if labels == 0, let m = level(h, end, 0, .exact) { return m }
         return best
     }
 

@@ -31,7 +31,7 @@ package struct RPZCompiler: Sendable {
     private var specialRules: [Int] = []
 
     /// Identifies one trigger (and slot) while local-data records for it are gathered.
-    private struct TriggerKey: Hashable, Sendable {
+    struct TriggerKey: Hashable, Sendable {
         var trigger: RPZTrigger
         var slot: NameIndex.Slot
         var key: [UInt8]
@@ -46,7 +46,7 @@ package struct RPZCompiler: Sendable {
     }
 
     /// A parsed owner name: which trigger, which key.
-    private struct Trigger {
+    struct Trigger {
         var kind: RPZTrigger
         var slot: NameIndex.Slot
         /// Byte range of the key within the owner's wire form (lower-cased on insert).
@@ -186,7 +186,7 @@ package struct RPZCompiler: Sendable {
         }
     }
 
-    private static let specialTargets: [(wire: [UInt8], action: PolicyAction)] = {
+    static let specialTargets: [(wire: [UInt8], action: PolicyAction)] = {
         func wire(_ s: String) -> [UInt8] {
             var w: [UInt8] = []
             for label in s.split(separator: ".") {
@@ -202,14 +202,19 @@ package struct RPZCompiler: Sendable {
         ]
     }()
 
+    /// The special action at `position` in ``specialTargets`` (nil when out of range).
+    static func specialAction(_ position: Int) -> PolicyAction? {
+        position >= 0 && position < Self.specialTargets.count ? Self.specialTargets[position].action : nil
+    }
+
     /// Where PASSTHRU sits in ``specialTargets``.
-    private static let passthruPosition = 2
+    static let passthruPosition = 2
 
     @inline(__always)
     private static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
     /// The position in ``specialTargets`` of a special CNAME target's action, or nil for a walled garden.
-    private static func special(_ target: DomainName, trigger: Trigger, owner: DomainName) -> Int? {
+    static func special(_ target: DomainName, trigger: Trigger, owner: DomainName) -> Int? {
         let w = target.wire
         for (k, (sw, _)) in Self.specialTargets.enumerated() where sw.count == w.count {
             var same = true
@@ -237,7 +242,7 @@ package struct RPZCompiler: Sendable {
     ]
 
     /// Classifies an owner name into a trigger, without allocating for QNAME triggers.
-    private func trigger(of owner: DomainName, apex: DomainName, line: Int) throws(ZoneFileError) -> Trigger {
+    func trigger(of owner: DomainName, apex: DomainName, line: Int) throws(ZoneFileError) -> Trigger {
         let w = owner.wire
         let relEnd = w.count - apex.wire.count
         var last = 0
@@ -329,7 +334,7 @@ package struct RPZCompiler: Sendable {
         return (.v6(IPv6Address(high: high, low: low)), prefix)
     }
 
-    private func key(_ t: Trigger, owner: DomainName) -> TriggerKey {
+    func key(_ t: Trigger, owner: DomainName) -> TriggerKey {
         TriggerKey(trigger: t.kind, slot: t.slot, key: DomainName.lowercase(Array(owner.wire[t.keyStart..<t.keyEnd])),
             prefixLength: t.prefixLength, address: t.address)
     }

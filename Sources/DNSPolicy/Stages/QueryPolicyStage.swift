@@ -31,8 +31,8 @@ public struct QueryPolicyStage: Stage {
             return r
         case .pass(let findings):
             return try await next(query, context).adding(findings)
-        case .chase(let target, let cname):
-            return decision.merge(try await next(target, context), cname: cname, for: query)
+        case .chase(let target, let prefix):
+            return decision.merge(try await next(target, context), prefix: prefix, for: query)
         }
     }
 
@@ -45,8 +45,8 @@ public struct QueryPolicyStage: Stage {
             result = r
         case .pass(let findings):
             result = try next(query, context)?.adding(findings)
-        case .chase(let target, let cname):
-            result = try next(target, context).map { decision.merge($0, cname: cname, for: query) }
+        case .chase(let target, let prefix):
+            result = try next(target, context).map { decision.merge($0, prefix: prefix, for: query) }
         }
         // Notes are side effects: record them only when this path produces the answer.
         if result != nil {

@@ -5,7 +5,8 @@ internal import DNSWire
 /// cloaking), RPZ response-IP, NSDNAME and NSIP triggers.
 ///
 /// It sits above the cache, so a policy reload applies to cached answers at once. It amends the result of
-/// `next`: when a rule matches, the upstream answer is replaced by the policy answer for the original query.
+/// `next`: when a rule matches, the upstream answer is replaced by the policy answer for the original query
+/// (after the CNAME chain up to a matched CNAME target, which is kept).
 public struct ResponsePolicyStage: Stage {
     /// `response-policy`.
     public let id: StageID = "response-policy"
@@ -16,7 +17,7 @@ public struct ResponsePolicyStage: Stage {
         self.engine = engine
     }
 
-    private func decide(_ query: Query, _ result: Resolution) -> PolicyDecision? {
+    private func decide(_ query: Query, _ result: Resolution) -> (PolicyDecision, DNSMessage)? {
         // A cached packet keeps its decoded message: use it as is (TTLs do not matter to policy), so a
         // cache hit costs no copy here.
         let message: DNSMessage
@@ -27,36 +28,36 @@ public struct ResponsePolicyStage: Stage {
         }
         let q = query.question
         return self.engine.current.evaluateResponse(name: q.name, type: q.type, client: query.client.address,
-            response: message)
+            response: message).map { ($0, message) }
     }
 
     /// Resolves below, then rewrites the answer when a response trigger matches.
     public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
         let result = try await next(query, context)
-        guard let decision = self.decide(query, result) else { return result }
+        guard let (decision, message) = self.decide(query, result) else { return result }
         context.note(self.id, "\(decision.hit.action) by \(decision.hit.source) rule \(decision.hit.rule)")
-        switch decision.plan(for: query) {
+        switch decision.plan(for: query, response: message) {
         case .answer(let r):
             return r.adding(result.findings)
         case .pass(let findings):
             return result.adding(findings)
-        case .chase(let target, let cname):
-            return decision.merge(try await next(target, context), cname: cname, for: query)
+        case .chase(let target, let prefix):
+            return decision.merge(try await next(target, context), prefix: prefix, for: query)
         }
     }
 
     /// The same without suspending; nil when the stages below need to suspend.
     public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
         guard let result = try next(query, context) else { return nil }
-        guard let decision = self.decide(query, result) else { return result }
+        guard let (decision, message) = self.decide(query, result) else { return result }
         let amended: Resolution?
-        switch decision.plan(for: query) {
+        switch decision.plan(for: query, response: message) {
         case .answer(let r):
             amended = r.adding(result.findings)
         case .pass(let findings):
             amended = result.adding(findings)
-        case .chase(let target, let cname):
-            amended = try next(target, context).map { decision.merge($0, cname: cname, for: query) }
+        case .chase(let target, let prefix):
+            amended = try next(target, context).map { decision.merge($0, prefix: prefix, for: query) }
         }
         if amended != nil {
             context.note(self.id, "\(decision.hit.action) by \(decision.hit.source) rule \(decision.hit.rule)")

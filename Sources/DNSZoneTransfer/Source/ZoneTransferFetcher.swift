@@ -64,6 +64,14 @@ public final class ZoneTransferFetcher: NotifyAuthorizer {
         try await self.source(for: location).fetch()
     }
 
+    /// Brings the zone at `location` up to date and returns what changed since `serial` (see
+    /// ``ZoneTransferSource/fetchUpdate(since:)``), so a caller holding the zone at `serial` can apply IXFR
+    /// changes instead of reading the whole text.
+    /// - Throws: ``ZoneTransferError``; the source keeps its last good copy.
+    public func fetchUpdate(_ location: String, since serial: UInt32?) async throws -> ZoneUpdate {
+        try await self.source(for: location).fetchUpdate(since: serial)
+    }
+
     /// The source for `location`, created (and so known to NOTIFY) on first use.
     /// - Throws: ``ZoneTransferError`` `.badLocation` or `.unknownKey`.
     @discardableResult

@@ -15,6 +15,16 @@ public enum TransferKind: String, Sendable, Hashable {
     case upToDate = "up-to-date"
 }
 
+/// What changed in a zone since a serial the caller holds (``ZoneTransferSource/fetchUpdate(since:)``).
+public enum ZoneUpdate: Sendable {
+    /// The whole zone as master-file text: the caller's copy is not the one the last IXFR started from.
+    case whole([UInt8])
+    /// The IXFR changes, in order, from the caller's serial to `toSerial`.
+    case incremental(fromSerial: UInt32, toSerial: UInt32, changes: [ZoneChange])
+    /// The zone is still at the caller's serial.
+    case upToDate
+}
+
 /// What one zone source has done, for status pages and logs.
 public struct ZoneTransferStatus: Sendable, Hashable {
     /// The location as configured.
@@ -62,10 +72,14 @@ public actor ZoneTransferSource {
     private let logger: Logger
     private let now: @Sendable () -> UInt64
     private var current: ZoneRecordSet?
+    /// The text of ``current``, rendered on first demand: an IXFR consumer that applies the changes never
+    /// needs it, and rendering a large zone costs O(zone).
     private var text: [UInt8]?
     private var changes: [ZoneChange] = []
+    /// The serial the last IXFR started from (nil when the last transfer was not an IXFR).
+    private var changesFrom: UInt32?
     private var state: ZoneTransferStatus
-    private var inFlight: Task<[UInt8], any Error>?
+    private var inFlight: Task<Void, any Error>?
 
     /// Creates a source; nothing is transferred until ``fetch()``.
     /// - Throws: ``ZoneTransferError`` `.badLocation` when the address cannot be used for a socket.
@@ -104,16 +118,41 @@ public actor ZoneTransferSource {
     /// - Returns: `$ORIGIN`, the SOA and every record, one per line (UTF-8).
     /// - Throws: ``ZoneTransferError``; the copy held stays as it was.
     public func fetch() async throws(ZoneTransferError) -> [UInt8] {
+        try await self.bringUpToDate()
+        return self.currentText()
+    }
+
+    /// Brings the zone up to date and returns what changed since `serial`: the IXFR changes when the last
+    /// transfer was an IXFR from exactly that serial, nothing when the zone is still at it, else the whole
+    /// text (rendered only then).
+    /// - Throws: ``ZoneTransferError``; the copy held stays as it was.
+    public func fetchUpdate(since serial: UInt32?) async throws(ZoneTransferError) -> ZoneUpdate {
+        try await self.bringUpToDate()
+        if let serial, serial == self.current?.serial.rawValue { return .upToDate }
+        if let serial, let from = self.changesFrom, from == serial, let to = self.current?.serial.rawValue {
+            return .incremental(fromSerial: from, toSerial: to, changes: self.changes)
+        }
+        return .whole(self.currentText())
+    }
+
+    private func bringUpToDate() async throws(ZoneTransferError) {
         if let running = self.inFlight { return try await Self.value(of: running) }
-        let task = Task { () async throws -> [UInt8] in try await self.update() }
+        let task = Task { () async throws -> Void in try await self.update() }
         self.inFlight = task
         defer { self.inFlight = nil }
         return try await Self.value(of: task)
     }
 
-    private static func value(of task: Task<[UInt8], any Error>) async throws(ZoneTransferError) -> [UInt8] {
+    private func currentText() -> [UInt8] {
+        if let text = self.text { return text }
+        let bytes = self.current.map { Array($0.zoneText().utf8) } ?? []
+        self.text = bytes
+        return bytes
+    }
+
+    private static func value(of task: Task<Void, any Error>) async throws(ZoneTransferError) {
         do {
-            return try await task.value
+            try await task.value
         } catch let e as ZoneTransferError {
             throw e
         } catch {
@@ -133,12 +172,11 @@ public actor ZoneTransferSource {
 
     // MARK: Updating
 
-    private func update() async throws(ZoneTransferError) -> [UInt8] {
+    private func update() async throws(ZoneTransferError) {
         do throws(ZoneTransferError) {
-            let bytes = try await self.refresh()
+            try await self.refresh()
             self.state.lastError = nil
             self.state.lastSuccessAt = self.now()
-            return bytes
         } catch {
             self.state.lastError = error.description
             self.logger.info("zone transfer failed", metadata: self.metadata(["error": "\(error)"]))
@@ -146,8 +184,8 @@ public actor ZoneTransferSource {
         }
     }
 
-    private func refresh() async throws(ZoneTransferError) -> [UInt8] {
-        guard let heldSerial = self.current?.serial, let heldSOA = self.current?.soa, let text = self.text else {
+    private func refresh() async throws(ZoneTransferError) {
+        guard let heldSerial = self.current?.serial, let heldSOA = self.current?.soa else {
             return try await self.transferWhole(kind: .axfr, after: nil)
         }
         let primary = try await self.client.querySOA()
@@ -155,7 +193,7 @@ public actor ZoneTransferSource {
         self.state.primarySerial = primarySerial.rawValue
         guard primarySerial.isNewer(than: heldSerial) else {
             self.upToDate()
-            return text
+            return
         }
         guard self.location.mode == .ixfr else { return try await self.transferWhole(kind: .axfr, after: nil) }
 
@@ -166,13 +204,13 @@ public actor ZoneTransferSource {
             case .soaOnly(let soa):
                 guard let s = ZoneRecordSet.serial(of: soa), s.isNewer(than: heldSerial) else {
                     self.upToDate()
-                    return text
+                    return
                 }
                 ixfrFailure = ZoneTransferError(.badResponse, "the primary sent only its SOA (serial \(s)), not the changes")
             case .full(let set):
                 guard set.serial.isNewer(than: heldSerial) else {
                     self.upToDate()
-                    return text
+                    return
                 }
                 return self.install(set, kind: .ixfrFull, changes: [], result: result)
             case .incremental(_, let diffs):
@@ -181,7 +219,7 @@ public actor ZoneTransferSource {
                 self.current = nil
                 do throws(ZoneTransferError) {
                     let changes = try set.apply(diffs)
-                    return self.install(set, kind: .ixfr, changes: changes, result: result)
+                    return self.install(set, kind: .ixfr, changes: changes, result: result, from: heldSerial.rawValue)
                 } catch {
                     self.current = set
                     ixfrFailure = error
@@ -205,9 +243,7 @@ public actor ZoneTransferSource {
         }
     }
 
-    private func transferWhole(kind: TransferKind, after ixfrFailure: ZoneTransferError?) async throws(ZoneTransferError)
-        -> [UInt8]
-    {
+    private func transferWhole(kind: TransferKind, after ixfrFailure: ZoneTransferError?) async throws(ZoneTransferError) {
         let result: TransferResult
         do throws(ZoneTransferError) {
             result = try await self.client.axfr()
@@ -223,11 +259,13 @@ public actor ZoneTransferSource {
         return self.install(set, kind: kind, changes: [], result: result)
     }
 
-    private func install(_ set: ZoneRecordSet, kind: TransferKind, changes: [ZoneChange], result: TransferResult) -> [UInt8] {
-        let bytes = Array(set.zoneText().utf8)
+    private func install(_ set: ZoneRecordSet, kind: TransferKind, changes: [ZoneChange], result: TransferResult,
+        from: UInt32? = nil)
+    {
         self.current = set
-        self.text = bytes
+        self.text = nil
         self.changes = changes
+        self.changesFrom = kind == .ixfr ? from : nil
         self.state.serial = set.serial.rawValue
         self.state.primarySerial = set.serial.rawValue
         self.state.lastKind = kind
@@ -241,11 +279,11 @@ public actor ZoneTransferSource {
                 "xfr.kind": "\(kind.rawValue)", "xfr.serial": "\(set.serial)", "xfr.records": "\(set.count)",
                 "xfr.changes": "\(self.state.lastChangeCount)", "xfr.bytes": "\(result.bytes)",
             ]))
-        return bytes
     }
 
     private func upToDate() {
         self.changes = []
+        self.changesFrom = nil
         self.state.lastKind = .upToDate
         self.state.lastChangeCount = 0
         self.logger.debug("zone up to date", metadata: self.metadata(["xfr.serial": "\(self.state.serial ?? 0)"]))

@@ -2,6 +2,7 @@ public import DNSWire
 public import NIOCore
 import NIOExtras
 import NIOPosix
+import Synchronization
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -246,6 +247,10 @@ public struct ZoneTransferClient: Sendable {
     {
         let deadline = NIODeadline.now() + TimeAmount(self.options.transferTimeout)
         let idle = TimeAmount(self.options.idleTimeout)
+        // Which timeout cut the exchange short, if one did. On a loaded machine the idle timer can fire before
+        // this task has even written the request; the write then fails with "closed channel", and only this
+        // record says the real cause was a timeout (the rare "stalled primary gets connection_closed" flake).
+        let timedOut = TimeoutRecord()
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: self.group)
@@ -255,7 +260,7 @@ public struct ZoneTransferClient: Sendable {
                     ch.eventLoop.makeCompletedFuture {
                         let sync = ch.pipeline.syncOperations
                         try sync.addHandler(IdleStateHandler(readTimeout: idle))
-                        try sync.addHandler(TransferTimeoutHandler())
+                        try sync.addHandler(TransferTimeoutHandler(record: timedOut))
                         try sync.addHandler(ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)))
                         try sync.addHandler(LengthFieldPrepender(lengthFieldBitLength: .twoBytes))
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
@@ -269,6 +274,7 @@ public struct ZoneTransferClient: Sendable {
         }
         let raw = channel.channel
         let timer = raw.eventLoop.scheduleTask(deadline: deadline) {
+            timedOut.set(.total)
             raw.pipeline.fireErrorCaught(TransferTimeout.total)
             raw.close(promise: nil)
         }
@@ -292,9 +298,10 @@ public struct ZoneTransferClient: Sendable {
             }
         } catch {
             if let failure { throw failure }
-            throw Self.streamError(error, options: self.options)
+            throw Self.streamError(timedOut.value.map { $0 as any Error } ?? error, options: self.options)
         }
         if let failure { throw failure }
+        if !finished, let timeout = timedOut.value { throw Self.streamError(timeout, options: self.options) }
         guard finished else {
             throw ZoneTransferError(.connectionClosed, "the primary closed the connection before the reply was complete")
         }
@@ -321,13 +328,31 @@ enum TransferTimeout: Error, Sendable {
     case total
 }
 
+/// The first timeout that fired during one exchange, set on the event loop and read by the task.
+final class TimeoutRecord: Sendable {
+    private let storage = Mutex<TransferTimeout?>(nil)
+
+    /// Records `timeout` unless one was recorded already.
+    func set(_ timeout: TransferTimeout) { self.storage.withLock { $0 = $0 ?? timeout } }
+
+    /// The timeout that fired, if any.
+    var value: TransferTimeout? { self.storage.withLock { $0 } }
+}
+
 /// Turns the read-idle event into an error on the channel, so the exchange fails with `.timeout`.
 final class TransferTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    private let record: TimeoutRecord
+
+    init(record: TimeoutRecord) {
+        self.record = record
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
+            self.record.set(.idle)
             context.fireErrorCaught(TransferTimeout.idle)
             context.close(promise: nil)
             return
