@@ -41,6 +41,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var policy: PolicyConfiguration
     /// YAML file mapping client addresses or prefixes to workload names and labels. Default: none.
     public var identityFile: String?
+    /// Workload identity from container engines and Kubernetes, and the address history.
+    public var identity: IdentityConfiguration
 
     /// The embedded default configuration.
     public init() {
@@ -59,6 +61,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = TCPConfiguration()
         self.policy = PolicyConfiguration()
         self.identityFile = nil
+        self.identity = IdentityConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,10 +82,12 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
+        self.identity = try c.decodeIfPresent(IdentityConfiguration.self, forKey: .identity) ?? d.identity
     }
 
     enum CodingKeys: String, CodingKey {
-        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
+        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile,
+            identity
     }
 }
 
