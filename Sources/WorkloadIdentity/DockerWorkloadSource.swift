@@ -21,7 +21,7 @@ public struct DockerWorkloadSource: Service {
     /// Delay between reconnect attempts.
     public let backoff: Backoff
     private let logger: Logger
-    private let onChange: (@Sendable (DockerSourceChange) -> Void)?
+    private let onChange: (@Sendable (IdentitySourceChange) -> Void)?
 
     /// Creates the source.
     /// - Parameters:
@@ -32,7 +32,7 @@ public struct DockerWorkloadSource: Service {
     ///   - onChange: called after every change is published (tests and figures use it).
     public init(client: DockerEngineClient, history: IdentityHistory, backoff: Backoff = Backoff(),
         logger: Logger = Logger(label: "palisade.identity.docker"),
-        onChange: (@Sendable (DockerSourceChange) -> Void)? = nil)
+        onChange: (@Sendable (IdentitySourceChange) -> Void)? = nil)
     {
         self.client = client
         self.history = history
@@ -46,7 +46,7 @@ public struct DockerWorkloadSource: Service {
         let events = Counter(label: "palisade_identity_events_total", dimensions: [("source", "docker")])
         let containers = Gauge(label: "palisade_identity_containers")
         try? await cancelWhenGracefulShutdown {
-            var state = ContainerTable()
+            var state = WorkloadTable()
             var attempt = 0
             var warned = false
             while !Task.isCancelled {
@@ -103,7 +103,7 @@ public struct DockerWorkloadSource: Service {
             .increment()
     }
 
-    private func handle(_ event: DockerEvent, _ state: inout ContainerTable) async throws {
+    private func handle(_ event: DockerEvent, _ state: inout WorkloadTable) async throws {
         guard let id = event.containerID else { return }
         switch event.effect {
         case .ignore:
@@ -127,23 +127,23 @@ public struct DockerWorkloadSource: Service {
                 self.history.apply(.docker, remove: state.remove(id))
             }
         }
-        self.onChange?(.event(action: event.action ?? "", containerID: id))
+        self.onChange?(.event(action: event.action ?? "", id: id))
     }
 }
 
 /// What a ``DockerWorkloadSource`` just did (for tests and measurements).
-public enum DockerSourceChange: Sendable {
+public enum IdentitySourceChange: Sendable {
     /// Listed the running containers after a (re)connect.
     case listed(count: Int)
     /// Applied an event.
-    case event(action: String, containerID: String)
+    case event(action: String, id: String)
     /// Lost the engine or the stream; will retry.
     case failed(WorkloadIdentityError)
 }
 
 /// The containers the source knows and which addresses each holds, with per-address ownership so that a
 /// late `die` of an old container cannot remove the address a new container already took over.
-struct ContainerTable {
+struct WorkloadTable {
     private var byID: [String: (workload: Workload, addresses: [IPAddress])] = [:]
     private var owner: [IPAddress: String] = [:]
 

@@ -191,8 +191,69 @@ public final class PodmanService: StoppableTestResource {
         if let ip { args += ["--ip", ip] }
         if let dns { args += ["--dns", dns] }
         for (k, v) in labels.sorted(by: { $0.key < $1.key }) { args += ["--label", "\(k)=\(v)"] }
-        let id = try await Self.podmanChecked(args + [Self.image] + command, timeout: .seconds(120))
-        return PodmanContainer(name: name, id: id)
+        let out = try await Self.podmanDetached(args + [Self.image] + command)
+        guard out.status == 0 else { throw TestDaemonError("podman run failed:\n\(out)") }
+        return PodmanContainer(name: name, id: out.output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Runs a podman command that leaves a process behind (`run -d`).
+    ///
+    /// conmon, which podman leaves running for the container, inherits podman's file descriptors; with
+    /// Foundation's `Process` (whose exit detection waits for a descriptor the child inherits to close) or
+    /// a pipe for the output, the caller would wait until the container exits. So this spawns podman
+    /// directly with output to files and every other descriptor closed, and waits for podman's own exit.
+    static func podmanDetached(_ arguments: [String]) async throws -> ToolOutput {
+        guard let path = TestBinaries.path("podman") else { throw TestDaemonError("podman is not installed") }
+        let dir = try TemporaryDirectory(prefix: "palisade-podman-run")
+        defer { dir.remove() }
+        let outPath = dir.file("out")
+        let errPath = dir.file("err")
+        let all = Self.globalFlags + arguments
+        let status = try await Blocking.run { try Self.spawnAndWait(path, all, stdout: outPath, stderr: errPath) }
+        return ToolOutput(command: "podman " + all.joined(separator: " "), status: status,
+            output: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            errorOutput: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    }
+
+    /// Closes descriptors 3 and up in the child: glibc's `posix_spawn_file_actions_addclosefrom_np` (looked
+    /// up at run time: Swift does not import it), else one close action per descriptor open now.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap({ Int32($0) }) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+    }
+
+    private static func spawnAndWait(_ path: String, _ arguments: [String], stdout: String, stderr: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        Self.closeInheritedDescriptors(&actions)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Worker threads block most signals; the child gets an empty mask, as from a shell.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw TestDaemonError("cannot start \(path): error \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { throw TestDaemonError("waitpid failed for \(path): errno \(errno)") }
+        }
+        // WIFEXITED / WEXITSTATUS, spelled out (the C macros are not imported).
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// Runs `command` inside a running container.
@@ -254,5 +315,25 @@ private actor PrepareOnce {
         if self.done { return }
         try await body()
         self.done = true
+    }
+}
+
+extension Fixtures {
+    /// The bytes of `Fixtures/<path>` (`podman/containers-list.json`, `kubernetes/pods/web.json`).
+    /// - Throws: ``MissingFixture`` when there is no such file.
+    public static func data(_ path: String) throws -> Data {
+        guard let url = Bundle.module.resourceURL?.appendingPathComponent("Fixtures/\(path)"),
+            let data = FileManager.default.contents(atPath: url.path)
+        else { throw MissingFixture(path: path) }
+        return data
+    }
+
+    /// The absolute path of `Fixtures/<path>` in the built bundle (for programs the tests start).
+    /// - Throws: ``MissingFixture`` when there is no such file.
+    public static func path(_ path: String) throws -> String {
+        guard let url = Bundle.module.resourceURL?.appendingPathComponent("Fixtures/\(path)"),
+            FileManager.default.fileExists(atPath: url.path)
+        else { throw MissingFixture(path: path) }
+        return url.path
     }
 }
