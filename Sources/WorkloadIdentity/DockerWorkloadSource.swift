@@ -71,6 +71,7 @@ public struct DockerWorkloadSource: Service {
                         switch item {
                         case .failure(let e):
                             Self.countError(e)
+                            self.onChange?(.skipped(e))
                             self.logger.debug("skipped an event line", metadata: ["error": "\(e)"])
                         case .success(let event):
                             events.increment()
@@ -131,7 +132,7 @@ public struct DockerWorkloadSource: Service {
     }
 }
 
-/// What a ``DockerWorkloadSource`` just did (for tests and measurements).
+/// What a ``DockerWorkloadSource`` or ``KubernetesWorkloadSource`` just did (for tests and measurements).
 public enum IdentitySourceChange: Sendable {
     /// Listed the running containers after a (re)connect.
     case listed(count: Int)
@@ -139,6 +140,8 @@ public enum IdentitySourceChange: Sendable {
     case event(action: String, id: String)
     /// Lost the engine or the stream; will retry.
     case failed(WorkloadIdentityError)
+    /// Skipped one stream line that was not a valid event (the stream goes on).
+    case skipped(WorkloadIdentityError)
 }
 
 /// The containers the source knows and which addresses each holds, with per-address ownership so that a

@@ -74,6 +74,7 @@ public struct KubernetesWorkloadSource: Service {
                             switch item {
                             case .failure(let e):
                                 Self.countError(e)
+                                self.onChange?(.skipped(e))
                                 self.logger.debug("skipped a watch line", metadata: ["error": "\(e)"])
                                 continue
                             case .success(let ev):

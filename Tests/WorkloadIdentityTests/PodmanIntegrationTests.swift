@@ -19,6 +19,9 @@ final class ChangeLog: Sendable {
     var failures: Int {
         self.items.withLock { $0.filter { if case .failed = $0.1 { true } else { false } }.count }
     }
+    var skipped: Int {
+        self.items.withLock { $0.filter { if case .skipped = $0.1 { true } else { false } }.count }
+    }
     var lists: Int {
         self.items.withLock { $0.filter { if case .listed = $0.1 { true } else { false } }.count }
     }

@@ -1,0 +1,107 @@
+import DNSPipeline
+import Foundation
+import QueryStore
+import Testing
+import TestSupport
+
+/// Issue 4's acceptance test: real Podman containers query `palisade serve` on their network's gateway, and
+/// the logged events name the container (name, image, labels), not just an address, also after the address
+/// is reused by a new container.
+@Suite("Container attribution end to end", .tags(.integration), .serialized,
+    .enabled(if: PodmanService.isAvailable && Requirements.nsdAndDig,
+        "needs root (port 53 on the gateway), podman, runc, busybox-static and nsd (scripts/test.sh installs them)"))
+struct ContainerAttributionTests {
+    static let blocked = ["malware.example.net", "c2.example.net", "phish.example.com"]
+
+    /// Every stored event from `ip`, oldest first.
+    static func events(_ store: QueryStore, ip: String) async throws -> [StoredEvent] {
+        try await store.search(EventFilter(clientIP: ip, limit: 1_000)).events.reversed()
+    }
+
+    @Test("Events name the container that asked, and a reused address never relabels old events")
+    func attribution() async throws {
+        try await withDaemons { r in
+            let podman = r.keep(try await PodmanService.start())
+            let net = r.keep(try await PodmanService.createNetwork(prefix: "palattr"))
+            let tag = UInt32.random(in: 0...UInt32.max)
+            let webIP = net.prefix + "10"
+            let workerIP = net.prefix + "11"
+            // Containers first: the gateway address exists only while the bridge has a container on it.
+            let web = r.keep(try await PodmanService.runContainer(name: "attr-web-\(tag)", network: net, ip: webIP,
+                labels: ["app": "web", "team": "shop"], dns: net.gateway))
+            let worker = r.keep(try await PodmanService.runContainer(name: "attr-worker-\(tag)", network: net,
+                ip: workerIP, labels: ["app": "worker"], dns: net.gateway))
+
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let dir = try r.directory(prefix: "palisade-attr")
+            let blocklist = try dir.write("blocked.txt", Self.blocked.joined(separator: "\n") + "\n")
+            let palisade = r.keep(try await PalisadeProcess.start(
+                arguments: ["--blocklist", blocklist, "--docker-socket", podman.socketPath],
+                upstreams: ["127.0.0.1:\(nsd.port)"], listen: ["\(net.gateway):53"]))
+            #expect(await Poll.until(timeout: .seconds(30)) { palisade.log.contains("following container events") },
+                "palisade never listed the containers:\n\(palisade.log)")
+
+            let blockedQuery = try await PodmanService.exec(web, ["nslookup", Self.blocked[0], net.gateway])
+            #expect(blockedQuery.output.contains("NXDOMAIN") || blockedQuery.errorOutput.contains("NXDOMAIN"),
+                "\(blockedQuery)")
+            let clean = try await PodmanService.exec(web, ["nslookup", "www.example.org", net.gateway])
+            #expect(clean.status == 0, "\(clean)")
+            let workerClean = try await PodmanService.exec(worker, ["nslookup", "www.example.org", net.gateway])
+            #expect(workerClean.status == 0, "\(workerClean)")
+
+            let store = try QueryStore(path: palisade.queryLogPath)
+            defer { try? store.close() }
+            // The writer flushes in batches: wait until both clients' events are stored.
+            let stored = await Poll.until(timeout: .seconds(20), every: .milliseconds(100)) {
+                let w = (try? await Self.events(store, ip: webIP)) ?? []
+                let k = (try? await Self.events(store, ip: workerIP)) ?? []
+                return w.contains { $0.event.qname == Self.blocked[0] } && w.contains { $0.event.qname == "www.example.org" }
+                    && k.contains { $0.event.qname == "www.example.org" }
+            }
+            #expect(stored, "events were not stored:\n\(palisade.log)")
+
+            let webEvents = try await Self.events(store, ip: webIP)
+            for e in webEvents {
+                let w = try #require(e.event.workload, "event \(e.event.qname) from \(webIP) has no workload")
+                #expect(w.kind == .container)
+                #expect(w.id == web.id)
+                #expect(w.name == web.name)
+                #expect(w.image == PodmanService.image)
+                #expect(w.labels == ["app": "web", "team": "shop"])
+                #expect(e.workloadKey == "container:\(web.id)")
+            }
+            let webBlocked = webEvents.filter { $0.event.blocked }
+            #expect(!webBlocked.isEmpty)
+            #expect(webBlocked.allSatisfy { $0.event.qname == Self.blocked[0] && $0.event.rcode == "NXDOMAIN" })
+            let workerEvents = try await Self.events(store, ip: workerIP)
+            #expect(!workerEvents.isEmpty)
+            #expect(workerEvents.allSatisfy { $0.event.workload?.name == worker.name && $0.event.workload?.labels["app"] == "worker" })
+            let workerBlocked = workerEvents.filter { $0.event.blocked }
+            #expect(workerBlocked.isEmpty, "the clean container has no blocks")
+            let blockedPage = try await store.search(EventFilter(blockedOnly: true, limit: 100)).events
+            #expect(Set(blockedPage.compactMap(\.event.workload?.name)) == [web.name])
+
+            // The same address, a new container with a new name.
+            await web.stop()
+            let successor = r.keep(try await PodmanService.runContainer(name: "attr-web2-\(tag)", network: net, ip: webIP,
+                labels: ["app": "web2"], dns: net.gateway))
+            // Query until an event from the address names the successor (its start event may still be in flight).
+            let renamed = await Poll.until(timeout: .seconds(30), every: .milliseconds(200)) {
+                _ = try? await PodmanService.exec(successor, ["nslookup", Self.blocked[1], net.gateway])
+                let events = (try? await Self.events(store, ip: webIP)) ?? []
+                return events.contains { $0.event.workload?.id == successor.id && $0.event.qname == Self.blocked[1] }
+            }
+            #expect(renamed, "no event names the successor:\n\(palisade.log)")
+            let after = try await Self.events(store, ip: webIP)
+            for e in after where e.event.qname == Self.blocked[0] || e.event.qname == "www.example.org" {
+                #expect(e.event.workload?.name == web.name, "an old event was relabelled: \(e)")
+            }
+            let successorEvents = after.filter { $0.event.workload?.id == successor.id }
+            #expect(successorEvents.allSatisfy { $0.event.workload?.name == successor.name
+                && $0.event.workload?.labels == ["app": "web2"] && $0.event.qname == Self.blocked[1] })
+            #expect(after.filter { $0.event.qname == Self.blocked[1] }.allSatisfy { $0.event.workload?.id != web.id },
+                "a query made after the old container stopped is never attributed to it")
+            #expect(palisade.isRunning, "palisade stopped:\n\(palisade.log)")
+        }
+    }
+}
