@@ -233,6 +233,9 @@ struct KubernetesSourceTests {
                 #expect(await Poll.until(timeout: .seconds(20)) { changes.lists >= 2 }, "no relist:\n\(server.daemon.log)")
                 #expect(await Poll.until(timeout: .seconds(10)) { history.directory.lookup((try? self.ip("10.244.1.5")) ?? Self.webIP) == nil })
                 #expect(history.directory.lookup(Self.webIP) != nil)
+                if asHTTP {
+                    #expect(server.daemon.log.contains("\" 410 "), "the resumed watch was not refused with HTTP 410")
+                }
             }
         }
     }

@@ -35,7 +35,7 @@ class State:
         self.version = 1000
         self.pods = {}            # uid -> pod
         self.log = []             # (version, type, pod)
-        self.compacted = 0        # versions <= this are gone
+        self.compacted = 0        # versions <= this are gone (watching from them gives 410)
         self.generation = 0       # bumped by close-watches/expire to end open watches
         self.raw = []             # (seq, line) garbage lines
         self.raw_seq = 0
@@ -61,7 +61,9 @@ class State:
                     v = self.bump(pod)
                     self.log.append((v, "DELETED", copy.deepcopy(pod)))
             elif op == "expire":
-                self.compacted = self.version
+                # Everything up to now is compacted away; the next version starts a new history.
+                self.version += 1
+                self.compacted = self.version - 1
                 self.log = []
                 self.generation += 1
             elif op == "garbage":
@@ -155,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
         timeout = float(q.get("timeoutSeconds", "300"))
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
         with STATE.lock:
-            too_old = since != 0 and since < STATE.compacted
+            too_old = since != 0 and since <= STATE.compacted
             generation = STATE.generation
             raw_seen = STATE.raw_seq
         if too_old and ARGS.gone_as_http:
@@ -175,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
             while True:
                 with STATE.lock:
                     if STATE.generation != generation:
-                        if STATE.compacted > sent:
+                        if sent <= STATE.compacted and not ARGS.gone_as_http:
                             self.chunk({"type": "ERROR", "object": self.status(410, "Expired", "too old resource version")})
                         break
                     pending = [(v, t, p) for (v, t, p) in STATE.log if v > sent]
