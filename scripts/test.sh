@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev"
+PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev podman runc busybox-static"
 missing=()
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +24,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   else
     echo "test.sh: missing packages (run as root to install): ${missing[*]}" >&2
   fi
+fi
+
+# Podman (container attribution tests): cgroupfs, as on these machines crun/systemd cgroups fail. The tests
+# import the busybox image themselves (TestSupport/Daemons/PodmanService.swift).
+if [ "$(id -u)" = 0 ] && command -v podman >/dev/null && [ ! -e /etc/containers/containers.conf ]; then
+  mkdir -p /etc/containers && printf '[engine]\ncgroup_manager="cgroupfs"\n' > /etc/containers/containers.conf
 fi
 
 swift build --build-tests
