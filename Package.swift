@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Codec: no I/O, trusts nothing.
@@ -112,6 +113,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The query log on PostgreSQL, for a fleet of resolvers sharing one log: same schema, same queries.
+        .target(
+            name: "QueryStorePostgres",
+            dependencies: [
+                "DNSPipeline", "QueryStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "DNSServer",
             dependencies: [
@@ -174,7 +186,7 @@ let package = Package(
             name: "Runtime",
             dependencies: [
                 "DNSWire", "DNSPipeline", "DNSPolicy", "DNSCache", "DNSUpstream", "QueryStore",
-                "DNSServer", "WebConsole", "DNSZoneTransfer", "WorkloadIdentity", "Incidents",
+                "DNSServer", "WebConsole", "DNSZoneTransfer", "WorkloadIdentity", "Incidents", "QueryStorePostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,6 +240,14 @@ let package = Package(
                 "QueryStore", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "QueryStorePostgresTests",
+            dependencies: [
+                "QueryStorePostgres", "QueryStore", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

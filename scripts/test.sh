@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev podman runc busybox-static"
+PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev postgresql podman runc busybox-static"
 missing=()
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -26,14 +26,19 @@ public struct QueryEvent: Sendable, Hashable, Codable {
     public var policy: PolicyHit?
     /// Detector findings.
     public var findings: [Finding]
-    /// Time spent in the pipeline, microseconds.
+    /// Time spent in the pipeline, microseconds (with ``count`` > 1: the slowest of them).
     public var latencyMicros: Int64
+    /// How many identical queries this event stands for (same client, workload, question, answer source,
+    /// rcode and policy hit, within the query log's aggregation window; see ``QueryEventBuffer``). 1 when
+    /// aggregation is off.
+    public var count: Int
 
     /// Creates an event.
     public init(timestampMicros: Int64, clientIP: String, transport: String, workload: Workload?, qname: String,
         qtype: String, rcode: String, answers: [String], source: String, upstream: String?, policy: PolicyHit?,
-        findings: [Finding], latencyMicros: Int64)
+        findings: [Finding], latencyMicros: Int64, count: Int = 1)
     {
+        self.count = count
         self.timestampMicros = timestampMicros
         self.clientIP = clientIP
         self.transport = transport

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 public import Logging
 import Metrics
 public import ServiceLifecycle
@@ -30,7 +29,7 @@ public struct RetentionReport: Sendable, Hashable {
 ///
 /// Metrics: `palisade_querylog_retention_deleted_total`, `palisade_querylog_retention_seconds`.
 public final class QueryLogRetentionService: Service {
-    private let store: QueryStore
+    private let store: any EventStore
     private let maxAge: Duration?
     private let maxRows: Int?
     private let interval: Duration
@@ -54,7 +53,7 @@ public final class QueryLogRetentionService: Service {
     ///   - now: Wall-clock time in microseconds since the Unix epoch, the scale of event timestamps.
     ///   - logger: For failed passes.
     public init(
-        store: QueryStore, maxAge: Duration?, maxRows: Int?, interval: Duration = .seconds(300),
+        store: any EventStore, maxAge: Duration?, maxRows: Int?, interval: Duration = .seconds(300),
         chunkSize: Int = 1_000, clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Int64 = QueryLogRetentionService.wallClockMicros,
         logger: Logger = Logger(label: "palisade.querylog")
@@ -78,7 +77,7 @@ public final class QueryLogRetentionService: Service {
     ///   - now: Wall-clock time in microseconds since the Unix epoch.
     ///   - logger: For failed passes.
     public convenience init(
-        store: QueryStore, configuration: QueryStoreConfiguration, clock: any Clock<Duration> = ContinuousClock(),
+        store: any EventStore, configuration: QueryStoreConfiguration, clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Int64 = QueryLogRetentionService.wallClockMicros,
         logger: Logger = Logger(label: "palisade.querylog")
     ) {
@@ -106,49 +105,26 @@ public final class QueryLogRetentionService: Service {
             let (seconds, attoseconds) = maxAge.components
             let ageMicros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
             let cutoff = self.now() - ageMicros
-            report.deletedByAge = try await self.deleteInChunks("deleting events by age") { db in
-                try db.execute(
-                    sql: """
-                        DELETE FROM events WHERE id IN (
-                            SELECT id FROM events WHERE ts_us < ? ORDER BY ts_us LIMIT ?)
-                        """,
-                    arguments: [cutoff, chunk])
-                return db.changesCount
+            report.deletedByAge = try await self.deleteInChunks { store, chunk throws(QueryStoreError) in
+                try await store.deleteEvents(olderThanMicros: cutoff, limit: chunk)
             }
         }
 
         if let maxRows = self.maxRows {
             // Ids only grow, and only retention removes rows (oldest first), so the newest `maxRows` events
             // are those with id > MAX(id) - maxRows: one index probe instead of counting the table.
-            let newest = try await self.store.read("reading the newest event id") { db in
-                try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events")
-            }
-            if let newest {
+            if let newest = try await self.store.newestEventID() {
                 let cutoffID = newest - Int64(maxRows)
-                report.deletedByRowCap = try await self.deleteInChunks("deleting events over the row cap") { db in
-                    try db.execute(
-                        sql: "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-                        arguments: [cutoffID, chunk])
-                    return db.changesCount
+                report.deletedByRowCap = try await self.deleteInChunks { store, chunk throws(QueryStoreError) in
+                    try await store.deleteEvents(upToID: cutoffID, limit: chunk)
                 }
             }
         }
 
         // A workload row is written in the same transaction as its first event, so one that no event
-        // refers to was orphaned by the deletes above. Only workloads last seen before the oldest remaining
-        // event are candidates, which keeps the probe small.
-        report.prunedWorkloads = try await self.deleteInChunks("pruning workloads") { db in
-            let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(ts_us) FROM events") ?? Int64.max
-            try db.execute(
-                sql: """
-                    DELETE FROM workloads WHERE id IN (
-                        SELECT w.id FROM workloads w
-                        WHERE w.last_seen_us < ?
-                            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.workload_ref = w.id)
-                        LIMIT ?)
-                    """,
-                arguments: [oldest, chunk])
-            return db.changesCount
+        // refers to was orphaned by the deletes above.
+        report.prunedWorkloads = try await self.deleteInChunks { store, chunk throws(QueryStoreError) in
+            try await store.pruneWorkloads(limit: chunk)
         }
 
         let deleted = report.deletedByAge + report.deletedByRowCap
@@ -172,14 +148,14 @@ public final class QueryLogRetentionService: Service {
         return report
     }
 
-    /// Runs `body` (one chunk) in its own transaction until it deletes fewer than a chunk or the task is
+    /// Runs `body` (one chunk, its own transaction) until it deletes fewer than a chunk or the task is
     /// cancelled. Between chunks other writers (the query log writer) get the lock.
     private func deleteInChunks(
-        _ what: String, _ body: @Sendable @escaping (Database) throws -> Int
+        _ body: (any EventStore, Int) async throws(QueryStoreError) -> Int
     ) async throws(QueryStoreError) -> Int {
         var total = 0
         while !Task.isCancelled {
-            let deleted = try await self.store.write(what, body)
+            let deleted = try await body(self.store, self.chunkSize)
             total += deleted
             if deleted < self.chunkSize { break }
             await Task.yield()

@@ -44,7 +44,7 @@ public final class QueryLogWriter: QueryEventSink, Service {
         var failedBatches = 0
     }
 
-    private let store: QueryStore
+    private let store: any EventStore
     private let capacity: Int
     private let batchSize: Int
     private let flushInterval: Duration
@@ -68,7 +68,7 @@ public final class QueryLogWriter: QueryEventSink, Service {
     ///   - clock: The clock `run` sleeps on (a manual clock in tests).
     ///   - logger: For failed writes.
     public init(
-        store: QueryStore, queueCapacity: Int = 65_536, batchSize: Int = 1_000,
+        store: any EventStore, queueCapacity: Int = 65_536, batchSize: Int = 1_000,
         flushInterval: Duration = .milliseconds(200), clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger = Logger(label: "palisade.querylog")
     ) {
@@ -91,7 +91,7 @@ public final class QueryLogWriter: QueryEventSink, Service {
     ///   - clock: The clock `run` sleeps on.
     ///   - logger: For failed writes.
     public convenience init(
-        store: QueryStore, configuration: QueryStoreConfiguration, clock: any Clock<Duration> = ContinuousClock(),
+        store: any EventStore, configuration: QueryStoreConfiguration, clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger = Logger(label: "palisade.querylog")
     ) {
         self.init(

@@ -20,79 +20,30 @@ extension QueryStore {
 
     /// The body of ``insert(_:)``, for callers already inside a transaction.
     static func insert(_ events: [QueryEvent], into db: Database) throws {
-        var workloads: [String: (workload: Workload, first: Int64, last: Int64)] = [:]
-        for event in events {
-            guard let workload = event.workload else { continue }
-            let key = Self.workloadKey(for: workload)
-            if let seen = workloads[key] {
-                // Later events in the batch carry the newer name/labels.
-                workloads[key] = (
-                    workload, min(seen.first, event.timestampMicros), max(seen.last, event.timestampMicros)
-                )
-            } else {
-                workloads[key] = (workload, event.timestampMicros, event.timestampMicros)
-            }
-        }
-
         var refs: [String: Int64] = [:]
+        let workloads = StoreSQL.batchWorkloads(events)
         if !workloads.isEmpty {
-            let labelEncoder = JSONEncoder()
-            labelEncoder.outputFormatting = [.sortedKeys]
-            // Portable upsert (SQLite >= 3.35 for RETURNING, PostgreSQL >= 9.5): CASE instead of SQLite's
-            // two-argument min()/max(), which PostgreSQL spells LEAST/GREATEST.
-            let upsert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO workloads (key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (key) DO UPDATE SET
-                        name = excluded.name,
-                        image = excluded.image,
-                        labels = excluded.labels,
-                        first_seen_us = CASE WHEN excluded.first_seen_us < workloads.first_seen_us
-                            THEN excluded.first_seen_us ELSE workloads.first_seen_us END,
-                        last_seen_us = CASE WHEN excluded.last_seen_us > workloads.last_seen_us
-                            THEN excluded.last_seen_us ELSE workloads.last_seen_us END
-                    RETURNING id
-                    """)
-            for (key, seen) in workloads {
-                let labels = String(decoding: try labelEncoder.encode(seen.workload.labels), as: UTF8.self)
-                upsert.arguments = [
-                    key, seen.workload.kind.rawValue, seen.workload.id, seen.workload.name, seen.workload.image,
-                    labels, seen.first, seen.last,
-                ]
+            let upsert = try db.cachedStatement(sql: StoreSQL.upsertWorkload)
+            for w in workloads {
+                upsert.arguments = StatementArguments(
+                    [.text(w.key), .text(w.workload.kind.rawValue), .text(w.workload.id), .text(w.workload.name),
+                        SQLValue(w.workload.image), .text(JSONText.encodeLabels(w.workload.labels)), .int(w.first),
+                        .int(w.last)].map(Self.databaseValue))
                 guard let id = try Int64.fetchOne(upsert) else {
-                    throw QueryStoreError(code: .writeFailed, message: "upserting workload \(key) returned no id")
+                    throw QueryStoreError(code: .writeFailed, message: "upserting workload \(w.key) returned no id")
                 }
-                refs[key] = id
+                refs[w.key] = id
             }
         }
 
+        let placeholders = Array(repeating: "?", count: StoreSQL.eventColumnCount).joined(separator: ", ")
         let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (ts_us, client_ip, transport, workload_ref, qname, qname_rev, qtype, rcode, answers,
-                    source, upstream, policy_source, policy_rule, policy_action, policy_trigger, blocked, findings,
-                    latency_us)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        var findingEncoder: JSONEncoder?
+            sql: "INSERT INTO events (\(StoreSQL.eventColumns)) VALUES (\(placeholders))")
         for event in events {
-            var findings: String?
-            if !event.findings.isEmpty {
-                let encoder = findingEncoder ?? JSONEncoder()
-                findingEncoder = encoder
-                findings = String(decoding: try encoder.encode(event.findings), as: UTF8.self)
-            }
-            let policy = event.policy
-            let qname = StoredName.normalize(event.qname)
-            try insert.execute(arguments: [
-                event.timestampMicros, event.clientIP, event.transport,
-                event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
-                qname, StoredName.reversed(qname), event.qtype, event.rcode,
-                event.answers.isEmpty ? nil : JSONText.encode(event.answers),
-                event.source, event.upstream,
-                policy?.source, policy?.rule, policy?.action, policy?.trigger,
-                event.blocked ? 1 : 0, findings, event.latencyMicros,
-            ])
+            let values = StoreSQL.eventValues(
+                event, workloadRef: event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
+                findings: event.findings.isEmpty ? nil : JSONText.encodeFindings(event.findings))
+            try insert.execute(arguments: StatementArguments(values.map(Self.databaseValue)))
         }
     }
 }
@@ -156,9 +107,21 @@ package enum StoredName {
 
 /// A small JSON string-array codec: answers are written for every event, and JSONEncoder costs more than the
 /// rest of the row.
-enum JSONText {
+package enum JSONText {
+    /// Labels as a JSON object with sorted keys (stable text, so an unchanged workload's row is unchanged).
+    package static func encodeLabels(_ labels: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(labels)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Findings as JSON; `[]` in the impossible case that encoding fails.
+    package static func encodeFindings(_ findings: [Finding]) -> String {
+        (try? JSONEncoder().encode(findings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+
     /// `["a","b\"c"]`, escaping per RFC 8259 §7.
-    static func encode(_ strings: [String]) -> String {
+    package static func encode(_ strings: [String]) -> String {
         var out = "["
         for (i, s) in strings.enumerated() {
             if i > 0 { out.append(",") }
@@ -183,19 +146,19 @@ enum JSONText {
     }
 
     /// Decodes a JSON array of strings; nil or malformed text (never written by this module) gives `[]`.
-    static func decodeStrings(_ text: String?) -> [String] {
+    package static func decodeStrings(_ text: String?) -> [String] {
         guard let text, let data = text.data(using: .utf8) else { return [] }
         return (try? JSONDecoder().decode([String].self, from: data)) ?? []
     }
 
     /// Decodes findings; nil or malformed text gives `[]`.
-    static func decodeFindings(_ text: String?) -> [Finding] {
+    package static func decodeFindings(_ text: String?) -> [Finding] {
         guard let text, let data = text.data(using: .utf8) else { return [] }
         return (try? JSONDecoder().decode([Finding].self, from: data)) ?? []
     }
 
     /// Decodes labels; nil or malformed text gives `[:]`.
-    static func decodeLabels(_ text: String?) -> [String: String] {
+    package static func decodeLabels(_ text: String?) -> [String: String] {
         guard let text, let data = text.data(using: .utf8) else { return [:] }
         return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
     }

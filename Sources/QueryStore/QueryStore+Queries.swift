@@ -1,7 +1,7 @@
 import DNSPipeline
-import GRDB
 
-/// The console's read queries.
+/// The console's read queries, for every backend: SQL with `?` placeholders run through an ``SQLReader``
+/// (GRDB for SQLite, PostgresNIO for PostgreSQL), rows mapped by the same code.
 ///
 /// The SQL here sticks to what SQLite and PostgreSQL both accept (`?` placeholders aside): `LIKE … ESCAPE`,
 /// `CASE`, `COUNT(DISTINCT …)`, integer division, `LIMIT`, scalar and `IN` subqueries, subqueries in `FROM`.
@@ -11,39 +11,27 @@ import GRDB
 /// Grouped queries list the `CASE` expression first in `GROUP BY`: grouping by `workload_ref` first tempts
 /// SQLite into walking the whole `(workload_ref, ts_us)` index to avoid a sort, which at 10 M rows is
 /// seconds instead of the milliseconds the time-range scan takes.
-extension QueryStore {
+///
+/// Sums are written `CAST(COALESCE(SUM(x), 0) AS BIGINT)`: SQLite's `TOTAL()` does not exist in PostgreSQL, and
+/// PostgreSQL's `SUM(bigint)` is a `numeric`.
+package enum EventQueries {
     /// Events matching `filter`, newest first, one page at a time.
     ///
     /// - Parameter filter: The conditions, page size and position. See ``EventFilter`` for which filters use
     ///   an index; unindexed ones should be combined with a time range.
     /// - Returns: Up to `filter.limit` events and the cursor of the next page.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func search(_ filter: EventFilter) async throws(QueryStoreError) -> EventPage {
-        try await self.read("searching events") { db in
-            let (sql, arguments, limit) = Self.searchStatement(filter)
-            var events: [StoredEvent] = []
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-            while let row = try rows.next() {
-                events.append(Self.storedEvent(row))
-            }
-            var next: EventCursor?
-            if events.count > limit {
-                events.removeLast(events.count - limit)
-                next = events.last?.cursor
-            }
-            return EventPage(events: events, next: next)
+    package static func search(_ filter: EventFilter, on db: some SQLReader, caseInsensitiveLike: String = "LIKE")
+        async throws(QueryStoreError) -> EventPage
+    {
+        let (sql, arguments, limit) = Self.searchStatement(filter, like: caseInsensitiveLike)
+        var events = try await db.fetch(sql, arguments, what: "searching events").map(Self.storedEvent)
+        var next: EventCursor?
+        if events.count > limit {
+            events.removeLast(events.count - limit)
+            next = events.last?.cursor
         }
-    }
-
-    /// SQLite's plan for ``search(_:)`` with `filter` (`EXPLAIN QUERY PLAN` details), for tests and the
-    /// benchmark: it names the index each search uses.
-    package func searchPlan(_ filter: EventFilter) async throws(QueryStoreError) -> [String] {
-        try await self.read("explaining a search") { db in
-            let (sql, arguments, _) = Self.searchStatement(filter)
-            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { row in
-                row["detail"] ?? ""
-            }
-        }
+        return EventPage(events: events, next: next)
     }
 
     /// The SQL, its arguments and the clamped page size of a search.
@@ -56,28 +44,29 @@ extension QueryStore {
     /// join". Walking the time index instead would be fast for a suffix that is common now and slow for one
     /// that was common last week; the deferred join costs one sequential read of the matching index entries
     /// either way.
-    private static func searchStatement(_ filter: EventFilter) -> (String, StatementArguments, Int) {
+    package static func searchStatement(_ filter: EventFilter, like: String = "LIKE") -> (String, [SQLValue], Int) {
         let limit = min(max(filter.limit, 1), EventFilter.maximumLimit)
         var conditions: [String] = []
-        var arguments: StatementArguments = []
+        var arguments: [SQLValue] = []
 
         if let key = filter.workloadKey {
             // A constant scalar subquery: SQLite evaluates it once and then uses (workload_ref, ts_us).
             conditions.append("e.workload_ref = (SELECT id FROM workloads WHERE key = ?)")
-            arguments += [key]
+            arguments.append(.text(key))
         }
         if let name = filter.workloadName {
-            conditions.append("e.workload_ref IN (SELECT id FROM workloads WHERE name LIKE ? ESCAPE '\\')")
-            arguments += ["%" + Self.escapeLike(name) + "%"]
+            // SQLite's LIKE ignores ASCII case; PostgreSQL passes ILIKE.
+            conditions.append("e.workload_ref IN (SELECT id FROM workloads WHERE name \(like) ? ESCAPE '\\')")
+            arguments.append(.text("%" + Self.escapeLike(name) + "%"))
         }
         if let ip = filter.clientIP {
             conditions.append("e.client_ip = ?")
-            arguments += [ip]
+            arguments.append(.text(ip))
         }
         switch filter.qname {
         case .exact(let name):
             conditions.append("e.qname_rev = ?")
-            arguments += [StoredName.reversed(StoredName.normalize(name))]
+            arguments.append(.text(StoredName.reversed(StoredName.normalize(name))))
         case .subdomains(let domain):
             let domain = StoredName.normalize(domain)
             if domain == "." || domain.isEmpty {
@@ -85,17 +74,17 @@ extension QueryStore {
             } else {
                 let range = StoredName.subdomainRange(of: domain)
                 conditions.append("e.qname_rev >= ? AND e.qname_rev < ?")
-                arguments += [range.lower, range.upper]
+                arguments += [.text(range.lower), .text(range.upper)]
             }
         case nil: break
         }
         if let qtype = filter.qtype {
             conditions.append("e.qtype = ?")
-            arguments += [qtype.uppercased()]
+            arguments.append(.text(qtype.uppercased()))
         }
         if let rcode = filter.rcode {
             conditions.append("e.rcode = ?")
-            arguments += [rcode.uppercased()]
+            arguments.append(.text(rcode.uppercased()))
         }
         if filter.blockedOnly {
             // A literal, not a parameter: only then can SQLite use the partial index `WHERE blocked = 1`.
@@ -103,28 +92,28 @@ extension QueryStore {
         }
         if let source = filter.source {
             conditions.append("e.source = ?")
-            arguments += [source]
+            arguments.append(.text(source))
         }
         if let from = filter.fromMicros {
             conditions.append("e.ts_us >= ?")
-            arguments += [from]
+            arguments.append(.int(from))
         }
         if let until = filter.untilMicros {
             conditions.append("e.ts_us < ?")
-            arguments += [until]
+            arguments.append(.int(until))
         }
         if let before = filter.before {
             // `(ts, id) < (cursorTs, cursorId)`, written so that the first term bounds the index range.
             conditions.append("e.ts_us <= ? AND (e.ts_us < ? OR e.id < ?)")
-            arguments += [before.timestampMicros, before.timestampMicros, before.id]
+            arguments += [.int(before.timestampMicros), .int(before.timestampMicros), .int(before.id)]
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // One row more than the page tells whether another page exists.
-        arguments += [limit + 1]
+        arguments.append(.int(Int64(limit + 1)))
         let columns = """
             SELECT e.id, e.ts_us, e.client_ip, e.transport, w.key, e.qname, e.qtype, e.rcode, e.answers,
                 e.source, e.upstream, e.policy_source, e.policy_rule, e.policy_action, e.policy_trigger, e.findings,
-                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels
+                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels, e.query_count
             FROM events e
             LEFT JOIN workloads w ON w.id = e.workload_ref
             """
@@ -155,42 +144,33 @@ extension QueryStore {
         return (sql, arguments, limit)
     }
 
+    static let workloadColumns = "key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us"
+
     /// Workload identities that sent a query at or after `activeSinceMicros`, most recently active first.
     ///
     /// - Parameters:
     ///   - activeSinceMicros: Microseconds since the Unix epoch; 0 lists every stored workload.
     ///   - limit: Most rows returned.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func workloads(activeSinceMicros: Int64, limit: Int = 1_000) async throws(QueryStoreError)
-        -> [StoredWorkload]
+    package static func workloads(activeSinceMicros: Int64, limit: Int, on db: some SQLReader)
+        async throws(QueryStoreError) -> [StoredWorkload]
     {
-        let limit = max(limit, 0)
-        return try await self.read("listing workloads") { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us
-                    FROM workloads WHERE last_seen_us >= ? ORDER BY last_seen_us DESC, key LIMIT ?
-                    """,
-                arguments: [activeSinceMicros, limit]
-            ).map { Self.storedWorkload($0, at: 0) }
-        }
+        try await db.fetch(
+            """
+            SELECT \(Self.workloadColumns)
+            FROM workloads WHERE last_seen_us >= ? ORDER BY last_seen_us DESC, key LIMIT ?
+            """,
+            [.int(activeSinceMicros), .int(Int64(max(limit, 0)))], what: "listing workloads"
+        ).map { Self.storedWorkload($0, at: 0) }
     }
 
     /// The workload stored under `key`, or nil.
     ///
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func workload(key: String) async throws(QueryStoreError) -> StoredWorkload? {
-        try await self.read("reading a workload") { db in
-            try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT key, kind, workload_id, name, image, labels, first_seen_us, last_seen_us
-                    FROM workloads WHERE key = ?
-                    """,
-                arguments: [key]
-            ).map { Self.storedWorkload($0, at: 0) }
-        }
+    package static func workload(key: String, on db: some SQLReader) async throws(QueryStoreError) -> StoredWorkload? {
+        try await db.fetch("SELECT \(Self.workloadColumns) FROM workloads WHERE key = ?", [.text(key)],
+            what: "reading a workload"
+        ).first.map { Self.storedWorkload($0, at: 0) }
     }
 
     /// Per workload (or unidentified client): blocked queries since `sinceMicros`, the distinct names
@@ -200,36 +180,34 @@ extension QueryStore {
     ///   - sinceMicros: Window start, microseconds since the Unix epoch.
     ///   - limit: Most rows returned.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func blockedSummary(sinceMicros: Int64, limit: Int = 100) async throws(QueryStoreError)
-        -> [BlockedActivity]
+    package static func blockedSummary(sinceMicros: Int64, limit: Int, on db: some SQLReader)
+        async throws(QueryStoreError) -> [BlockedActivity]
     {
-        let limit = max(limit, 0)
-        return try await self.read("summarising blocked queries") { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT s.workload_ref, s.anon_ip, s.n, s.names, s.last_ts,
-                        w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
-                    FROM (
-                        SELECT e.workload_ref,
-                            CASE WHEN e.workload_ref IS NULL THEN e.client_ip END AS anon_ip,
-                            COUNT(*) AS n, COUNT(DISTINCT e.qname_rev) AS names, MAX(e.ts_us) AS last_ts
-                        FROM events e
-                        WHERE e.blocked = 1 AND e.ts_us >= ?
-                        GROUP BY CASE WHEN e.workload_ref IS NULL THEN e.client_ip END, e.workload_ref
-                        ORDER BY n DESC, last_ts DESC
-                        LIMIT ?
-                    ) s
-                    LEFT JOIN workloads w ON w.id = s.workload_ref
-                    ORDER BY s.n DESC, s.last_ts DESC, CASE WHEN s.workload_ref IS NULL THEN 1 ELSE 0 END,
-                        w.key, s.anon_ip
-                    """,
-                arguments: [sinceMicros, limit]
-            ).map { row in
-                BlockedActivity(
-                    subject: Self.subject(row, refColumn: 0, ipColumn: 1, workloadColumn: 5),
-                    blockedQueries: row[2], distinctNames: row[3], lastBlockedMicros: row[4])
-            }
+        try await db.fetch(
+            """
+            SELECT s.workload_ref, s.anon_ip, s.n, s.names, s.last_ts,
+                w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
+            FROM (
+                SELECT e.workload_ref,
+                    CASE WHEN e.workload_ref IS NULL THEN e.client_ip END AS anon_ip,
+                    CAST(COALESCE(SUM(e.query_count), 0) AS BIGINT) AS n, COUNT(DISTINCT e.qname_rev) AS names,
+                    MAX(e.ts_us) AS last_ts
+                FROM events e
+                WHERE e.blocked = 1 AND e.ts_us >= ?
+                GROUP BY CASE WHEN e.workload_ref IS NULL THEN e.client_ip END, e.workload_ref
+                ORDER BY n DESC, last_ts DESC
+                LIMIT ?
+            ) s
+            LEFT JOIN workloads w ON w.id = s.workload_ref
+            ORDER BY s.n DESC, s.last_ts DESC, CASE WHEN s.workload_ref IS NULL THEN 1 ELSE 0 END,
+                w.key, s.anon_ip
+            """,
+            [.int(sinceMicros), .int(Int64(max(limit, 0)))], what: "summarising blocked queries"
+        ).map { row in
+            BlockedActivity(
+                subject: Self.subject(row, refColumn: 0, ipColumn: 1, workloadColumn: 5),
+                blockedQueries: Int(row.int(2) ?? 0), distinctNames: Int(row.int(3) ?? 0),
+                lastBlockedMicros: row.int(4) ?? 0)
         }
     }
 
@@ -239,23 +217,23 @@ extension QueryStore {
     ///   - sinceMicros: Window start, microseconds since the Unix epoch.
     ///   - limit: Most rows returned.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func topBlockedDomains(sinceMicros: Int64, limit: Int = 20) async throws(QueryStoreError) -> [DomainCount] {
-        let limit = max(limit, 0)
-        return try await self.read("ranking blocked names") { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT qname, COUNT(*) AS n, COUNT(DISTINCT workload_ref) AS workloads, MAX(ts_us) AS last_ts
-                    FROM events
-                    WHERE blocked = 1 AND ts_us >= ?
-                    GROUP BY qname
-                    ORDER BY n DESC, qname
-                    LIMIT ?
-                    """,
-                arguments: [sinceMicros, limit]
-            ).map { row in
-                DomainCount(qname: row[0], queries: row[1], workloads: row[2], lastSeenMicros: row[3])
-            }
+    package static func topBlockedDomains(sinceMicros: Int64, limit: Int, on db: some SQLReader)
+        async throws(QueryStoreError) -> [DomainCount]
+    {
+        try await db.fetch(
+            """
+            SELECT qname, CAST(COALESCE(SUM(query_count), 0) AS BIGINT) AS n, COUNT(DISTINCT workload_ref) AS workloads,
+                MAX(ts_us) AS last_ts
+            FROM events
+            WHERE blocked = 1 AND ts_us >= ?
+            GROUP BY qname
+            ORDER BY n DESC, qname
+            LIMIT ?
+            """,
+            [.int(sinceMicros), .int(Int64(max(limit, 0)))], what: "ranking blocked names"
+        ).map { row in
+            DomainCount(qname: row.text(0) ?? "", queries: Int(row.int(1) ?? 0), workloads: Int(row.int(2) ?? 0),
+                lastSeenMicros: row.int(3) ?? 0)
         }
     }
 
@@ -263,74 +241,73 @@ extension QueryStore {
     ///
     /// Grouping every event in the window by workload would sort them all (seconds for a day of ten million
     /// events). Instead each workload active in the window gets a count from its own range of the
-    /// `(workload_ref, ts_us)` index, which reads index entries only; blocked counts come from the small
-    /// partial index, and unidentified clients (the `workload_ref IS NULL` range) are grouped by address.
+    /// `(workload_ref, ts_us, query_count)` index, which reads index entries only; blocked counts come from
+    /// the small partial index, and unidentified clients (the `workload_ref IS NULL` range) are grouped by
+    /// address.
     ///
     /// - Parameters:
     ///   - sinceMicros: Window start, microseconds since the Unix epoch.
     ///   - limit: Most rows returned.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func topWorkloads(sinceMicros: Int64, limit: Int = 20) async throws(QueryStoreError) -> [WorkloadActivity] {
-        let limit = max(limit, 0)
-        return try await self.read("ranking workloads") { db in
-            var blockedByWorkload: [Int64: Int] = [:]
-            var blockedByClient: [String: Int] = [:]
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref, COUNT(*)
-                    FROM events
-                    WHERE blocked = 1 AND ts_us >= ?
-                    GROUP BY CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref
-                    """,
-                arguments: [sinceMicros])
-            {
-                if let ref: Int64 = row[1] {
-                    blockedByWorkload[ref] = row[2]
-                } else if let ip: String = row[0] {
-                    blockedByClient[ip] = row[2]
-                }
+    package static func topWorkloads(sinceMicros: Int64, limit: Int, on db: some SQLReader)
+        async throws(QueryStoreError) -> [WorkloadActivity]
+    {
+        var blockedByWorkload: [Int64: Int] = [:]
+        var blockedByClient: [String: Int] = [:]
+        for row in try await db.fetch(
+            """
+            SELECT CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref,
+                CAST(COALESCE(SUM(query_count), 0) AS BIGINT)
+            FROM events
+            WHERE blocked = 1 AND ts_us >= ?
+            GROUP BY CASE WHEN workload_ref IS NULL THEN client_ip END, workload_ref
+            """,
+            [.int(sinceMicros)], what: "ranking workloads")
+        {
+            if let ref = row.int(1) {
+                blockedByWorkload[ref] = Int(row.int(2) ?? 0)
+            } else if let ip = row.text(0) {
+                blockedByClient[ip] = Int(row.int(2) ?? 0)
             }
-
-            var activity: [WorkloadActivity] = []
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT w.id,
-                        (SELECT COUNT(*) FROM events e WHERE e.workload_ref = w.id AND e.ts_us >= ?) AS n,
-                        w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
-                    FROM workloads w
-                    WHERE w.last_seen_us >= ?
-                    """,
-                arguments: [sinceMicros, sinceMicros])
-            {
-                let queries: Int = row[1]
-                if queries == 0 { continue }
-                let ref: Int64 = row[0]
-                activity.append(
-                    WorkloadActivity(
-                        subject: .workload(Self.storedWorkload(row, at: 2)), queries: queries,
-                        blocked: blockedByWorkload[ref] ?? 0))
-            }
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT client_ip, COUNT(*) FROM events
-                    WHERE workload_ref IS NULL AND ts_us >= ?
-                    GROUP BY client_ip
-                    """,
-                arguments: [sinceMicros])
-            {
-                let ip: String = row[0]
-                activity.append(
-                    WorkloadActivity(subject: .client(ip), queries: row[1], blocked: blockedByClient[ip] ?? 0))
-            }
-            activity.sort { a, b in
-                if a.queries != b.queries { return a.queries > b.queries }
-                return Self.subjectOrder(a.subject) < Self.subjectOrder(b.subject)
-            }
-            return Array(activity.prefix(limit))
         }
+
+        var activity: [WorkloadActivity] = []
+        for row in try await db.fetch(
+            """
+            SELECT w.id,
+                (SELECT CAST(COALESCE(SUM(e.query_count), 0) AS BIGINT) FROM events e
+                    WHERE e.workload_ref = w.id AND e.ts_us >= ?) AS n,
+                w.key, w.kind, w.workload_id, w.name, w.image, w.labels, w.first_seen_us, w.last_seen_us
+            FROM workloads w
+            WHERE w.last_seen_us >= ?
+            """,
+            [.int(sinceMicros), .int(sinceMicros)], what: "ranking workloads")
+        {
+            let queries = Int(row.int(1) ?? 0)
+            if queries == 0 { continue }
+            let ref = row.int(0) ?? -1
+            activity.append(
+                WorkloadActivity(
+                    subject: .workload(Self.storedWorkload(row, at: 2)), queries: queries,
+                    blocked: blockedByWorkload[ref] ?? 0))
+        }
+        for row in try await db.fetch(
+            """
+            SELECT client_ip, CAST(COALESCE(SUM(query_count), 0) AS BIGINT) FROM events
+            WHERE workload_ref IS NULL AND ts_us >= ?
+            GROUP BY client_ip
+            """,
+            [.int(sinceMicros)], what: "ranking workloads")
+        {
+            let ip = row.text(0) ?? ""
+            activity.append(
+                WorkloadActivity(subject: .client(ip), queries: Int(row.int(1) ?? 0), blocked: blockedByClient[ip] ?? 0))
+        }
+        activity.sort { a, b in
+            if a.queries != b.queries { return a.queries > b.queries }
+            return Self.subjectOrder(a.subject) < Self.subjectOrder(b.subject)
+        }
+        return Array(activity.prefix(max(limit, 0)))
     }
 
     /// Tie-break order for subjects: workloads by key, then clients by address.
@@ -350,7 +327,7 @@ extension QueryStore {
     /// - Returns: One bucket per `bucket` interval from the first boundary at or before `sinceMicros`.
     /// - Throws: ``QueryStoreError`` `.invalidArgument` when the width is under 1 ms, the window is negative
     ///   or would need more than 10 000 buckets; `.readFailed`.
-    public func timeSeries(sinceMicros: Int64, untilMicros: Int64? = nil, bucket: Duration)
+    package static func timeSeries(sinceMicros: Int64, untilMicros: Int64?, bucket: Duration, on db: some SQLReader)
         async throws(QueryStoreError) -> [TimeBucket]
     {
         let width = bucket.components.seconds * 1_000_000 + bucket.components.attoseconds / 1_000_000_000_000
@@ -360,41 +337,46 @@ extension QueryStore {
         }
         let since = max(sinceMicros, 0)
         let start = since / width * width
-        let until = untilMicros
-        return try await self.read("computing the time series") { db in
-            let end: Int64
-            if let until {
-                end = until
-            } else {
-                end = (try Int64.fetchOne(db, sql: "SELECT MAX(ts_us) FROM events") ?? since) + 1
-            }
-            guard end >= since else {
-                throw QueryStoreError(
-                    code: .invalidArgument, message: "time series window ends (\(end)) before it starts (\(since))")
-            }
-            let count = (end - start + width - 1) / width
-            guard count <= 10_000 else {
-                throw QueryStoreError(
-                    code: .invalidArgument,
-                    message: "time series would have \(count) buckets (at most 10000): widen the bucket")
-            }
-            // One range count per bucket on the covering time index (and on the small partial blocked index):
-            // `GROUP BY ts_us / width` would feed every event in the window through a sorter first, about
-            // seven times slower at ten million events.
-            let total = try db.cachedStatement(sql: "SELECT COUNT(*) FROM events WHERE ts_us >= ? AND ts_us < ?")
-            let blockedTotal = try db.cachedStatement(
-                sql: "SELECT COUNT(*) FROM events WHERE blocked = 1 AND ts_us >= ? AND ts_us < ?")
-            return try (0..<count).map { i in
-                let index = start / width + i
-                // The first bucket starts at its boundary but counts only events from `since` on.
-                let lower = max(index * width, since)
-                let upper = min((index + 1) * width, end)
-                return TimeBucket(
-                    startMicros: index * width,
-                    queries: try Int.fetchOne(total, arguments: [lower, upper]) ?? 0,
-                    blocked: try Int.fetchOne(blockedTotal, arguments: [lower, upper]) ?? 0)
-            }
+        let end: Int64
+        if let untilMicros {
+            end = untilMicros
+        } else {
+            let newest = try await db.fetch("SELECT MAX(ts_us) FROM events", [], what: "computing the time series")
+            end = (newest.first?.int(0) ?? since) + 1
         }
+        guard end >= since else {
+            throw QueryStoreError(
+                code: .invalidArgument, message: "time series window ends (\(end)) before it starts (\(since))")
+        }
+        let count = (end - start + width - 1) / width
+        guard count <= 10_000 else {
+            throw QueryStoreError(
+                code: .invalidArgument,
+                message: "time series would have \(count) buckets (at most 10000): widen the bucket")
+        }
+        // One range sum per bucket on the covering time index (and on the small partial blocked index):
+        // `GROUP BY ts_us / width` would feed every event in the window through a sorter first, about
+        // seven times slower at ten million events.
+        var buckets: [TimeBucket] = []
+        buckets.reserveCapacity(Int(count))
+        for i in 0..<count {
+            let index = start / width + i
+            // The first bucket starts at its boundary but counts only events from `since` on.
+            let lower = max(index * width, since)
+            let upper = min((index + 1) * width, end)
+            let total = try await db.fetch(
+                "SELECT CAST(COALESCE(SUM(query_count), 0) AS BIGINT) FROM events WHERE ts_us >= ? AND ts_us < ?",
+                [.int(lower), .int(upper)], what: "computing the time series")
+            let blocked = try await db.fetch(
+                """
+                SELECT CAST(COALESCE(SUM(query_count), 0) AS BIGINT) FROM events
+                WHERE blocked = 1 AND ts_us >= ? AND ts_us < ?
+                """,
+                [.int(lower), .int(upper)], what: "computing the time series")
+            buckets.append(TimeBucket(startMicros: index * width, queries: Int(total.first?.int(0) ?? 0),
+                blocked: Int(blocked.first?.int(0) ?? 0)))
+        }
+        return buckets
     }
 
     /// Totals over the whole store.
@@ -403,19 +385,21 @@ extension QueryStore {
     /// a dashboard should not poll this every second.
     ///
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    public func counts() async throws(QueryStoreError) -> StoreCounts {
-        try await self.read("counting events") { db in
-            // Separate statements: SQLite answers a lone MIN/MAX on an indexed column from one index probe,
-            // but not when it shares a SELECT with COUNT(*).
-            let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
-            let blocked = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE blocked = 1") ?? 0
-            let workloads = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workloads") ?? 0
-            let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(ts_us) FROM events")
-            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(ts_us) FROM events")
-            return StoreCounts(
-                events: events, blockedEvents: blocked, workloads: workloads, oldestMicros: oldest, newestMicros: newest
-            )
+    package static func counts(on db: some SQLReader) async throws(QueryStoreError) -> StoreCounts {
+        // Separate statements: SQLite answers a lone MIN/MAX on an indexed column from one index probe,
+        // but not when it shares a SELECT with COUNT(*).
+        func one(_ sql: String) async throws(QueryStoreError) -> Int64? {
+            try await db.fetch(sql, [], what: "counting events").first?.int(0)
         }
+        let events = try await one("SELECT COUNT(*) FROM events") ?? 0
+        let blocked = try await one("SELECT COUNT(*) FROM events WHERE blocked = 1") ?? 0
+        let workloads = try await one("SELECT COUNT(*) FROM workloads") ?? 0
+        let queries = try await one("SELECT CAST(COALESCE(SUM(query_count), 0) AS BIGINT) FROM events") ?? 0
+        let oldest = try await one("SELECT MIN(ts_us) FROM events")
+        let newest = try await one("SELECT MAX(ts_us) FROM events")
+        return StoreCounts(
+            events: Int(events), blockedEvents: Int(blocked), workloads: Int(workloads), oldestMicros: oldest,
+            newestMicros: newest, queries: Int(queries))
     }
 
     // MARK: - Row mapping
@@ -431,47 +415,48 @@ extension QueryStore {
     }
 
     /// Maps a `search` row (column order as in its SELECT).
-    static func storedEvent(_ row: Row) -> StoredEvent {
+    static func storedEvent(_ row: CellRow) -> StoredEvent {
         // The workload columns come from a LEFT JOIN: all NULL for an unidentified client.
-        let key: String? = row[4]
+        let key = row.text(4)
         var workload: Workload?
-        if key != nil, let kindText: String = row[17], let id: String = row[18], let name: String = row[19] {
+        if key != nil, let kindText = row.text(17), let id = row.text(18), let name = row.text(19) {
             workload = Workload(
-                kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: id, name: name, image: row[20],
-                labels: JSONText.decodeLabels(row[21]))
+                kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: id, name: name, image: row.text(20),
+                labels: JSONText.decodeLabels(row.text(21)))
         }
         var policy: PolicyHit?
-        if let source: String = row[11] {
-            policy = PolicyHit(source: source, rule: row[12] ?? "", action: row[13] ?? "", trigger: row[14] ?? "")
+        if let source = row.text(11) {
+            policy = PolicyHit(source: source, rule: row.text(12) ?? "", action: row.text(13) ?? "",
+                trigger: row.text(14) ?? "")
         }
-        // Invariant: the other columns are NOT NULL in the schema (v1-events), so the non-optional
-        // subscripts below cannot meet a NULL.
+        // The other columns are NOT NULL in the schema; a hand-edited row reads as empty or zero.
         let event = QueryEvent(
-            timestampMicros: row[1], clientIP: row[2], transport: row[3], workload: workload, qname: row[5],
-            qtype: row[6], rcode: row[7], answers: JSONText.decodeStrings(row[8]), source: row[9], upstream: row[10],
-            policy: policy, findings: JSONText.decodeFindings(row[15]), latencyMicros: row[16])
-        return StoredEvent(id: row[0], workloadKey: workload == nil ? nil : key, event: event)
+            timestampMicros: row.int(1) ?? 0, clientIP: row.text(2) ?? "", transport: row.text(3) ?? "",
+            workload: workload, qname: row.text(5) ?? "", qtype: row.text(6) ?? "", rcode: row.text(7) ?? "",
+            answers: JSONText.decodeStrings(row.text(8)), source: row.text(9) ?? "", upstream: row.text(10),
+            policy: policy, findings: JSONText.decodeFindings(row.text(15)), latencyMicros: row.int(16) ?? 0,
+            count: Int(row.int(22) ?? 1))
+        return StoredEvent(id: row.int(0) ?? 0, workloadKey: workload == nil ? nil : key, event: event)
     }
 
     /// Maps the eight workload columns starting at `column` (key, kind, workload_id, name, image, labels,
     /// first_seen_us, last_seen_us).
-    static func storedWorkload(_ row: Row, at column: Int) -> StoredWorkload {
-        // Invariant: every column but `image` is NOT NULL in the schema (v1-events).
-        let kindText: String = row[column + 1]
+    static func storedWorkload(_ row: CellRow, at column: Int) -> StoredWorkload {
         let workload = Workload(
-            kind: Workload.Kind(rawValue: kindText) ?? .unknown, id: row[column + 2], name: row[column + 3],
-            image: row[column + 4], labels: JSONText.decodeLabels(row[column + 5]))
+            kind: Workload.Kind(rawValue: row.text(column + 1) ?? "") ?? .unknown, id: row.text(column + 2) ?? "",
+            name: row.text(column + 3) ?? "", image: row.text(column + 4),
+            labels: JSONText.decodeLabels(row.text(column + 5)))
         return StoredWorkload(
-            key: row[column], workload: workload, firstSeenMicros: row[column + 6], lastSeenMicros: row[column + 7])
+            key: row.text(column) ?? "", workload: workload, firstSeenMicros: row.int(column + 6) ?? 0,
+            lastSeenMicros: row.int(column + 7) ?? 0)
     }
 
     /// The subject of a grouped row: the joined workload, or the client address when there is none.
-    static func subject(_ row: Row, refColumn: Int, ipColumn: Int, workloadColumn: Int) -> EventSubject {
-        if !row.hasNull(atIndex: refColumn) && !row.hasNull(atIndex: workloadColumn) {
+    static func subject(_ row: CellRow, refColumn: Int, ipColumn: Int, workloadColumn: Int) -> EventSubject {
+        if !row.isNull(refColumn) && !row.isNull(workloadColumn) {
             return .workload(Self.storedWorkload(row, at: workloadColumn))
         }
         // An unidentified client (or, in a hand-edited database, a reference to a missing workload).
-        let ip: String? = row[ipColumn]
-        return .client(ip ?? "")
+        return .client(row.text(ipColumn) ?? "")
     }
 }

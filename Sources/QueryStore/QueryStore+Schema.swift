@@ -8,7 +8,7 @@ import GRDB
 /// whatever GRDB version builds it. The reasons for each column and index are in docs/storage.md.
 extension QueryStore {
     /// Migration names, in order. Tests check that a fresh and a reopened database report exactly these.
-    static let migrationNames = ["v1-events"]
+    package static let migrationNames = ["v1-events", "v2-actions", "v3-query-count"]
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -75,6 +75,40 @@ extension QueryStore {
             // "Who asked for evil.example, or anything under it": equality or a prefix range on the reversed
             // name, then time order.
             try db.execute(sql: "CREATE INDEX events_qname_ts ON events (qname_rev, ts_us)")
+        }
+
+        migrator.registerMigration("v2-actions") { db in
+            // The audit trail of operator actions (quarantine, release, allow/deny rule changes) made through
+            // the API. Few rows (people act, not packets), so one table with the id as the newest-first page
+            // key; AUTOINCREMENT so that an id is never reused after rows are deleted by hand.
+            try db.execute(
+                sql: """
+                    CREATE TABLE actions (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        ts_us INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        reason TEXT NOT NULL DEFAULT '',
+                        detail TEXT NOT NULL DEFAULT ''
+                    )
+                    """)
+            // "What was done to this workload or domain", newest first.
+            try db.execute(sql: "CREATE INDEX actions_target_id ON actions (target, id)")
+        }
+
+        // Identical queries within the query log's aggregation window become one row (QueryEventBuffer), so a
+        // row now stands for `query_count` queries. Every count in the console's summaries becomes a sum; the
+        // three indexes those sums walk get the column appended so that they stay covering (no table reads).
+        // Named v3 so that v2 stays free for the actions table on its branch; migrations run in this order.
+        migrator.registerMigration("v3-query-count") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN query_count INTEGER NOT NULL DEFAULT 1")
+            try db.execute(sql: "DROP INDEX events_ts")
+            try db.execute(sql: "CREATE INDEX events_ts ON events (ts_us, query_count)")
+            try db.execute(sql: "DROP INDEX events_workload_ts")
+            try db.execute(sql: "CREATE INDEX events_workload_ts ON events (workload_ref, ts_us, query_count)")
+            try db.execute(sql: "DROP INDEX events_blocked_ts")
+            try db.execute(sql: "CREATE INDEX events_blocked_ts ON events (ts_us, query_count) WHERE blocked = 1")
         }
 
         return migrator

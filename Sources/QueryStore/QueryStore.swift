@@ -213,7 +213,7 @@ public final class QueryStore: Sendable {
 
     /// Refreshes the query planner's statistics (`PRAGMA optimize`); cheap when nothing changed much.
     /// Retention calls it after each pass.
-    package func optimize() async throws(QueryStoreError) {
+    public func optimize() async throws(QueryStoreError) {
         try await self.write("optimizing") { db in
             try db.execute(sql: "PRAGMA optimize")
         }

@@ -170,9 +170,9 @@ public struct TimeBucket: Sendable, Hashable {
 
 /// Totals over the whole store.
 public struct StoreCounts: Sendable, Hashable {
-    /// Events stored.
+    /// Events (rows) stored.
     public var events: Int
-    /// Blocked events stored.
+    /// Blocked events (rows) stored.
     public var blockedEvents: Int
     /// Workload identities stored.
     public var workloads: Int
@@ -180,9 +180,14 @@ public struct StoreCounts: Sendable, Hashable {
     public var oldestMicros: Int64?
     /// Timestamp of the newest event, or nil when empty.
     public var newestMicros: Int64?
+    /// Queries the events stand for (an event folds ``QueryEvent/count`` identical queries).
+    public var queries: Int
 
-    /// Creates totals.
-    public init(events: Int, blockedEvents: Int, workloads: Int, oldestMicros: Int64?, newestMicros: Int64?) {
+    /// Creates totals; `queries` defaults to `events` (one query per event).
+    public init(events: Int, blockedEvents: Int, workloads: Int, oldestMicros: Int64?, newestMicros: Int64?,
+        queries: Int? = nil)
+    {
+        self.queries = queries ?? events
         self.events = events
         self.blockedEvents = blockedEvents
         self.workloads = workloads

@@ -1,5 +1,6 @@
 import DNSCache
 import DNSPipeline
+import DNSPolicy
 import DNSUpstream
 import DNSWire
 import Foundation
@@ -30,17 +31,19 @@ final class Assembly: Sendable {
     /// Who held which address when: the identity file and the container/pod sources publish here. The same
     /// object lives across reloads (the runtime owns it); the web API reads it for a workload's addresses.
     let identity: IdentityHistory
+    let operatorState: OperatorState?
     let logger: Logger
 
     init(configuration c: PalisadeConfiguration, group: any EventLoopGroup, cache: MessageCache<ContinuousClock>? = nil,
-        identity: IdentityHistory? = nil, logger: Logger) async throws
+        operatorState: OperatorState? = nil, identity: IdentityHistory? = nil, logger: Logger) async throws
     {
         self.configuration = c
         self.group = group
         self.logger = logger
+        self.operatorState = operatorState
         self.cache = cache ?? MessageCache(configuration: c.cache, clock: ContinuousClock())
         self.upstreams = try Self.makeUpstreams(c, group: group, logger: logger)
-        self.policy = try await PolicyComponents(configuration: c, logger: logger)
+        self.policy = try await PolicyComponents(configuration: c, operatorRules: operatorState?.rules, logger: logger)
         let history = identity ?? IdentityHistory(horizon: .seconds(max(1, c.identity.historyHours) * 3600))
         self.identity = history
         // A reload re-reads the file into the shared history; the container and pod entries stay.
@@ -62,6 +65,9 @@ final class Assembly: Sendable {
             blockPrivateReverse: self.configuration.localData.blockPrivateReverse,
             events: events,
             identify: self.workloads.map { IdentifyStage(directory: $0) },
+            quarantine: self.operatorState.map {
+                QuarantineStage(registry: $0.quarantine, allowlist: self.configuration.quarantineAllowlist())
+            },
             queryPolicy: self.policy.queryStage,
             responsePolicy: self.policy.responseStage,
             cache: CacheStage(cache: self.cache),

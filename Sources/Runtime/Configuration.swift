@@ -43,6 +43,10 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var identityFile: String?
     /// Workload identity from container engines and Kubernetes, and the address history.
     public var identity: IdentityConfiguration
+    /// The REST API: tokens that may change state.
+    public var api: APIConfiguration
+    /// Quarantine answers, allowlist and container actions.
+    public var quarantine: QuarantineConfiguration
 
     /// The embedded default configuration.
     public init() {
@@ -62,6 +66,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.policy = PolicyConfiguration()
         self.identityFile = nil
         self.identity = IdentityConfiguration()
+        self.api = APIConfiguration()
+        self.quarantine = QuarantineConfiguration()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -83,11 +89,13 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
         self.identity = try c.decodeIfPresent(IdentityConfiguration.self, forKey: .identity) ?? d.identity
+        self.api = try c.decodeIfPresent(APIConfiguration.self, forKey: .api) ?? d.api
+        self.quarantine = try c.decodeIfPresent(QuarantineConfiguration.self, forKey: .quarantine) ?? d.quarantine
     }
 
     enum CodingKeys: String, CodingKey {
-        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile,
-            identity
+        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
+        case identity, api, quarantine
     }
 }
 
@@ -194,12 +202,24 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     public var jsonOutput: String?
     /// The SQLite store: file (relative paths are inside `dataDir`), queue, batches, retention.
     public var sqlite: QueryStoreConfiguration
+    /// Where the log is stored: `sqlite` (the file in `sqlite.path`, one resolver) or `postgres` (a
+    /// PostgreSQL database shared by a fleet, see `postgres`). Default `sqlite`.
+    public var backend: String
+    /// The PostgreSQL database, when `backend` is `postgres`.
+    public var postgres: PostgresLogConfiguration?
+    /// Identical queries (same client, workload, question, rcode, answer source and policy hit) within
+    /// this many milliseconds become one logged event with a count; 0 logs every query as its own event.
+    /// Blocked queries are logged at once and their repeats folded. Default 2000.
+    public var aggregateWindowMs: Int
 
     /// Defaults as documented.
     public init() {
         self.store = true
         self.jsonOutput = nil
         self.sqlite = QueryStoreConfiguration()
+        self.aggregateWindowMs = 2_000
+        self.backend = "sqlite"
+        self.postgres = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -207,6 +227,61 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         self.store = try c.decodeIfPresent(Bool.self, forKey: .store) ?? true
         self.jsonOutput = try c.decodeIfPresent(String.self, forKey: .jsonOutput)
         self.sqlite = try c.decodeIfPresent(QueryStoreConfiguration.self, forKey: .sqlite) ?? QueryStoreConfiguration()
+        self.aggregateWindowMs = try c.decodeIfPresent(Int.self, forKey: .aggregateWindowMs) ?? 2_000
+        self.backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? "sqlite"
+        self.postgres = try c.decodeIfPresent(PostgresLogConfiguration.self, forKey: .postgres)
+        guard self.backend == "sqlite" || self.backend == "postgres" else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.backend],
+                debugDescription: "must be sqlite or postgres, got \(self.backend)"))
+        }
+        if self.backend == "postgres" && self.postgres == nil {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.postgres],
+                debugDescription: "backend is postgres, so queryLog.postgres (host, user, database) is required"))
+        }
+        guard (0...600_000).contains(self.aggregateWindowMs) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.aggregateWindowMs],
+                debugDescription: "must be between 0 and 600000 milliseconds, got \(self.aggregateWindowMs)"))
+        }
+    }
+}
+
+/// The PostgreSQL database a fleet of resolvers logs to.
+public struct PostgresLogConfiguration: Codable, Sendable, Equatable {
+    /// Server host name or address.
+    public var host: String
+    /// Server port. Default 5432.
+    public var port: Int
+    /// Role to log in as.
+    public var user: String
+    /// File holding the role's password (first line); preferred over `password`. Default: none.
+    public var passwordFile: String?
+    /// The password itself (prefer `passwordFile` or the PALISADE_QUERY_LOG__POSTGRES__PASSWORD variable).
+    public var password: String?
+    /// Database name.
+    public var database: String
+    /// `disable`, `prefer` or `require`. Default `prefer`.
+    public var tls: String
+    /// Most connections per resolver. Default 8.
+    public var maxConnections: Int
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.host = try c.decode(String.self, forKey: .host)
+        self.port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 5432
+        self.user = try c.decode(String.self, forKey: .user)
+        self.passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+        self.password = try c.decodeIfPresent(String.self, forKey: .password)
+        self.database = try c.decode(String.self, forKey: .database)
+        self.tls = try c.decodeIfPresent(String.self, forKey: .tls) ?? "prefer"
+        self.maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 8
+        guard ["disable", "prefer", "require"].contains(self.tls) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.tls],
+                debugDescription: "must be disable, prefer or require, got \(self.tls)"))
+        }
+        guard (1...65535).contains(self.port) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.port],
+                debugDescription: "must be a port number, got \(self.port)"))
+        }
     }
 }
 

@@ -90,7 +90,8 @@ public enum ConfigurationLoader {
     static let optionalKeys: [String: Set<String>] = [
         "": ["dot", "doh", "identityFile"],
         "identity": ["dockerSocket", "kubeconfig"],
-        "queryLog": ["jsonOutput"],
+        "queryLog": ["jsonOutput", "postgres"],
+        "queryLog.postgres": ["host", "port", "user", "passwordFile", "password", "database", "tls", "maxConnections"],
         "queryLog.sqlite": ["maxAgeHours", "maxRows"],
         "policy": ["tsigKeyFile", "notifyListen"],
         "dot": ["listen", "certificate", "key", "path"],
@@ -98,6 +99,7 @@ public enum ConfigurationLoader {
         "policy.sources[]": ["name", "kind", "location", "role", "refreshSeconds", "answer", "sinkhole", "override",
             "enabled", "failMode", "badLines", "subdomains", "ede"],
         "upstreams.conditional[]": ["domain", "servers"],
+        "api.tokens[]": ["name", "token", "tokenFile"],
     ]
 
     /// Every key in `node` that the configuration does not know, at any depth, so a typo in a nested
@@ -215,6 +217,7 @@ public enum ConfigurationLoader {
         if config.tcp.maxConnections <= 0 { e.append("tcp.maxConnections: must be > 0") }
         e += config.policySources().1
         e += config.identity.validate(path: "identity")
+        e += config.validateAPI()
         return e
     }
 }

@@ -2,6 +2,9 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
+import DNSPolicy
+import DNSWire
+import WebConsole
 import WorkloadIdentity
 
 /// Builds the container and pod watchers from the `identity` configuration.
@@ -36,4 +39,34 @@ enum IdentitySources {
         }
         return out
     }
+}
+
+/// The identity history as the API's `addresses` of a workload.
+struct IdentityAddressHistory: WorkloadAddressHistory {
+    let history: IdentityHistory
+
+    func addresses(ofWorkload workloadKey: String) async -> [WorkloadAddress] {
+        self.history.addresses(ofWorkload: workloadKey).map {
+            WorkloadAddress(ip: $0.address.description, fromMicros: Int64($0.from.timeIntervalSince1970 * 1_000_000),
+                untilMicros: $0.until.map { Int64($0.timeIntervalSince1970 * 1_000_000) })
+        }
+    }
+}
+
+/// Quarantine's container actions through the Docker Engine API (`container:<id>` keys only).
+struct DockerWorkloadActuator: WorkloadActuator {
+    let client: DockerEngineClient
+
+    private func containerID(_ key: String) throws -> String {
+        guard key.hasPrefix("container:"), key.count > "container:".count else {
+            throw WorkloadIdentityError(code: .invalidArgument, message: "'\(key)' is not a container workload")
+        }
+        return String(key.dropFirst("container:".count))
+    }
+
+    func pause(workloadKey: String) async throws { try await self.client.pause(containerID: try self.containerID(workloadKey)) }
+    func unpause(workloadKey: String) async throws {
+        try await self.client.unpause(containerID: try self.containerID(workloadKey))
+    }
+    func stop(workloadKey: String) async throws { try await self.client.stop(containerID: try self.containerID(workloadKey)) }
 }

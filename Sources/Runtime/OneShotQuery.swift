@@ -20,7 +20,10 @@ public enum OneShotQuery {
         }
         guard let ip = IPAddress(client) else { throw StartupError(message: "bad --client address '\(client)'") }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let assembly = try await Assembly(configuration: configuration, group: group, logger: Logger(label: "palisade"))
+        // The server's quarantine and operator rules apply to the traced query too (read only here).
+        let operatorState = try OperatorState(dataDirectory: configuration.dataDir)
+        let assembly = try await Assembly(configuration: configuration, group: group, operatorState: operatorState,
+            logger: Logger(label: "palisade"))
         let chain = try assembly.chain(events: nil)
         let recorder = TraceRecorder()
         let message = DNSMessage.query(id: UInt16.random(in: 0...UInt16.max), name: qname, type: qtype)

@@ -1,5 +1,6 @@
 import DNSCache
 import DNSPipeline
+import DNSPolicy
 import DNSServer
 import DNSWire
 import Foundation
@@ -58,12 +59,20 @@ public final class PalisadeRuntime: Sendable {
         let health = HealthState()
 
         try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
-        let store = try QueryLogComponents(configuration: c, logger: self.logger)
-        let assembly = try await Assembly(configuration: c, group: group, identity: self.identityHistory,
+        let store = try await QueryLogComponents(configuration: c, logger: self.logger)
+        let operatorState = try OperatorState(dataDirectory: c.dataDir)
+        let apiTokens = try c.apiTokens()
+        let assembly = try await Assembly(configuration: c, group: group, operatorState: operatorState,
+            identity: self.identityHistory,
             logger: self.logger)
         let chains = ChainReference(try assembly.chain(events: store.buffer))
         let processor = QueryProcessor(chains: chains)
         let current = AssemblyBox(assembly)
+        // An operator rule change rebuilds the engine of whichever assembly is in force (reloads replace it).
+        operatorState.rules.addListener {
+            let manager = current.withLock { $0.policy.manager }
+            await manager.operatorRulesChanged()
+        }
 
         var listeners: [DNSListener] = []
         for l in c.listen {
@@ -108,7 +117,25 @@ public final class PalisadeRuntime: Sendable {
         var expected = 0
         if !c.http.isEmpty, let hp = HostPort(c.http) {
             expected += 1
+            let api = APIDependencies(
+                store: store.store,
+                feeds: {
+                    let manager = current.withLock { $0.policy.manager }
+                    return await manager.status()
+                },
+                quarantine: operatorState.quarantine, operatorRules: operatorState.rules,
+                addresses: IdentityAddressHistory(history: self.identityHistory),
+                actuator: c.identity.dockerSocket.map {
+                    DockerWorkloadActuator(client: DockerEngineClient(socketPath: $0, eventLoopGroup: group))
+                },
+                containerActionLimit: ContainerAction(rawValue: c.quarantine.containerAction) ?? .none,
+                defaultQuarantineAnswer: QuarantineEntry.Answer(rawValue: c.quarantine.answer) ?? .refused,
+                tokens: apiTokens, logger: Logger(label: "palisade.api"))
+            if apiTokens.isEmpty {
+                self.logger.notice("API changes are disabled until a token is configured (api.tokens)")
+            }
             services.append(HTTPService.operations(host: hp.host, port: hp.port, registry: registry, health: health,
+                extraRoutes: { router in APIRoutes.add(to: router, dependencies: api) },
                 logger: Logger(label: "palisade.http"),
                 onRunning: { port in ports.set { $0.http = port } }))
         }
@@ -129,7 +156,8 @@ public final class PalisadeRuntime: Sendable {
         services.append(ReadinessService(expectedHTTP: expected, ports: ports, health: health,
             policyReady: { assembly.policy.readiness() }, onReady: onReady))
         services.append(ReloadService { [self] in
-            await self.reload(current: current, chains: chains, events: store.buffer, group: group)
+            await self.reload(current: current, chains: chains, events: store.buffer, group: group,
+                operatorState: operatorState)
         })
 
         let group2 = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
@@ -148,7 +176,7 @@ public final class PalisadeRuntime: Sendable {
 
     /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
     private func reload(current: AssemblyBox, chains: ChainReference, events: QueryEventBuffer?,
-        group: any EventLoopGroup) async
+        group: any EventLoopGroup, operatorState: OperatorState) async
     {
         self.logger.notice("reload requested (SIGHUP)")
         do {
@@ -164,10 +192,13 @@ public final class PalisadeRuntime: Sendable {
             if c.identity != old.configuration.identity {
                 self.logger.warning("identity source changes need a restart; keeping the current sources")
             }
-            let next = try await Assembly(configuration: c, group: group, cache: cache, identity: self.identityHistory,
+            let next = try await Assembly(configuration: c, group: group, cache: cache, operatorState: operatorState,
+                identity: self.identityHistory,
                 logger: self.logger)
             chains.swap(try next.chain(events: events))
             current.withLock { $0 = next }
+            // A rule change made while the new assembly was starting went to the old manager.
+            await next.policy.manager.operatorRulesChanged()
             await old.shutdown()
             self.reloads.increment()
             self.logger.notice("reload done; new pipeline in force")

@@ -11,6 +11,7 @@ public enum PipelineBuilder {
         var blockPrivateReverse: Bool
         var events: QueryEventBuffer?
         var identify: (any Stage)?
+        var quarantine: (any Stage)?
         var queryPolicy: (any Stage)?
         var responsePolicy: (any Stage)?
         var cache: any Stage
@@ -30,6 +31,10 @@ public enum PipelineBuilder {
         if let events = p.events { stages.append(QueryLogStage(buffer: events)) }
         // metrics: same reason as query-log.
         stages.append(MetricsStage())
+        // quarantine: the first stage that decides after identify (it needs the workload); only the query-log
+        // and metrics wrappers sit in between so that they see its answers. A quarantined workload gets no
+        // local data, no allowlist pass and no upstream answer, except for its quarantine allowlist.
+        if let quarantine = p.quarantine { stages.append(quarantine) }
         // local-data: names that must never leave the machine are answered before policy and upstream.
         stages.append(LocalDataStage(records: p.localRecords, blockPrivateReverse: p.blockPrivateReverse))
         // query-policy: a hit answers here, so a blocked name is never sent upstream.

@@ -20,11 +20,11 @@ final class PolicyComponents: Sendable {
     private let fetcher: RuntimeFeedFetcher
     private let notify: NotifyListener?
 
-    init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
+    init(configuration c: PalisadeConfiguration, operatorRules: OperatorRules? = nil, logger: Logger) async throws {
         let (sources, problems) = c.policySources()
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         (self.manager, self.fetcher) = try Self.makeManager(c, sources: sources, allowNetwork: c.policy.fetch,
-            logger: logger)
+            operatorRules: operatorRules, logger: logger)
         // NOTIFY from a primary refreshes the source whose location it matches, right away.
         let manager = self.manager
         let byLocation = Dictionary(sources.map { ($0.location, $0.name) }, uniquingKeysWith: { a, _ in a })
@@ -44,15 +44,17 @@ final class PolicyComponents: Sendable {
         let statuses = await self.manager.start(fetchMissing: true)
         Self.report(statuses, logger: logger)
         self.statusBox = StatusBox(statuses)
-        self.queryStage = sources.isEmpty ? nil : self.manager.makeQueryStage()
-        self.responseStage = sources.isEmpty ? nil : self.manager.makeResponseStage()
+        // Operator rules can be added at run time, so their stages exist even when no source is configured.
+        let hasPolicy = !sources.isEmpty || operatorRules != nil
+        self.queryStage = hasPolicy ? self.manager.makeQueryStage() : nil
+        self.responseStage = hasPolicy ? self.manager.makeResponseStage() : nil
         self.services = sources.isEmpty ? [] : [PolicyRefreshService(manager: self.manager, box: self.statusBox, logger: logger)]
     }
 
     /// A manager over the data directory's copies: the bundled snapshot seeded as the first last-good copy,
     /// zone-transfer locations registered. Shared by the runtime and `palisade lists`.
     static func makeManager(_ c: PalisadeConfiguration, sources: [PolicySourceConfig], allowNetwork: Bool,
-        logger: Logger) throws -> (PolicyManager, RuntimeFeedFetcher)
+        operatorRules: OperatorRules? = nil, logger: Logger) throws -> (PolicyManager, RuntimeFeedFetcher)
     {
         let dir = c.dataDir + "/feeds"
         let store = FeedStore(directory: dir)
@@ -71,7 +73,7 @@ final class PolicyComponents: Sendable {
                 throw StartupError(message: "policy source \(s.name): \(error)")
             }
         }
-        return (PolicyManager(sources: sources, dataDirectory: dir, fetcher: fetcher), fetcher)
+        return (PolicyManager(sources: sources, dataDirectory: dir, fetcher: fetcher, operatorRules: operatorRules), fetcher)
     }
 
     /// Logs every source's state loudly: a feed that did not load must never go unnoticed.

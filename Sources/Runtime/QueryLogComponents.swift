@@ -2,6 +2,7 @@ import DNSPipeline
 import Foundation
 import Logging
 import QueryStore
+import QueryStorePostgres
 import ServiceLifecycle
 import Synchronization
 
@@ -11,19 +12,17 @@ final class QueryLogComponents: Sendable {
     let buffer: QueryEventBuffer?
     let services: [any Service]
 
-    init(configuration c: PalisadeConfiguration, logger: Logger) throws {
+    /// The database, for the API's reads and the audit trail; nil when `queryLog.store` is false.
+    let store: (any EventStore)?
+
+    init(configuration c: PalisadeConfiguration, logger: Logger) async throws {
         var sinks: [any QueryEventSink] = []
         var services: [any Service] = []
+        var opened: (any EventStore)?
         if c.queryLog.store {
             let cfg = c.queryLog.sqlite
-            let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
-            let store: QueryStore
-            do {
-                store = try QueryStore(path: path, busyTimeout: .milliseconds(cfg.busyTimeoutMilliseconds))
-            } catch {
-                throw StartupError(message: "cannot open the query log database \(path): \(error). "
-                    + "Check --data-dir, or set queryLog.store: false.")
-            }
+            let store = try await Self.openStore(c)
+            opened = store
             let writer = QueryLogWriter(store: store, configuration: cfg, logger: Logger(label: "palisade.querylog"))
             sinks.append(writer)
             services.append(writer)
@@ -36,15 +35,45 @@ final class QueryLogComponents: Sendable {
             services.append(json)
         }
         self.sinks = sinks
+        self.store = opened
         if sinks.isEmpty {
             self.buffer = nil
         } else {
-            let buffer = QueryEventBuffer(sinks: sinks)
+            let buffer = QueryEventBuffer(sinks: sinks,
+                aggregationWindow: .milliseconds(c.queryLog.aggregateWindowMs))
             self.buffer = buffer
             // Registered after the sinks: it stops first and hands its last events to them.
             services.append(QueryEventBufferService(buffer: buffer))
         }
         self.services = services
+    }
+
+    /// Opens the configured backend: the SQLite file in the data directory, or the fleet's PostgreSQL database.
+    static func openStore(_ c: PalisadeConfiguration) async throws -> any EventStore {
+        if c.queryLog.backend == "postgres", let pg = c.queryLog.postgres {
+            var password = pg.password
+            if let file = pg.passwordFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw StartupError(message: "cannot read queryLog.postgres.passwordFile \(file)")
+                }
+                password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            }
+            do {
+                return try await PostgresEventStore(configuration: PostgresStoreConfiguration(
+                    host: pg.host, port: pg.port, username: pg.user, password: password, database: pg.database,
+                    tls: pg.tls, maxConnections: pg.maxConnections), logger: Logger(label: "palisade.querylog.postgres"))
+            } catch {
+                throw StartupError(message: "\(error). Check queryLog.postgres, or set queryLog.backend: sqlite.")
+            }
+        }
+        let cfg = c.queryLog.sqlite
+        let path = cfg.path.hasPrefix("/") ? cfg.path : c.dataDir + "/" + cfg.path
+        do {
+            return try QueryStore(path: path, busyTimeout: .milliseconds(cfg.busyTimeoutMilliseconds))
+        } catch {
+            throw StartupError(message: "cannot open the query log database \(path): \(error). "
+                + "Check --data-dir, or set queryLog.store: false.")
+        }
     }
 
 }

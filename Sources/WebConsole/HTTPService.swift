@@ -13,6 +13,8 @@ public struct PalisadeRequestContext: RequestContext, RemoteAddressRequestContex
     public var coreContext: CoreRequestContextStorage
     /// The connected client.
     public let remoteAddress: SocketAddress?
+    /// The name of the API token that authenticated this request (set by the API's bearer-token check).
+    public var apiActor: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

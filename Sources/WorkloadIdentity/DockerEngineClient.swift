@@ -3,6 +3,7 @@ import Foundation
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A client of the Docker Engine API (v1.41) over its unix socket; Podman's `podman system service`
 /// speaks the same API.
@@ -17,6 +18,7 @@ public final class DockerEngineClient: Sendable {
     /// Deadline of one ordinary request (not of the event stream, which has none).
     public let requestTimeout: Duration
     private let client: HTTPClient
+    private let shutDown = Mutex(false)
 
     /// The most bytes read from one ordinary response (a host with thousands of containers fits).
     static let maxResponseBytes = 64 << 20
@@ -38,9 +40,24 @@ public final class DockerEngineClient: Sendable {
         self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
     }
 
-    /// Closes the connections. Call once, when done.
+    /// Closes the connections (idempotent; also done on release).
     public func shutdown() async {
+        guard self.markShutDown() else { return }
         try? await self.client.shutdown()
+    }
+
+    /// True the first time: the HTTP client is shut down exactly once.
+    private func markShutDown() -> Bool {
+        self.shutDown.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
+
+    deinit {
+        // AsyncHTTPClient traps when a client is released unshut (e.g. a startup error after this client was
+        // made): shut it down here when nobody did.
+        if self.markShutDown() { _ = self.client.shutdown() }
     }
 
     /// Running containers (`GET /containers/json`).

@@ -3,6 +3,7 @@ import Foundation
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import NIOSSL
 
 /// A client of the Kubernetes API server for pods: list (with paging) and watch.
@@ -14,6 +15,7 @@ public final class KubernetesClient: Sendable {
     /// Where and how it connects.
     public let connection: KubernetesConnection
     private let client: HTTPClient
+    private let shutDown = Mutex(false)
     private let requestTimeout: Duration
 
     /// Creates a client; nothing connects until the first request.
@@ -42,9 +44,24 @@ public final class KubernetesClient: Sendable {
         self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
     }
 
-    /// Closes the connections. Call once, when done.
+    /// Closes the connections (idempotent; also done on release).
     public func shutdown() async {
+        guard self.markShutDown() else { return }
         try? await self.client.shutdown()
+    }
+
+    /// True the first time: the HTTP client is shut down exactly once.
+    private func markShutDown() -> Bool {
+        self.shutDown.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
+
+    deinit {
+        // AsyncHTTPClient traps when a client is released unshut (e.g. a startup error after this client was
+        // made): shut it down here when nobody did.
+        if self.markShutDown() { _ = self.client.shutdown() }
     }
 
     /// Every pod in every namespace, and the resource version to watch from. Pages of `pageSize`.

@@ -105,3 +105,41 @@ struct ContainerAttributionTests {
         }
     }
 }
+
+/// The identity settings through the real command line: file keys, environment, flags.
+@Suite("Identity configuration", .tags(.integration))
+struct IdentityConfigurationTests {
+    func checkConfig(_ yaml: String?, _ flags: [String] = [], environment: [String: String] = [:]) async throws
+        -> ToolOutput
+    {
+        let dir = try TemporaryDirectory(prefix: "palisade-idconf")
+        defer { dir.remove() }
+        var args = ["check-config"]
+        if let yaml { args += ["--config", try dir.write("palisade.yaml", yaml)] }
+        return try await PalisadeProcess.run(args + flags, environment: environment)
+    }
+
+    @Test("identity keys, --docker-socket and --kubeconfig are accepted")
+    func accepted() async throws {
+        let dir = try TemporaryDirectory(prefix: "palisade-idconf")
+        defer { dir.remove() }
+        let kubeconfig = try dir.write("kubeconfig", "current-context: x\n")
+        let ok = try await self.checkConfig("identity:\n  dockerSocket: /run/podman/podman.sock\n  historyHours: 6\n")
+        #expect(ok.status == 0, "\(ok)")
+        let flags = try await self.checkConfig(nil, ["--docker-socket", "/var/run/docker.sock", "--kubeconfig", kubeconfig])
+        #expect(flags.status == 0, "\(flags)")
+    }
+
+    @Test("A misspelt identity key, a zero history and an unreadable kubeconfig are named")
+    func rejected() async throws {
+        let typo = try await self.checkConfig("identity:\n  dockerSockit: /x\n")
+        #expect(typo.status != 0)
+        #expect(typo.errorOutput.contains("identity.dockerSockit"), "\(typo)")
+        let zero = try await self.checkConfig(nil, environment: ["PALISADE_IDENTITY__HISTORY_HOURS": "0"])
+        #expect(zero.status != 0)
+        #expect(zero.errorOutput.contains("identity.historyHours"), "\(zero)")
+        let missing = try await self.checkConfig(nil, ["--kubeconfig", "/nonexistent/palisade-kubeconfig"])
+        #expect(missing.status != 0)
+        #expect(missing.errorOutput.contains("identity.kubeconfig"), "\(missing)")
+    }
+}

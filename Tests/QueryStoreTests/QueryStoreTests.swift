@@ -8,7 +8,7 @@ import Testing
     @Test("migrations apply on a fresh in-memory database")
     func freshInMemory() async throws {
         let store = try QueryStore.inMemory()
-        #expect(try await store.appliedMigrations() == ["v1-events"])
+        #expect(try await store.appliedMigrations() == QueryStore.migrationNames)
         #expect(
             try await store.counts()
                 == StoreCounts(events: 0, blockedEvents: 0, workloads: 0, oldestMicros: nil, newestMicros: nil))
@@ -40,7 +40,7 @@ import Testing
                 try store.close()
             }
             let reopened = try QueryStore(path: path)
-            #expect(try await reopened.appliedMigrations() == ["v1-events"])
+            #expect(try await reopened.appliedMigrations() == QueryStore.migrationNames)
             #expect(try await reopened.counts().events == 2)
             try reopened.close()
         }
@@ -130,7 +130,7 @@ import Testing
             let reopened = try QueryStore(path: crashed)
             #expect(try await reopened.integrityCheck().isEmpty)
             #expect(try await reopened.counts().events == committed.count)
-            #expect(try await reopened.appliedMigrations() == ["v1-events"])
+            #expect(try await reopened.appliedMigrations() == QueryStore.migrationNames)
             // The recovered database is writable.
             try await reopened.insert([makeEvent(at: baseMicros + 99_999)])
             #expect(try await reopened.counts().events == committed.count + 1)

@@ -21,6 +21,20 @@ import Testing
         #expect(c.queryLog.store)
     }
 
+    @Test("The query log's aggregation window defaults to 2 s, can be turned off, and rejects a negative value")
+    func aggregationWindow() throws {
+        #expect(try ConfigurationLoader.load(path: nil, environment: [:]).queryLog.aggregateWindowMs == 2_000)
+        let off = try ConfigurationLoader.load(path: nil, environment: ["PALISADE_QUERY_LOG__AGGREGATE_WINDOW_MS": "0"])
+        #expect(off.queryLog.aggregateWindowMs == 0)
+        try self.withFile("queryLog:\n  aggregateWindowMs: -5\n") { path in
+            #expect {
+                try ConfigurationLoader.load(path: path, environment: [:])
+            } throws: { error in
+                "\(error)".contains("aggregateWindowMs") && "\(error)".contains("-5")
+            }
+        }
+    }
+
     @Test("A file sets values; environment variables override it by key path")
     func environmentOverrides() throws {
         try self.withFile("listen: ['127.0.0.1:1053']\ncache:\n  maxEntries: 10\n") { path in

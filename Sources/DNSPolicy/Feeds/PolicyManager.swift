@@ -29,6 +29,8 @@ public actor PolicyManager {
     private var order: [String] = []
     private var states: [String: SourceState] = [:]
     private var retired: [PolicyEngine] = []
+    /// The operator's run-time allow/deny entries, consulted before every configured source.
+    public nonisolated let operatorRules: OperatorRules?
 
     /// How long after a failed refresh the next attempt is due (or the refresh interval, if shorter).
     public static let retryAfterFailure: Duration = .seconds(300)
@@ -55,10 +57,12 @@ public actor PolicyManager {
     ///   - dataDirectory: where last good copies are kept; nil keeps nothing (tests, ephemeral runs).
     ///   - fetcher: fetches locations (files here; the runtime adds HTTP).
     ///   - now: the wall clock, injectable for tests.
+    ///   - operatorRules: the operator's allow/deny entries; call ``operatorRulesChanged()`` after each change.
     public init(sources: [PolicySourceConfig], dataDirectory: String?, fetcher: any FeedFetcher = FileFeedFetcher(),
-        now: @escaping @Sendable () -> Date = { Date() })
+        now: @escaping @Sendable () -> Date = { Date() }, operatorRules: OperatorRules? = nil)
     {
         self.engine = PolicyEngineReference()
+        self.operatorRules = operatorRules
         self.store = dataDirectory.map { FeedStore(directory: $0) }
         self.fetcher = fetcher
         self.now = now
@@ -318,8 +322,20 @@ public actor PolicyManager {
 
     // MARK: Engine
 
+    /// Rebuilds the engine after the operator's allow/deny entries changed; the swap is atomic, so queries
+    /// in flight finish on the previous engine.
+    public func operatorRulesChanged() {
+        self.rebuildEngine()
+    }
+
     private func rebuildEngine() {
         var sources: [CompiledPolicySource] = []
+        // Operator entries first: an operator allow is reported ahead of configured allowlists, and an operator
+        // deny decides before any configured block source (allow entries still beat it, as for every block).
+        if let compiled = self.operatorRules?.compiled {
+            if let allow = compiled.allow { sources.append(allow) }
+            if let deny = compiled.deny { sources.append(deny) }
+        }
         for name in self.order {
             guard let state = self.states[name], state.config.enabled else { continue }
             if let compiled = state.compiled {

@@ -1,0 +1,103 @@
+import DNSPipeline
+import DNSWire
+import Synchronization
+import TestSupport
+import Testing
+
+/// Folding identical queries into one event per aggregation window (QueryEventBuffer).
+@Suite struct QueryAggregationTests {
+    private static let second: Int64 = 1_000_000
+
+    private func raw(_ name: String, from address: String = "10.0.0.5", at micros: Int64, latencyMicros: Int64 = 100,
+        blockedBy rule: String? = nil, workload: Workload? = nil) throws -> RawQueryEvent
+    {
+        let q = Query(message: try TestMessages.query(name),
+            client: ClientInfo(address: try #require(IPAddress(address)), transport: .udp))
+        let r: Resolution
+        if let rule {
+            r = Resolution.rcode(.nxDomain, for: q,
+                source: .policy(PolicyHit(source: "urlhaus", rule: rule, action: "nxdomain", trigger: "qname")))
+        } else {
+            r = Resolution.rcode(.noError, for: q, source: .cache)
+        }
+        return RawQueryEvent(timestampMicros: micros, query: q, workload: workload, resolution: r,
+            latency: .microseconds(latencyMicros))
+    }
+
+    @Test("Identical queries within the window become one event with their count, first time and slowest latency")
+    func foldsRepeats() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for i in 0..<50 { buffer.record(try self.raw("www.example.org.", at: t0 + Int64(i) * 1_000, latencyMicros: 100 + Int64(i))) }
+        // Case differences are the same question.
+        buffer.record(try self.raw("WWW.Example.ORG.", at: t0 + 60_000))
+        buffer.record(try self.raw("other.example.org.", at: t0 + 70_000))
+        buffer.record(try self.raw("www.example.org.", from: "10.0.0.6", at: t0 + 80_000))
+        #expect(buffer.drain(nowMicros: t0 + Self.second) == 0, "nothing is due before the window closes")
+        #expect(buffer.openGroups == 3)
+        #expect(buffer.drain(nowMicros: t0 + 2 * Self.second + 100_000) == 3)
+        let events = sink.events.withLock { $0 }
+        let www = try #require(events.first { $0.qname == "www.example.org." && $0.clientIP == "10.0.0.5" })
+        #expect(www.count == 51)
+        #expect(www.timestampMicros == t0)
+        #expect(www.latencyMicros == 149)
+        #expect(events.first { $0.qname == "other.example.org." }?.count == 1)
+        #expect(events.first { $0.clientIP == "10.0.0.6" }?.count == 1)
+        #expect(events.reduce(0) { $0 + $1.count } == 53, "every query is accounted for")
+        #expect(buffer.openGroups == 0)
+    }
+
+    @Test("The first block of a group is handed over at once; its repeats follow when the window closes")
+    func firstBlockIsImmediate() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(5))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        buffer.record(try self.raw("evil.example.", at: t0, blockedBy: "evil.example"))
+        #expect(buffer.drain(nowMicros: t0 + 1) == 1)
+        let first = try #require(sink.events.withLock { $0.first })
+        #expect(first.count == 1 && first.blocked && first.policy?.rule == "evil.example")
+        for i in 1...999 { buffer.record(try self.raw("evil.example.", at: t0 + Int64(i), blockedBy: "evil.example")) }
+        #expect(buffer.drain(nowMicros: t0 + Self.second) == 0)
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second) == 1)
+        let events = sink.events.withLock { $0 }
+        #expect(events.count == 2)
+        #expect(events.last?.count == 999)
+        #expect(events.reduce(0) { $0 + $1.count } == 1_000)
+    }
+
+    @Test("Different workloads behind one address are never folded together")
+    func workloadsStayApart() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(1))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let a = Workload(kind: .container, id: "aaa", name: "old")
+        let b = Workload(kind: .container, id: "bbb", name: "new")
+        buffer.record(try self.raw("x.example.", at: t0, workload: a))
+        buffer.record(try self.raw("x.example.", at: t0 + 10, workload: b))
+        buffer.record(try self.raw("x.example.", at: t0 + 20, workload: a))
+        #expect(buffer.drain(nowMicros: t0, final: true) == 2)
+        let events = sink.events.withLock { $0 }
+        #expect(events.first { $0.workload?.name == "old" }?.count == 2)
+        #expect(events.first { $0.workload?.name == "new" }?.count == 1)
+    }
+
+    @Test("Too many open groups hands them all over early, so memory stays bounded")
+    func groupCap() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(60), maxGroups: 10)
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for i in 0..<11 { buffer.record(try self.raw("n\(i).example.", at: t0 + Int64(i))) }
+        #expect(buffer.drain(nowMicros: t0 + 100) == 11)
+        #expect(buffer.openGroups == 0)
+    }
+
+    @Test("With the window at zero every query is its own event")
+    func windowZero() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink])
+        for i in 0..<3 { buffer.record(try self.raw("same.example.", at: Int64(i))) }
+        #expect(buffer.drain() == 3)
+        #expect(sink.events.withLock { $0.allSatisfy { $0.count == 1 } })
+    }
+}
