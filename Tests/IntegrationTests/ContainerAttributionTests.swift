@@ -18,6 +18,20 @@ struct ContainerAttributionTests {
         try await store.search(EventFilter(clientIP: ip, limit: 1_000)).events.reversed()
     }
 
+    /// `GET path` on palisade's HTTP API, as a JSON object.
+    static func api(_ palisade: PalisadeProcess, _ path: String) async throws -> [String: Any] {
+        let port = try #require(palisade.httpPort)
+        let r = try await HTTPTestClient.get(path, port: port)
+        #expect(r.status == 200, "GET \(path): \(r.status) \(r.body)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.body.utf8))
+        return try #require(object as? [String: Any], "GET \(path): not a JSON object: \(r.body)")
+    }
+
+    /// The `events` array of `GET /api/v1/events?…`.
+    static func apiEvents(_ palisade: PalisadeProcess, _ query: String) async throws -> [[String: Any]] {
+        try #require(try await Self.api(palisade, "/api/v1/events?limit=1000&" + query)["events"] as? [[String: Any]])
+    }
+
     @Test("Events name the container that asked, and a reused address never relabels old events")
     func attribution() async throws {
         try await withDaemons { r in
@@ -81,6 +95,23 @@ struct ContainerAttributionTests {
             let blockedPage = try await store.search(EventFilter(blockedOnly: true, limit: 100)).events
             #expect(Set(blockedPage.compactMap(\.event.workload?.name)) == [web.name])
 
+            // The same through the HTTP API (api-contract.md): blocked events name the container, not an address.
+            let apiBlocked = try await Self.apiEvents(palisade, "blocked=true")
+            #expect(!apiBlocked.isEmpty)
+            for e in apiBlocked {
+                let w = try #require(e["workload"] as? [String: Any], "blocked event without workload: \(e)")
+                #expect(w["key"] as? String == "container:\(web.id)")
+                #expect(w["kind"] as? String == "container")
+                #expect(w["name"] as? String == web.name)
+                #expect(w["image"] as? String == PodmanService.image)
+                #expect(w["labels"] as? [String: String] == ["app": "web", "team": "shop"])
+                #expect(e["qname"] as? String == Self.blocked[0])
+            }
+            let apiWorker = try await Self.apiEvents(palisade, "client_ip=\(workerIP)")
+            #expect(!apiWorker.isEmpty)
+            #expect(apiWorker.allSatisfy { ($0["workload"] as? [String: Any])?["name"] as? String == worker.name })
+            #expect(apiWorker.allSatisfy { $0["blocked"] as? Bool == false }, "the clean container has no blocks")
+
             // The same address, a new container with a new name.
             await web.stop()
             let successor = r.keep(try await PodmanService.runContainer(name: "attr-web2-\(tag)", network: net, ip: webIP,
@@ -101,6 +132,15 @@ struct ContainerAttributionTests {
                 && $0.event.workload?.labels == ["app": "web2"] && $0.event.qname == Self.blocked[1] })
             #expect(after.filter { $0.event.qname == Self.blocked[1] }.allSatisfy { $0.event.workload?.id != web.id },
                 "a query made after the old container stopped is never attributed to it")
+            // The API's workload view shows where the old container was, and until when.
+            let old = try await Self.api(palisade, "/api/v1/workloads/container%3A\(web.id)")
+            let addresses = try #require(old["addresses"] as? [[String: Any]], "no addresses: \(old)")
+            let held = try #require(addresses.first { $0["ip"] as? String == webIP }, "\(addresses)")
+            #expect(held["from"] is String)
+            #expect(held["until"] is String, "the stopped container's address interval is closed: \(held)")
+            let successorEventsAPI = try await Self.apiEvents(palisade, "workload=container%3A\(successor.id)")
+            #expect(!successorEventsAPI.isEmpty)
+            #expect(successorEventsAPI.allSatisfy { ($0["workload"] as? [String: Any])?["name"] as? String == successor.name })
             #expect(palisade.isRunning, "palisade stopped:\n\(palisade.log)")
         }
     }
