@@ -183,3 +183,44 @@ struct IdentityConfigurationTests {
         #expect(missing.errorOutput.contains("identity.kubeconfig"), "\(missing)")
     }
 }
+
+/// `palisade serve --kubeconfig`: the pod source runs in the real process, over HTTPS with the test CA and
+/// a bearer token, against the list/watch test API server (no cluster exists here). The pod is given the
+/// loopback address dig sends from, so a real query is attributed to it.
+@Suite("Pod attribution end to end", .tags(.integration),
+    .enabled(if: KubeTestAPIServer.isAvailable && Requirements.nsdAndDig, "needs python3, openssl, nsd and dig"))
+struct PodAttributionTests {
+    @Test("A query from a pod's address is logged under namespace/name with the owner Deployment")
+    func podAttribution() async throws {
+        try await withDaemons { r in
+            let kube = r.keep(try await KubeTestAPIServer.start(pods: ["db"]))
+            let pod = try KubeTestAPIServer.pod("web").replacingOccurrences(of: "10.244.2.17", with: DigClient.defaultSource)
+                .replacingOccurrences(of: "{\"ip\": \"fd00:10:244:2::11\"}", with: "{\"ip\": \"::1\"}")
+            try await kube.put(pod: pod)
+            let dir = try r.directory(prefix: "palisade-kube-e2e")
+            let kubeconfig = try kube.writeKubeconfig(in: dir)
+            let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
+            let palisade = r.keep(try await PalisadeProcess.start(arguments: ["--kubeconfig", kubeconfig],
+                upstreams: ["127.0.0.1:\(nsd.port)"]))
+            let port = try #require(palisade.httpPort)
+            // The watch may still be connecting for the first queries: ask until one is attributed.
+            let podEvent = await Poll.value(timeout: .seconds(30), every: .milliseconds(200)) { () -> [String: Any]? in
+                _ = try? await DigClient.dig("www.example.org", port: palisade.dnsPort)
+                let events = (try? await ContainerAttributionTests.apiEvents(palisade, "workload_name=web")) ?? []
+                return events.first { ($0["workload"] as? [String: Any])?["name"] as? String == "shop/web-7d9f8c6b5d-x2x4q" }
+            }
+            let event = try #require(podEvent, "no event names the pod:\n\(palisade.log)\n\(kube.daemon.log)")
+            let w = try #require(event["workload"] as? [String: Any])
+            #expect(w["kind"] as? String == "pod")
+            #expect(w["key"] as? String == "pod:2f6d7c1a-5b7e-4c1e-9a51-0c6f3c2b8e11")
+            #expect(w["image"] as? String == "registry.example.org/shop/web:2.4.1")
+            let labels = try #require(w["labels"] as? [String: String])
+            #expect(labels["palisade.owner"] == "Deployment/web")
+            #expect(labels["palisade.namespace"] == "shop")
+            #expect(event["client_ip"] as? String == DigClient.defaultSource)
+            #expect(kube.requests.contains { $0.contains("watch=1") }, "the pod source never watched")
+            let metrics = try await HTTPTestClient.get("/metrics", port: port)
+            #expect(metrics.body.contains("palisade_identity_pods"), "\(metrics.body.prefix(2000))")
+        }
+    }
+}
