@@ -67,3 +67,21 @@ import Testing
             """)
     }
 }
+
+@Suite struct APILiveTests {
+    @Test("Over a real socket (port 0): a token-authorised change and a read round-trip")
+    func live() async throws {
+        let f = try await APIFixture()
+        defer { f.cleanUp() }
+        let router = Router(context: PalisadeRequestContext.self)
+        APIRoutes.add(to: router, dependencies: f.dependencies())
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let (created, _) = try await send(client, .post, "/api/v1/rules/deny", #"{"domain": "evil.example"}"#)
+            #expect(created == .created)
+            let (status, body) = try await get(client, "/api/v1/rules")
+            #expect(status == .ok)
+            #expect((body["deny"] as? [[String: Any]])?.first?["added_by"] as? String == "ops")
+        }
+    }
+}

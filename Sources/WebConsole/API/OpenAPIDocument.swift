@@ -65,7 +65,7 @@ enum OpenAPIDocument {
         "type": "string", "minLength": 1, "maxLength": 253, "pattern": .string(domainPattern),
     ]
     private static let workloadKey: JSONValue = [
-        "type": "string", "minLength": 3, "maxLength": 600, "pattern": .string(workloadKeyPattern),
+        "type": "string", "minLength": 3, "maxLength": 512, "pattern": .string(workloadKeyPattern),
     ]
     /// Every mnemonic the server knows (in both cases), or the generic `TYPEnnn` form.
     private static let qtypeSchema: JSONValue = {
@@ -140,7 +140,8 @@ enum OpenAPIDocument {
                 ["type": "string", "minLength": 1, "maxLength": 256, "pattern": .string(textPattern)]),
             query("client_ip", "only this client address",
                 ["anyOf": [["type": "string", "format": "ipv4"], ["type": "string", "format": "ipv6"]]]),
-            query("name", "this query name, or *.domain for every name below it", domain),
+            query("name", "this query name, or *.domain for every name below it (any name the log can hold is"
+                + " accepted, including escaped bytes; the pattern describes ordinary host names)", domain),
             query("qtype", "record type mnemonic (A, aaaa, TXT, …) or TYPEnnn (RFC 3597)", qtypeSchema),
             query("rcode", "response code",
                 ["type": "string", "enum": .array(EventsController.rcodes.map { .string($0) })]),
