@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev postgresql dnsperf chromium"
+PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev postgresql dnsperf chromium podman runc busybox-static"
+# Podman's network stack (netavark, aardvark-dns, CNI plugins) and helpers arrive as recommendations.
+WITH_RECOMMENDS="podman"
 missing=()
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,11 +21,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    plain=()
+    recommended=()
+    for p in "${missing[@]}"; do
+      if [[ " $WITH_RECOMMENDS " == *" $p "* ]]; then recommended+=("$p"); else plain+=("$p"); fi
+    done
+    [ "${#plain[@]}" -gt 0 ] && apt-get install -y -q --no-install-recommends "${plain[@]}"
+    [ "${#recommended[@]}" -gt 0 ] && apt-get install -y -q "${recommended[@]}"
     [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   else
     echo "test.sh: missing packages (run as root to install): ${missing[*]}" >&2
   fi
+fi
+
+# Podman (container attribution tests): cgroupfs, as on these machines crun/systemd cgroups fail. The tests
+# import the busybox image themselves (TestSupport/Daemons/PodmanService.swift).
+if [ "$(id -u)" = 0 ] && command -v podman >/dev/null && [ ! -e /etc/containers/containers.conf ]; then
+  mkdir -p /etc/containers && printf '[engine]\ncgroup_manager="cgroupfs"\n' > /etc/containers/containers.conf
 fi
 
 swift build --build-tests

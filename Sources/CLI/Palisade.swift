@@ -54,6 +54,13 @@ struct OverrideOptions: ParsableArguments {
         valueName: "path"))
     var identityFile: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Docker Engine API socket (Docker or podman system service): name queries by container.", valueName: "path"))
+    var dockerSocket: String?
+
+    @Option(name: .long, help: ArgumentHelp("kubeconfig of a cluster: name queries by pod.", valueName: "path"))
+    var kubeconfig: String?
+
     @Flag(name: .long, help: "Do not load the bundled threat-feed snapshot.")
     var noDefaultFeeds = false
 
@@ -79,6 +86,8 @@ struct OverrideOptions: ParsableArguments {
         if let t = self.threads { config.threads = t }
         if let d = self.dataDir { config.dataDir = d }
         if let i = self.identityFile { config.identityFile = i }
+        if let d = self.dockerSocket { config.identity.dockerSocket = d }
+        if let k = self.kubeconfig { config.identity.kubeconfig = k }
         if let f = self.logFormat { config.log.format = f }
         if let l = self.logLevel { config.log.level = l }
         config.applyPolicyFlags(rpz: self.rpz, blocklists: self.blocklist, allowlists: self.allowlist,

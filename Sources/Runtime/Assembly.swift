@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import WorkloadIdentity
 
 /// A startup problem, with what to do about it (startup errors are fatal, Knot's policy).
 public struct StartupError: Error, CustomStringConvertible {
@@ -25,12 +26,16 @@ final class Assembly: Sendable {
     let cache: MessageCache<ContinuousClock>
     let upstreams: UpstreamRouter
     let policy: PolicyComponents
+    /// The directory the identify stage reads; nil when no identity source is configured (no stage then).
     let workloads: WorkloadDirectory?
+    /// Who held which address when: the identity file and the container/pod sources publish here. The same
+    /// object lives across reloads (the runtime owns it); the web API reads it for a workload's addresses.
+    let identity: IdentityHistory
     let operatorState: OperatorState?
     let logger: Logger
 
     init(configuration c: PalisadeConfiguration, group: any EventLoopGroup, cache: MessageCache<ContinuousClock>? = nil,
-        operatorState: OperatorState? = nil, logger: Logger) async throws
+        operatorState: OperatorState? = nil, identity: IdentityHistory? = nil, logger: Logger) async throws
     {
         self.configuration = c
         self.group = group
@@ -39,13 +44,16 @@ final class Assembly: Sendable {
         self.cache = cache ?? MessageCache(configuration: c.cache, clock: ContinuousClock())
         self.upstreams = try Self.makeUpstreams(c, group: group, logger: logger)
         self.policy = try await PolicyComponents(configuration: c, operatorRules: operatorState?.rules, logger: logger)
+        let history = identity ?? IdentityHistory(horizon: .seconds(max(1, c.identity.historyHours) * 3600))
+        self.identity = history
+        // A reload re-reads the file into the shared history; the container and pod entries stay.
         if let path = c.identityFile {
-            let dir = WorkloadDirectory()
-            dir.publish(try IdentityFile.load(path))
-            self.workloads = dir
+            let snapshot = try IdentityFile.load(path)
+            history.replace(.static, with: snapshot.exact, prefixes: snapshot.prefixes)
         } else {
-            self.workloads = nil
+            history.replace(.static, with: [:], prefixes: [])
         }
+        self.workloads = c.identityFile != nil || c.identity.hasDynamicSource ? history.directory : nil
     }
 
     /// The chain for this assembly, with `sinks` receiving query events.

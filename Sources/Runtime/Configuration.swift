@@ -41,6 +41,8 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var policy: PolicyConfiguration
     /// YAML file mapping client addresses or prefixes to workload names and labels. Default: none.
     public var identityFile: String?
+    /// Workload identity from container engines and Kubernetes, and the address history.
+    public var identity: IdentityConfiguration
     /// The REST API: tokens that may change state.
     public var api: APIConfiguration
     /// Quarantine answers, allowlist and container actions.
@@ -67,6 +69,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = TCPConfiguration()
         self.policy = PolicyConfiguration()
         self.identityFile = nil
+        self.identity = IdentityConfiguration()
         self.api = APIConfiguration()
         self.quarantine = QuarantineConfiguration()
         self.export = ExportConfiguration()
@@ -91,6 +94,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.tcp = try c.decodeIfPresent(TCPConfiguration.self, forKey: .tcp) ?? d.tcp
         self.policy = try c.decodeIfPresent(PolicyConfiguration.self, forKey: .policy) ?? d.policy
         self.identityFile = try c.decodeIfPresent(String.self, forKey: .identityFile)
+        self.identity = try c.decodeIfPresent(IdentityConfiguration.self, forKey: .identity) ?? d.identity
         self.api = try c.decodeIfPresent(APIConfiguration.self, forKey: .api) ?? d.api
         self.quarantine = try c.decodeIfPresent(QuarantineConfiguration.self, forKey: .quarantine) ?? d.quarantine
         self.export = try c.decodeIfPresent(ExportConfiguration.self, forKey: .export) ?? d.export
@@ -99,7 +103,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
-        case api, quarantine
+        case identity, api, quarantine
         case export, incidents
     }
 }

@@ -89,6 +89,7 @@ public enum ConfigurationLoader {
     /// Keys that may appear although the encoded defaults omit them (optional sections and fields).
     static let optionalKeys: [String: Set<String>] = [
         "": ["dot", "doh", "identityFile"],
+        "identity": ["dockerSocket", "kubeconfig"],
         "queryLog": ["jsonOutput", "postgres"],
         "queryLog.postgres": ["host", "port", "user", "passwordFile", "password", "database", "tls", "maxConnections"],
         "queryLog.sqlite": ["maxAgeHours", "maxRows"],
@@ -220,6 +221,7 @@ public enum ConfigurationLoader {
         if config.tcp.idleTimeoutMs <= 0 { e.append("tcp.idleTimeoutMs: must be > 0") }
         if config.tcp.maxConnections <= 0 { e.append("tcp.maxConnections: must be > 0") }
         e += config.policySources().1
+        e += config.identity.validate(path: "identity")
         e += config.validateAPI()
         e += config.export.validate(path: "export")
         e += config.incidents.validate(path: "incidents")

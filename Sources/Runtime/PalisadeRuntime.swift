@@ -15,6 +15,7 @@ import ServiceLifecycle
 import UnixSignals
 import Synchronization
 import WebConsole
+import WorkloadIdentity
 
 /// Runs Palisade: listeners, HTTP, query log, policy refresh; reloads on SIGHUP.
 public final class PalisadeRuntime: Sendable {
@@ -28,6 +29,9 @@ public final class PalisadeRuntime: Sendable {
     private var reloads: Metrics.Counter { Metrics.Counter(label: "palisade_config_reloads_total") }
     /// Called with the bound ports once every listener is up (tests use port 0).
     private let onReady: @Sendable (RuntimePorts) -> Void
+    /// Who held which client address when (identity file, containers, pods), kept across reloads.
+    /// The web API reads a workload's `addresses` from it; the identify stage reads its directory.
+    public let identityHistory: IdentityHistory
 
     /// Creates a runtime.
     /// - Parameters:
@@ -42,6 +46,7 @@ public final class PalisadeRuntime: Sendable {
         self.configPath = configPath
         self.reloadOverrides = reloadOverrides
         self.onReady = onReady
+        self.identityHistory = IdentityHistory(horizon: .seconds(max(1, configuration.identity.historyHours) * 3600))
     }
 
     /// Runs until SIGTERM/SIGINT.
@@ -58,6 +63,7 @@ public final class PalisadeRuntime: Sendable {
         let operatorState = try OperatorState(dataDirectory: c.dataDir)
         let apiTokens = try c.apiTokens()
         let assembly = try await Assembly(configuration: c, group: group, operatorState: operatorState,
+            identity: self.identityHistory,
             logger: self.logger)
         let chains = ChainReference(try assembly.chain(events: store.buffer))
         let processor = QueryProcessor(chains: chains)
@@ -106,6 +112,7 @@ public final class PalisadeRuntime: Sendable {
         // it stops last and flushes what the listeners handed it.
         var services: [any Service] = store.services
         services += assembly.policy.services
+        services += try IdentitySources.services(c.identity, history: self.identityHistory, group: group)
         services += listeners as [any Service]
         var expected = 0
         if !c.http.isEmpty, let hp = HostPort(c.http) {
@@ -119,6 +126,10 @@ public final class PalisadeRuntime: Sendable {
                 store: store.store,
                 feeds: feeds,
                 quarantine: operatorState.quarantine, operatorRules: operatorState.rules,
+                addresses: IdentityAddressHistory(history: self.identityHistory),
+                actuator: c.identity.dockerSocket.map {
+                    DockerWorkloadActuator(client: DockerEngineClient(socketPath: $0, eventLoopGroup: group))
+                },
                 containerActionLimit: ContainerAction(rawValue: c.quarantine.containerAction) ?? .none,
                 defaultQuarantineAnswer: QuarantineEntry.Answer(rawValue: c.quarantine.answer) ?? .refused,
                 tokens: apiTokens, logger: Logger(label: "palisade.api"))
@@ -192,7 +203,11 @@ public final class PalisadeRuntime: Sendable {
                 self.logger.warning("listen, http and threads changes need a restart; keeping the current sockets")
             }
             let cache = c.cache == old.configuration.cache ? old.cache : nil
+            if c.identity != old.configuration.identity {
+                self.logger.warning("identity source changes need a restart; keeping the current sources")
+            }
             let next = try await Assembly(configuration: c, group: group, cache: cache, operatorState: operatorState,
+                identity: self.identityHistory,
                 logger: self.logger)
             chains.swap(try next.chain(events: events))
             current.withLock { $0 = next }

@@ -1,1 +1,0 @@
-// Placeholder: the Docker/Podman, Kubernetes and static workload sources land here.

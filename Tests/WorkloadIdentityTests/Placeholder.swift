@@ -1,1 +1,0 @@
-// Placeholder: this suite's tests replace this file.
