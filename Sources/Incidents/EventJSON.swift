@@ -38,24 +38,7 @@ public enum EventJSON {
 
     /// Appends ``time(micros:)``'s text as UTF-8.
     static func appendTime(micros: Int64, to out: inout [UInt8]) {
-        // Floor division, so times before 1970 still format (days-from-civil, H. Hinnant's algorithm).
-        let perDay: Int64 = 86_400_000_000
-        var days = micros / perDay
-        var rest = micros % perDay
-        if rest < 0 {
-            rest += perDay
-            days -= 1
-        }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        let seconds = rest / 1_000_000
+        let t = CivilTime.fields(micros: micros)
         func digits(_ v: Int64, _ width: Int) {
             var divisor: Int64 = 1
             for _ in 1..<width { divisor *= 10 }
@@ -67,19 +50,19 @@ public enum EventJSON {
                 divisor /= 10
             }
         }
-        digits(year, 4)
+        digits(t.year, 4)
         out.append(UInt8(ascii: "-"))
-        digits(month, 2)
+        digits(t.month, 2)
         out.append(UInt8(ascii: "-"))
-        digits(day, 2)
+        digits(t.day, 2)
         out.append(UInt8(ascii: "T"))
-        digits(seconds / 3600, 2)
+        digits(t.hour, 2)
         out.append(UInt8(ascii: ":"))
-        digits(seconds / 60 % 60, 2)
+        digits(t.minute, 2)
         out.append(UInt8(ascii: ":"))
-        digits(seconds % 60, 2)
+        digits(t.second, 2)
         out.append(UInt8(ascii: "."))
-        digits(rest % 1_000_000, 6)
+        digits(t.micro, 6)
         out.append(UInt8(ascii: "Z"))
     }
 

@@ -1,3 +1,4 @@
+import DNSPipeline
 /// The console's time windows, time parsing and formatting (all UTC, no locale, no Foundation formatters).
 enum ConsoleTime {
     static let microsPerSecond: Int64 = 1_000_000
@@ -41,37 +42,15 @@ enum ConsoleTime {
 
     private static func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
 
-    /// Calendar fields of `micros` in UTC (Howard Hinnant's days-to-civil algorithm).
+    /// Calendar fields of `micros` in UTC.
     static func civil(_ micros: Int64) -> (year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) {
-        let seconds = Self.floorDiv(micros, Self.microsPerSecond)
-        let days = Self.floorDiv(seconds, 86_400)
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = Self.floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day, secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60)
+        let t = CivilTime.fields(micros: micros)
+        return (t.year, t.month, t.day, t.hour, t.minute, t.second)
     }
 
-    /// Days since the epoch of a civil date (Hinnant's days-from-civil).
+    /// Days since the epoch of a civil date.
     static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = Self.floorDiv(y, 400)
-        let yoe = y - era * 400
-        let mp = month > 2 ? month - 3 : month + 9
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+        CivilTime.days(fromCivil: year, month, day)
     }
 
     /// Parses a time as the API contract accepts it: relative to `now` (`-15m`, `-1h`, `-24h`, `-7d`, `-30s`,
