@@ -26,6 +26,8 @@ final class CollectingSink: QueryEventSink {
         #expect(d.lookup(try #require(IPAddress("10.0.0.6")))?.name == "subnet")
         #expect(d.lookup(try #require(IPAddress("10.9.0.6")))?.name == "network")
         #expect(d.lookup(try #require(IPAddress("192.0.2.1"))) == nil)
+        // An IPv4 client seen through a dual-stack socket.
+        #expect(d.lookup(try #require(IPAddress("::ffff:10.0.0.5")))?.name == "billing")
     }
 
     @Test("Every query becomes one event naming the workload, the answer source and the answers")

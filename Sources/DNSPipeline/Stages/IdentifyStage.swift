@@ -31,7 +31,9 @@ public final class WorkloadDirectory: Sendable {
 
     /// The workload for `address`, if known.
     public func lookup(_ address: IPAddress) -> Workload? {
-        self.current.withLock { s in
+        // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; sources publish plain IPv4.
+        let address = address.unmapped
+        return self.current.withLock { s in
             if let w = s.exact[address] { return w }
             for (n, w) in s.prefixes where n.contains(address) { return w }
             return nil
