@@ -66,9 +66,9 @@ public struct RawQueryEvent: Sendable {
 /// slowest). Every query is still accounted for, but a container asking for the same name a thousand
 /// times a second costs one row a window instead of a thousand: at 100 k cached queries a second, a
 /// per-query SQLite row is what made logging cost 3.4× the CPU of resolving (BENCHMARKS.md). Queries
-/// with detector findings are never folded. A blocked query opens its group by being handed over at
-/// once (count 1), so alerts and the console see the first block without waiting for the window; the
-/// repeats follow as one event when the window closes.
+/// with detector findings are never folded. A client's first blocked query in a window is handed over at
+/// once (count 1), after the client's earlier groups, so alerts and the console see it without waiting and
+/// in order; everything after it folds as usual.
 public final class QueryEventBuffer: Sendable {
     private let pending: Mutex<[RawQueryEvent]>
     private let capacity: Int
@@ -148,9 +148,14 @@ public final class QueryEventBuffer: Sendable {
                 }
                 let blocked = raw.resolution.policy.map { $0.action != "passthru" && $0.action != "log" } ?? false
                 let subject = SubjectKey(key)
-                if blocked {
-                    // First block of a group: hand it over now, after what this client asked before it (so an
-                    // incident's "last queries" read in order); the repeats follow when the window closes.
+                // A client's first block in a window is handed over at once, after what the client asked before
+                // it (so an incident's "last queries" read in order); its repeats, and the client's other blocked
+                // names in the same window, fold like any query. One client blocked on thousands of names (a
+                // DGA, a block storm) so costs a row per name per window, not a row per query.
+                let immediate = blocked
+                    && state.lastImmediateBlock[subject].map { raw.timestampMicros - $0 >= window } ?? true
+                if immediate {
+                    state.lastImmediateBlock[subject] = raw.timestampMicros
                     for earlier in state.bySubject.removeValue(forKey: subject) ?? [] {
                         if let g = state.groups.removeValue(forKey: earlier), g.count > 0 {
                             due.append((g.first, g.count, g.slowest))
@@ -158,7 +163,7 @@ public final class QueryEventBuffer: Sendable {
                     }
                     due.append((raw, 1, raw.latency))
                 }
-                state.groups[key] = Group(first: raw, count: blocked ? 0 : 1, slowest: blocked ? .zero : raw.latency)
+                state.groups[key] = Group(first: raw, count: immediate ? 0 : 1, slowest: immediate ? .zero : raw.latency)
                 state.order.append((key, raw.timestampMicros))
                 state.bySubject[subject, default: []].append(key)
             }
@@ -175,11 +180,13 @@ public final class QueryEventBuffer: Sendable {
             if state.head == state.order.count {
                 state.order.removeAll(keepingCapacity: true)
                 state.bySubject.removeAll(keepingCapacity: true)
+                state.lastImmediateBlock = state.lastImmediateBlock.filter { nowMicros - $0.value < window }
                 state.head = 0
             } else if state.head > 4096 && state.head * 2 > state.order.count {
                 state.order.removeFirst(state.head)
                 state.head = 0
                 state.bySubject.removeAll(keepingCapacity: true)
+                state.lastImmediateBlock = state.lastImmediateBlock.filter { nowMicros - $0.value < window }
                 for (key, _) in state.order where state.groups[key] != nil {
                     state.bySubject[SubjectKey(key), default: []].append(key)
                 }
@@ -233,6 +240,8 @@ struct AggregationState {
     var groups: [GroupKey: Group] = [:]
     /// Open groups per client and workload, in the order they were opened.
     var bySubject: [SubjectKey: [GroupKey]] = [:]
+    /// When each client's latest block was handed over at once.
+    var lastImmediateBlock: [SubjectKey: Int64] = [:]
     /// Keys in the order their groups were opened, with the time; entries before `head` are done.
     var order: [(GroupKey, Int64)] = []
     var head = 0

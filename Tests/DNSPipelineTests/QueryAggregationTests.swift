@@ -85,6 +85,26 @@ import Testing
         #expect(sink.events.withLock { $0.reduce(0) { $0 + $1.count } } == 5)
     }
 
+    @Test("A block storm from one client costs a row per name per window; only its first block is immediate")
+    func blockStorm() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for round in 0..<10 {
+            for i in 0..<100 {
+                buffer.record(try self.raw("x\(i).dga.example.", at: t0 + Int64(round * 100 + i), blockedBy: "*.dga.example"))
+            }
+        }
+        #expect(buffer.drain(nowMicros: t0 + 1_000) == 1, "only the first block is handed over at once")
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 100)
+        let events = sink.events.withLock { $0 }
+        #expect(events.count == 101)
+        #expect(events.reduce(0) { $0 + $1.count } == 1_000)
+        // A new window: the client's next block is immediate again.
+        buffer.record(try self.raw("y.dga.example.", at: t0 + 4 * Self.second, blockedBy: "*.dga.example"))
+        #expect(buffer.drain(nowMicros: t0 + 4 * Self.second + 1) == 1)
+    }
+
     @Test("Different workloads behind one address are never folded together")
     func workloadsStayApart() throws {
         let sink = CollectingSink()
