@@ -122,7 +122,11 @@ package struct CellRow: Sendable {
     }
 }
 
-/// Runs a read statement for ``EventQueries``: SQL with `?` placeholders, values in order.
+/// Runs read statements for ``EventQueries``: SQL with `?` placeholders, values in order.
 package protocol SQLReader: Sendable {
     func fetch(_ sql: String, _ arguments: [SQLValue], what: String) async throws(QueryStoreError) -> [CellRow]
+    /// Runs several statements as one read (one SQLite read transaction, one PostgreSQL connection), so a
+    /// query made of many small statements — a time series, the totals — is one hop and one snapshot.
+    func fetch(batch: [(sql: String, arguments: [SQLValue])], what: String) async throws(QueryStoreError)
+        -> [[CellRow]]
 }

@@ -6,14 +6,22 @@ extension QueryStore: SQLReader {
     package func fetch(_ sql: String, _ arguments: [SQLValue], what: String) async throws(QueryStoreError)
         -> [CellRow]
     {
-        let bound = StatementArguments(arguments.map(Self.databaseValue))
+        try await self.fetch(batch: [(sql, arguments)], what: what).first ?? []
+    }
+
+    package func fetch(batch: [(sql: String, arguments: [SQLValue])], what: String) async throws(QueryStoreError)
+        -> [[CellRow]]
+    {
+        let statements = batch.map { ($0.sql, StatementArguments($0.arguments.map(Self.databaseValue))) }
         return try await self.read(what) { db in
-            var rows: [CellRow] = []
-            let cursor = try Row.fetchCursor(db, sql: sql, arguments: bound)
-            while let row = try cursor.next() {
-                rows.append(CellRow(row.databaseValues.map(Self.sqlValue)))
+            try statements.map { sql, bound in
+                var rows: [CellRow] = []
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: bound)
+                while let row = try cursor.next() {
+                    rows.append(CellRow(row.databaseValues.map(Self.sqlValue)))
+                }
+                return rows
             }
-            return rows
         }
     }
 

@@ -183,6 +183,22 @@ public final class PostgresEventStore: EventStore, SQLReader {
         }
     }
 
+    package func fetch(batch: [(sql: String, arguments: [SQLValue])], what: String) async throws(QueryStoreError)
+        -> [[CellRow]]
+    {
+        do {
+            // One leased connection for the whole batch instead of a pool round trip per statement.
+            return try await self.client.withConnection { connection in
+                var results: [[CellRow]] = []
+                results.reserveCapacity(batch.count)
+                for s in batch { results.append(try await self.run(connection, s.sql, s.arguments)) }
+                return results
+            }
+        } catch {
+            throw QueryStoreError(code: .readFailed, message: "\(what) failed on \(self.location)", underlying: error)
+        }
+    }
+
     private func write<T: Sendable>(_ what: String, _ body: (PostgresConnection) async throws -> T)
         async throws(QueryStoreError) -> T
     {
