@@ -54,18 +54,7 @@ public final class UnboundServer: StoppableTestResource {
                   http-endpoint: "/dns-query"
                   tls-service-key: "\(certs.keyFile)"
                   tls-service-pem: "\(certs.certificateFile)"
-                  do-daemonize: no
-                  username: ""
-                  chroot: ""
-                  directory: "\(dir.path)"
-                  pidfile: "\(dir.file("unbound.pid"))"
-                  use-syslog: no
-                  logfile: ""
-                  verbosity: 1
-                  num-threads: 1
-                  so-reuseport: no
-                  do-not-query-localhost: no
-                  access-control: 127.0.0.0/8 allow
+                \(Self.commonServerOptions(directory: dir))
                   module-config: "iterator"
                   qname-minimisation: no
                   outgoing-range: 64
@@ -135,18 +124,7 @@ extension UnboundServer {
                 let conf = """
                     server:
                       interface: 127.0.0.1@\(port)
-                      do-daemonize: no
-                      username: ""
-                      chroot: ""
-                      directory: "\(dir.path)"
-                      pidfile: "\(dir.file("unbound.pid"))"
-                      use-syslog: no
-                      logfile: ""
-                      verbosity: 1
-                      num-threads: 1
-                      so-reuseport: no
-                      do-not-query-localhost: no
-                      access-control: 127.0.0.0/8 allow
+                    \(UnboundServer.commonServerOptions(directory: dir))
                       module-config: "respip iterator"
                       qname-minimisation: no
                       ede: yes
@@ -185,5 +163,24 @@ extension UnboundServer {
         public func stop() async {
             await self.daemon.stop()
         }
+    }
+
+    /// The `server:` options every test Unbound shares: foreground, no privileges dropped, its own directory,
+    /// one thread, queries to localhost allowed (the upstream is NSD on 127.0.0.1), loopback clients.
+    static func commonServerOptions(directory dir: TemporaryDirectory) -> String {
+        """
+        do-daemonize: no
+          username: ""
+          chroot: ""
+          directory: "\(dir.path)"
+          pidfile: "\(dir.file("unbound.pid"))"
+          use-syslog: no
+          logfile: ""
+          verbosity: 1
+          num-threads: 1
+          so-reuseport: no
+          do-not-query-localhost: no
+          access-control: 127.0.0.0/8 allow
+        """
     }
 }
