@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 @testable import DNSZoneTransfer
 
