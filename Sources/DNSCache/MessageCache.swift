@@ -29,6 +29,23 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         var hits: UInt32
         var referenced: Bool
         var prefetching: Bool
+
+        /// Counts a hit and returns the fresh answer, or nil when the entry has expired.
+        mutating func hit(now: Duration, prefetchEnabled: Bool) -> Lookup? {
+            let age = UInt32(clamping: (now - self.storedAt).components.seconds)
+            guard age < self.ttl else { return nil }
+            self.hits &+= 1
+            self.referenced = true
+            var prefetch = false
+            // Prefetch when 90 % of the TTL has passed and the name was asked for more than once.
+            if prefetchEnabled && !self.prefetching && self.hits >= 2 && self.ttl >= 10
+                && age >= self.ttl - self.ttl / 10
+            {
+                self.prefetching = true
+                prefetch = true
+            }
+            return .fresh(self.packet, age: age, prefetch: prefetch)
+        }
     }
 
     struct Shard {
@@ -63,9 +80,8 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
     private var now: Duration { self.origin.duration(to: self.clock.now) }
 
     private func shard(for key: CacheKey) -> Int {
-        var h = Hasher()
-        h.combine(key)
-        return Int(UInt(bitPattern: h.finalize()) % UInt(self.shards.count))
+        // The high bits: the dictionary inside the shard uses the low ones of the same hash.
+        Int((UInt(bitPattern: key.precomputedHash) >> 48) % UInt(self.shards.count))
     }
 
     /// Number of entries (exported as a gauge).
@@ -77,21 +93,12 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         let now = self.now
         let cfg = self.configuration
         return self.shards[self.shard(for: key)].withLock { s -> Lookup in
-            guard let i = s.index[key], var e = s.slots[i] else { return .miss }
-            let ageD = now - e.storedAt
-            let age = UInt32(clamping: ageD.components.seconds)
-            if age < e.ttl {
-                e.hits &+= 1
-                e.referenced = true
-                var prefetch = false
-                // Prefetch when 90 % of the TTL has passed and the name was asked for more than once.
-                if cfg.prefetch && !e.prefetching && e.hits >= 2 && e.ttl >= 10 && age >= e.ttl - e.ttl / 10 {
-                    e.prefetching = true
-                    prefetch = true
-                }
-                s.slots[i] = e
-                return .fresh(e.packet, age: age, prefetch: prefetch)
-            }
+            guard let i = s.index[key] else { return .miss }
+            // Optional chaining calls `hit` on the entry in place: copying it out and back would retain and
+            // release its key and packet on every hit.
+            if let fresh = s.slots[i]?.hit(now: now, prefetchEnabled: cfg.prefetch) { return fresh }
+            guard let e = s.slots[i] else { return .miss }
+            let age = UInt32(clamping: (now - e.storedAt).components.seconds)
             if cfg.serveStale && age < e.ttl &+ cfg.staleTTL {
                 return .stale(e.packet)
             }

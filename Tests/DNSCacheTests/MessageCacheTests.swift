@@ -112,3 +112,30 @@ import Testing
         }
     }
 }
+
+extension MessageCacheTests {
+    @Test("Keys are equal exactly when name (any case), type, class, DO and CD are, and hash alike when equal")
+    func keyIdentity() throws {
+        let base = try self.key("www.example.org.")
+        #expect(try self.key("WWW.Example.ORG.") == base)
+        #expect(try self.key("WWW.Example.ORG.").hashValue == base.hashValue)
+        #expect(try self.key("www.example.org.", .aaaa) != base)
+        #expect(try self.key("www.example.org.", dnssecOK: true) != base)
+        #expect(try self.key("www.example.com.") != base)
+        let cd = CacheKey(question: Question(name: try DomainName("www.example.org."), type: .a), dnssecOK: false,
+            checkingDisabled: true)
+        #expect(cd != base)
+        // Every distinct key must find its own entry, never a neighbour's.
+        let cache = MessageCache(configuration: .init(serveStale: false), clock: ManualClock())
+        for i in 0..<200 {
+            #expect(cache.store(try self.key("h\(i).example."), message: try self.positive("h\(i).example.", ttl: 60)) == 60)
+        }
+        for i in 0..<200 {
+            guard case .fresh(let p, _, _) = cache.lookup(try self.key("H\(i).EXAMPLE.")) else {
+                Issue.record("h\(i) not found")
+                continue
+            }
+            #expect(p.message.answers.first?.name == (try DomainName("h\(i).example.")))
+        }
+    }
+}
