@@ -8,5 +8,5 @@
 set -eu
 cd "$(dirname "$0")/../.."
 rows="${1:-10000000}"
-PALISADE_BENCH_ROWS="$rows" PALISADE_TARGETS=DNSWire,DNSPipeline,TestSupport,QueryStore \
+PALISADE_BENCH_ROWS="$rows" PALISADE_TARGETS=DNSWire,DNSPipeline,DNSCache,TestSupport,QueryStore \
     swift test -c release --filter QueryStoreBenchmark 2>&1 | grep -E '^bench:|✘|error'
