@@ -31,7 +31,7 @@ public struct RawQueryEvent: Sendable {
         let key = GroupKey(query: self.query, workload: self.workload, resolution: self.resolution)
         return LoggedQuery(key: key, timestampMicros: self.timestampMicros,
             latencyMicros: QueryEventBuffer.micros(self.latency), workload: self.workload,
-            reply: self.resolution.reply, source: self.resolution.source, findings: self.resolution.findings).event()
+            resolution: self.resolution, findings: self.resolution.findings).event()
     }
 }
 
@@ -118,8 +118,7 @@ public final class QueryEventBuffer: Sendable {
         let ok: Bool
         if self.windowMicros == 0 || !resolution.findings.isEmpty {
             let logged = LoggedQuery(key: key, timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros),
-                latencyMicros: latencyMicros, workload: workload, reply: resolution.reply, source: resolution.source,
-                findings: resolution.findings)
+                latencyMicros: latencyMicros, workload: workload, resolution: resolution, findings: resolution.findings)
             ok = self.state.withLock { s -> Bool in
                 guard s.due.count < self.capacity else { return false }
                 s.due.append(Due(query: logged, count: 1, slowest: latencyMicros))
@@ -137,7 +136,7 @@ public final class QueryEventBuffer: Sendable {
                 guard s.due.count < self.capacity, s.open < self.maxGroups + self.capacity else { return false }
                 let logged = LoggedQuery(key: key,
                     timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros), latencyMicros: latencyMicros,
-                    workload: workload, reply: resolution.reply, source: resolution.source, findings: [])
+                    workload: workload, resolution: resolution, findings: [])
                 s.openGroup(logged, blocked: key.blocked, window: self.windowMicros)
                 return true
             }
@@ -336,37 +335,54 @@ struct Due {
     var slowest: Int64
 }
 
-/// What the log keeps of the first query of a group: the key, plus what only its row needs.
+/// What the log keeps of the first query of a group: the key, plus what only its row needs. No copy of the query
+/// or of the whole reply: the answer records (or the cached packet that holds them) and the upstream's id.
 struct LoggedQuery: Sendable {
+    /// The answers a row shows, kept by reference.
+    enum Answers: Sendable {
+        case records([ResourceRecord])
+        case packet(CachedPacket)
+    }
+
     var key: GroupKey
     var timestampMicros: Int64
     var latencyMicros: Int64
     var workload: Workload?
-    var reply: Reply
-    var source: AnswerSource
+    var answers: Answers
+    var upstream: String?
     var findings: [Finding]
+
+    init(key: GroupKey, timestampMicros: Int64, latencyMicros: Int64, workload: Workload?, resolution: Resolution,
+        findings: [Finding])
+    {
+        self.key = key
+        self.timestampMicros = timestampMicros
+        self.latencyMicros = latencyMicros
+        self.workload = workload
+        switch resolution.reply {
+        case .message(let m): self.answers = .records(m.answers)
+        case .cached(let p, _): self.answers = .packet(p)
+        case .drop: self.answers = .records([])
+        }
+        if case .upstream(let u) = resolution.source { self.upstream = u } else { self.upstream = nil }
+        self.findings = findings
+    }
 
     /// The row, standing for `count` queries whose slowest took `latencyMicros`.
     func event(clientText: String? = nil, count: Int = 1, latencyMicros: Int64? = nil) -> QueryEvent {
         var answers: [String] = []
-        var rcode = "DROP"
-        switch self.reply {
-        case .message(let m):
-            rcode = m.rcode.description
-            for rr in m.answers.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
-        case .cached(let p, _):
-            rcode = p.rcode.description
-            for rr in p.message.answers.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
-        case .drop:
-            break
+        let records: [ResourceRecord]
+        switch self.answers {
+        case .records(let r): records = r
+        case .packet(let p): records = p.message.answers
         }
-        var upstream: String?
-        if case .upstream(let u) = self.source { upstream = u }
+        for rr in records.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
         return QueryEvent(
             timestampMicros: self.timestampMicros, clientIP: clientText ?? self.key.client.description,
             transport: self.key.transport.rawValue, workload: self.workload,
             qname: self.key.name.lowercased.description, qtype: self.key.type.description,
-            rcode: rcode, answers: answers, source: self.source.label, upstream: upstream,
+            rcode: self.key.rcode == GroupKey.noReply ? "DROP" : ResponseCode(rawValue: self.key.rcode).description,
+            answers: answers, source: GroupKey.sourceLabels[Int(self.key.source)], upstream: self.upstream,
             policy: self.key.policy, findings: self.findings, latencyMicros: latencyMicros ?? self.latencyMicros,
             count: count)
     }
@@ -396,6 +412,11 @@ struct GroupKey: Hashable, Sendable {
     /// Everything above, hashed.
     let hash: Int
 
+    /// `rcode` when there was no reply.
+    static let noReply: UInt16 = 0xFFFF
+    /// ``AnswerSource/label`` by `source`.
+    static let sourceLabels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
+
     init(query: Query, workload: Workload?, resolution: Resolution) {
         self.client = query.client.address
         self.transport = query.client.transport
@@ -407,7 +428,7 @@ struct GroupKey: Hashable, Sendable {
         switch resolution.reply {
         case .message(let m): self.rcode = m.rcode.rawValue
         case .cached(let p, _): self.rcode = p.rcode.rawValue
-        case .drop: self.rcode = 0xFFFF
+        case .drop: self.rcode = Self.noReply
         }
         switch resolution.source {
         case .upstream: self.source = 0; self.policy = nil

@@ -235,4 +235,22 @@ import Testing
         #expect(e.answers == ["A 192.0.2.7"])
         #expect(e.source == "upstream")
     }
+
+    @Test("A row names the answer source, the upstream and the rcode the resolution had", arguments: [
+        AnswerSource.upstream("quad9"), .cache, .staleCache, .local, .synthesized, .failure,
+        .policy(PolicyHit(source: "feed", rule: "x.example", action: "nodata", trigger: "qname")),
+    ])
+    func rowNamesTheSource(source: AnswerSource) throws {
+        let q = Query(message: try TestMessages.query("x.example."),
+            client: ClientInfo(address: .v4(IPv4Address(10, 0, 0, 1)), transport: .tcp))
+        let e = RawQueryEvent(timestampMicros: 7, query: q, workload: nil,
+            resolution: Resolution.rcode(.servFail, for: q, source: source), latency: .microseconds(3)).event
+        #expect(e.source == source.label)
+        #expect(e.upstream == (source == .upstream("quad9") ? "quad9" : nil))
+        #expect(e.policy?.rule == (source.label == "policy" ? "x.example" : nil))
+        #expect(e.rcode == "SERVFAIL" && e.transport == "tcp" && e.latencyMicros == 3 && e.timestampMicros == 7)
+        let dropped = RawQueryEvent(timestampMicros: 7, query: q, workload: nil,
+            resolution: Resolution(reply: .drop, source: source), latency: .zero).event
+        #expect(dropped.rcode == "DROP" && dropped.answers.isEmpty)
+    }
 }
