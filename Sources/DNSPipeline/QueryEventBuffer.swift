@@ -126,8 +126,7 @@ public final class QueryEventBuffer: Sendable {
             }
         } else {
             ok = self.state.withLock { s -> Bool in
-                if let seq = s.index[key] {
-                    let i = seq - s.base
+                if let i = s.find(key) {
                     s.groups[i].count += 1
                     if latencyMicros > s.groups[i].slowest { s.groups[i].slowest = latencyMicros }
                     s.folded += 1
@@ -218,8 +217,10 @@ public final class QueryEventBuffer: Sendable {
 
 /// Open groups in the order they were opened, the index that finds a repeat's group, and the rows due.
 struct AggregationState {
-    /// Open groups by key; the value is the group's sequence number (its position in `groups` plus `base`).
-    var index: [GroupKey: Int] = [:]
+    /// Open groups by key hash; the value is the sequence number (position in `groups` plus `base`) of the latest
+    /// group with that hash, the start of a chain of ``Group/sameHash`` links. Keyed by the precomputed hash so a
+    /// lookup hashes an integer and copies no key (a `[GroupKey: Int]` copied each probed key, retains included).
+    var index: [Int: Int] = [:]
     /// Groups in the order they were opened; those before `head` are closed.
     var groups: [Group] = []
     /// Sequence number of `groups[0]`.
@@ -235,6 +236,38 @@ struct AggregationState {
     var lastImmediateBlock: [SubjectKey: Int64] = [:]
     /// Repeats folded since the last drain.
     var folded = 0
+
+    /// The position in `groups` of the open group for `key`.
+    func find(_ key: GroupKey) -> Int? {
+        guard var seq = self.index[key.hash] else { return nil }
+        while seq >= 0 {
+            let i = seq - self.base
+            if self.groups[i].query.key == key { return i }
+            seq = self.groups[i].sameHash
+        }
+        return nil
+    }
+
+    /// Removes the group at `i` (open) from the hash chains.
+    private mutating func unindex(_ i: Int) {
+        let h = self.groups[i].query.key.hash
+        let seq = self.base + i
+        let next = self.groups[i].sameHash
+        guard let first = self.index[h] else { return }
+        if first == seq {
+            if next >= 0 { self.index[h] = next } else { self.index.removeValue(forKey: h) }
+            return
+        }
+        // A full 64-bit hash collision between open groups: walk the short chain.
+        var j = first - self.base
+        while self.groups[j].sameHash >= 0 {
+            if self.groups[j].sameHash == seq {
+                self.groups[j].sameHash = next
+                return
+            }
+            j = self.groups[j].sameHash - self.base
+        }
+    }
 
     /// Opens a group for `q`, the first query of its kind in this window.
     mutating func openGroup(_ q: LoggedQuery, blocked: Bool, window: Int64) {
@@ -268,16 +301,16 @@ struct AggregationState {
             for i in chain.reversed() { self.close(i) }
             self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
         }
+        let sameHash = self.index.updateValue(seq, forKey: q.key.hash) ?? -1
         self.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
-            previous: previous, isOpen: true))
-        self.index[q.key] = seq
+            previous: previous, sameHash: sameHash, isOpen: true))
         self.open += 1
     }
 
     /// Closes the open group at `i`, queueing its row when it stands for any query.
     private mutating func close(_ i: Int) {
+        self.unindex(i)
         self.groups[i].isOpen = false
-        self.index.removeValue(forKey: self.groups[i].query.key)
         self.open -= 1
         let g = self.groups[i]
         if g.count > 0 { self.due.append(Due(query: g.query, count: g.count, slowest: g.slowest)) }
@@ -289,8 +322,8 @@ struct AggregationState {
         while self.head < self.groups.count {
             if self.groups[self.head].isOpen {
                 guard all || nowMicros - self.groups[self.head].query.timestampMicros >= window else { break }
+                self.unindex(self.head)
                 self.groups[self.head].isOpen = false
-                self.index.removeValue(forKey: self.groups[self.head].query.key)
                 self.open -= 1
                 let g = self.groups[self.head]
                 if g.count > 0 { out.append(Due(query: g.query, count: g.count, slowest: g.slowest)) }
@@ -325,6 +358,8 @@ struct Group {
     var slowest: Int64
     /// Sequence number of the same subject's previous group (-1: none).
     var previous: Int
+    /// Sequence number of an older open group whose key has the same hash (-1: none).
+    var sameHash: Int
     var isOpen: Bool
 }
 
@@ -396,7 +431,7 @@ struct SubjectKey: Hashable {
 }
 
 /// What makes two queries "the same" for the log, hashed once when it is built.
-struct GroupKey: Hashable, Sendable {
+struct GroupKey: Equatable, Sendable {
     let client: IPAddress
     let transport: Transport
     let workloadKind: Workload.Kind?
@@ -417,7 +452,8 @@ struct GroupKey: Hashable, Sendable {
     /// ``AnswerSource/label`` by `source`.
     static let sourceLabels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
 
-    init(query: Query, workload: Workload?, resolution: Resolution) {
+    /// - Parameter forcedHash: Replaces the computed hash (tests force collisions with it).
+    init(query: Query, workload: Workload?, resolution: Resolution, forcedHash: Int? = nil) {
         self.client = query.client.address
         self.transport = query.client.transport
         self.workloadKind = workload?.kind
@@ -442,13 +478,24 @@ struct GroupKey: Hashable, Sendable {
         var h = Hasher()
         h.combine(self.client)
         h.combine(self.name)
-        h.combine(self.type.rawValue)
-        h.combine(self.rcode)
-        h.combine(self.source)
-        h.combine(self.transport)
-        h.combine(self.workloadID)
-        h.combine(self.policy?.rule)
-        self.hash = h.finalize()
+        // The small fields in one word: each `combine` is a round of the hasher.
+        let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
+            | UInt64(Self.ordinal(self.transport)) << 16
+            | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
+        h.combine(small)
+        if let id = self.workloadID { h.combine(id) }
+        if let rule = self.policy?.rule { h.combine(rule) }
+        self.hash = forcedHash ?? h.finalize()
+    }
+
+    private static func ordinal(_ t: Transport) -> UInt8 {
+        switch t {
+        case .udp: 0
+        case .tcp: 1
+        case .dot: 2
+        case .doh: 3
+        case .internal: 4
+        }
     }
 
     /// True when a policy rule blocked the query (anything but passthru/log).
@@ -458,10 +505,6 @@ struct GroupKey: Hashable, Sendable {
     }
 
     var subject: SubjectKey { SubjectKey(client: self.client, workloadKind: self.workloadKind, workloadID: self.workloadID) }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(self.hash)
-    }
 
     static func == (a: GroupKey, b: GroupKey) -> Bool {
         a.hash == b.hash && a.client == b.client && a.type == b.type && a.rcode == b.rcode && a.source == b.source
