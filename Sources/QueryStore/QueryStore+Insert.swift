@@ -71,7 +71,11 @@ package enum StoredName {
             needsWork = true
             break
         }
-        if !needsWork && !(name.utf8.count > 1 && name.utf8.last == UInt8(ascii: ".")) { return name }
+        let trailingDot = name.utf8.count > 1 && name.utf8.last == UInt8(ascii: ".")
+        if !needsWork {
+            // Every logged name ends with a dot: drop it with one byte copy, not a Unicode-aware lowercased().
+            return trailingDot ? String(decoding: name.utf8.dropLast(), as: UTF8.self) : name
+        }
         var s = name.lowercased()
         if s.utf8.count > 1 && s.hasSuffix(".") { s.removeLast() }
         return s
