@@ -239,13 +239,17 @@ struct AggregationState {
 
     /// The position in `groups` of the open group for `key`.
     func find(_ key: GroupKey) -> Int? {
-        guard var seq = self.index[key.hash] else { return nil }
-        while seq >= 0 {
-            let i = seq - self.base
-            if self.groups[i].query.key == key { return i }
-            seq = self.groups[i].sameHash
+        guard let first = self.index[key.hash] else { return nil }
+        // Compared in place through the buffer: `groups[i].query.key == key` copied the stored key (retains).
+        return self.groups.withUnsafeBufferPointer { groups -> Int? in
+            var seq = first
+            while seq >= 0 {
+                let i = seq - self.base
+                if groups[i].query.key == key { return i }
+                seq = groups[i].sameHash
+            }
+            return nil
         }
-        return nil
     }
 
     /// Removes the group at `i` (open) from the hash chains.
