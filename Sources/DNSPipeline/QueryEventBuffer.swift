@@ -1,10 +1,10 @@
-public import DNSWire
+import DNSWire
 import Foundation
 import Metrics
 import Synchronization
 
-/// What the query-log stage captures per query: cheap to take (no strings are built), turned into
-/// a ``QueryEvent`` later, off the DNS path.
+/// One query's outcome as a caller outside the DNS path hands it over (tests, tools): the DNS path itself
+/// calls ``QueryEventBuffer/record(_:workload:resolution:latency:)`` and never builds this value.
 public struct RawQueryEvent: Sendable {
     /// Arrival time, microseconds since the Unix epoch.
     public var timestampMicros: Int64
@@ -28,55 +28,39 @@ public struct RawQueryEvent: Sendable {
 
     /// Builds the event the sinks receive.
     public var event: QueryEvent {
-        var answers: [String] = []
-        var rcode = "DROP"
-        switch self.resolution.reply {
-        case .message(let m):
-            rcode = m.rcode.description
-            for rr in m.answers.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
-        case .cached(let p, _):
-            rcode = p.rcode.description
-            for rr in p.message.answers.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
-        case .drop:
-            break
-        }
-        var upstream: String?
-        if case .upstream(let u) = self.resolution.source { upstream = u }
-        let c = self.latency.components
-        return QueryEvent(
-            timestampMicros: self.timestampMicros, clientIP: self.query.client.address.description,
-            transport: self.query.client.transport.rawValue, workload: self.workload,
-            qname: self.query.question.name.lowercased.description, qtype: self.query.question.type.description,
-            rcode: rcode, answers: answers, source: self.resolution.source.label, upstream: upstream,
-            policy: self.resolution.policy, findings: self.resolution.findings,
-            latencyMicros: c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000)
+        let key = GroupKey(query: self.query, workload: self.workload, resolution: self.resolution)
+        return LoggedQuery(key: key, timestampMicros: self.timestampMicros,
+            latencyMicros: QueryEventBuffer.micros(self.latency), workload: self.workload,
+            resolution: self.resolution, findings: self.resolution.findings).event()
     }
 }
 
 /// A bounded hand-off between the DNS path and the query-event sinks, which also folds repeated
 /// queries into one event.
 ///
-/// `record` is a lock and an append; ``drain()`` (run by a background service) builds the events
-/// and gives them to the sinks. When the buffer is full, new events are dropped and counted:
-/// resolution is never slowed down by logging.
+/// **Cost on the DNS path.** ``record(_:workload:resolution:latency:)`` computes a group key (the client, the
+/// question and the outcome, hashed once, outside the lock), then takes a lock and looks the key up. A repeat
+/// of an open group is a counter increment: nothing of the query is copied or kept. Only the first query of a
+/// group (one per row that will be written) keeps what its row needs (the reply for the answers, the policy
+/// hit, the workload). Rows are built by ``drain(nowMicros:final:)`` (a background service), never on the DNS
+/// path. When the buffer is full, new rows are dropped and counted: resolution is never slowed down by logging.
 ///
 /// **Aggregation.** With a non-zero `aggregationWindow`, identical queries — same client address,
 /// transport, workload, question, rcode, answer source and policy hit — arriving within the window
 /// become one event whose ``QueryEvent/count`` says how many there were (time: the first; latency: the
 /// slowest). Every query is still accounted for, but a container asking for the same name a thousand
-/// times a second costs one row a window instead of a thousand: at 100 k cached queries a second, a
-/// per-query SQLite row is what made logging cost 3.4× the CPU of resolving (BENCHMARKS.md). Queries
-/// with detector findings are never folded. A client's first blocked query in a window is handed over at
-/// once (count 1), after the client's earlier groups, so alerts and the console see it without waiting and
-/// in order; everything after it folds as usual.
+/// times a second costs one row a window instead of a thousand. Queries with detector findings are never
+/// folded. A client's first blocked query in a window is handed over at once (count 1), after the client's
+/// earlier groups, so alerts and the console see it without waiting and in order; everything after it folds
+/// as usual.
 public final class QueryEventBuffer: Sendable {
-    private let pending: Mutex<[RawQueryEvent]>
+    private let state: Mutex<AggregationState>
     private let capacity: Int
     /// Where finished events go.
     public let sinks: [any QueryEventSink]
     /// How long identical queries are folded together; zero hands every query over on its own.
     public let aggregationWindow: Duration
-    private let groups: Mutex<AggregationState>
+    private let windowMicros: Int64
     private let maxGroups: Int
     private let dropped = Counter(label: "palisade_querylog_buffer_dropped_total")
     private let depth = Gauge(label: "palisade_querylog_buffer_depth")
@@ -86,134 +70,124 @@ public final class QueryEventBuffer: Sendable {
     ///
     /// - Parameters:
     ///   - sinks: Receivers of the finished events.
-    ///   - capacity: Most raw events waiting between two drains; more are dropped and counted.
+    ///   - capacity: Most rows waiting to be handed over between two drains (with aggregation off: queries);
+    ///     more are dropped and counted. Repeats of an open group are never dropped: they cost no memory.
     ///   - aggregationWindow: Fold identical queries arriving within this long into one event (zero: off).
-    ///   - maxGroups: Most open groups; when a drain would exceed it, every open group is handed over early.
+    ///   - maxGroups: Most open groups; when a drain finds more, every open group is handed over early.
     public init(sinks: [any QueryEventSink], capacity: Int = 65_536, aggregationWindow: Duration = .zero,
         maxGroups: Int = 100_000)
     {
         self.sinks = sinks
         self.capacity = max(1, capacity)
         self.aggregationWindow = aggregationWindow < .zero ? .zero : aggregationWindow
+        self.windowMicros = Self.micros(self.aggregationWindow)
         self.maxGroups = max(1, maxGroups)
-        var initial: [RawQueryEvent] = []
-        initial.reserveCapacity(min(self.capacity, 4096))
-        self.pending = Mutex(initial)
-        self.groups = Mutex(AggregationState())
+        var initial = AggregationState()
+        initial.due.reserveCapacity(min(self.capacity, 4096))
+        self.state = Mutex(initial)
     }
 
-    /// Queues one raw event; false when the buffer was full (the event is dropped and counted).
+    /// Counts one answered query: the DNS path's entry point.
+    ///
+    /// - Parameters:
+    ///   - query: The query.
+    ///   - workload: The workload behind the client, when identified.
+    ///   - resolution: The outcome.
+    ///   - latency: Time spent in the pipeline; the arrival time is taken as now minus this.
+    /// - Returns: false when the query would have opened a row and the buffer was full (dropped and counted).
+    @discardableResult
+    public func record(_ query: Query, workload: Workload?, resolution: Resolution, latency: Duration) -> Bool {
+        self.record(query, workload: workload, resolution: resolution, latencyMicros: Self.micros(latency),
+            timestampMicros: nil)
+    }
+
+    /// Counts one query captured earlier, with its own arrival time.
+    ///
+    /// - Returns: false when the query would have opened a row and the buffer was full (dropped and counted).
     @discardableResult
     public func record(_ e: RawQueryEvent) -> Bool {
-        let ok = self.pending.withLock { p -> Bool in
-            guard p.count < self.capacity else { return false }
-            p.append(e)
-            return true
+        self.record(e.query, workload: e.workload, resolution: e.resolution, latencyMicros: Self.micros(e.latency),
+            timestampMicros: e.timestampMicros)
+    }
+
+    private func record(_ query: Query, workload: Workload?, resolution: Resolution, latencyMicros: Int64,
+        timestampMicros: Int64?) -> Bool
+    {
+        // Hashed here, outside the lock; the lock then costs one lookup for a repeat.
+        let key = GroupKey(query: query, workload: workload, resolution: resolution)
+        let ok: Bool
+        if self.windowMicros == 0 || !resolution.findings.isEmpty {
+            let logged = LoggedQuery(key: key, timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros),
+                latencyMicros: latencyMicros, workload: workload, resolution: resolution, findings: resolution.findings)
+            ok = self.state.withLock { s -> Bool in
+                guard s.due.count < self.capacity else { return false }
+                s.due.append(Due(query: logged, count: 1, slowest: latencyMicros))
+                return true
+            }
+        } else {
+            ok = self.state.withLock { s -> Bool in
+                if let i = s.find(key) {
+                    s.groups[i].count += 1
+                    if latencyMicros > s.groups[i].slowest { s.groups[i].slowest = latencyMicros }
+                    s.folded += 1
+                    return true
+                }
+                guard s.due.count < self.capacity, s.open < self.maxGroups + self.capacity else { return false }
+                let logged = LoggedQuery(key: key,
+                    timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros), latencyMicros: latencyMicros,
+                    workload: workload, resolution: resolution, findings: [])
+                s.openGroup(logged, blocked: key.blocked, window: self.windowMicros)
+                return true
+            }
         }
         if !ok { self.dropped.increment() }
         return ok
     }
 
     /// Builds and hands over what is due: with aggregation off, everything queued; with it on, the first
-    /// query of each new blocked group, and every group whose window has closed by `nowMicros`.
+    /// query of each client's first blocked group in a window (and the client's groups before it), and every
+    /// group whose window has closed by `nowMicros`.
     ///
     /// - Parameters:
     ///   - nowMicros: The wall clock, microseconds since the Unix epoch (tests pass their own).
     ///   - final: Hand over every open group too (shutdown).
     /// - Returns: How many events were handed over.
     @discardableResult
-    public func drain(nowMicros: Int64 = Int64(Date().timeIntervalSince1970 * 1_000_000), final: Bool = false) -> Int {
-        var batch: [RawQueryEvent] = []
+    public func drain(nowMicros: Int64 = QueryEventBuffer.wallMicros(), final: Bool = false) -> Int {
+        var batch: [Due] = []
         batch.reserveCapacity(4096)
-        self.pending.withLock { swap(&$0, &batch) }
+        let foldedNow = self.state.withLock { s -> Int in
+            swap(&s.due, &batch)
+            s.closeGroups(nowMicros: nowMicros, window: self.windowMicros, all: final || s.open > self.maxGroups,
+                into: &batch)
+            let f = s.folded
+            s.folded = 0
+            return f
+        }
         self.depth.record(0)
-        guard self.aggregationWindow > .zero else {
-            return self.handOver(batch.lazy.map { ($0, 1, $0.latency) }, total: batch.count)
-        }
-        let window = Self.micros(self.aggregationWindow)
-        var due: [(RawQueryEvent, Int, Duration)] = []
-        var foldedNow = 0
-        self.groups.withLock { state in
-            for raw in batch {
-                guard raw.resolution.findings.isEmpty else {
-                    due.append((raw, 1, raw.latency))
-                    continue
-                }
-                let key = GroupKey(raw)
-                // One hash of the key for the common case, a repeat: find the slot, then mutate it in place.
-                if let slot = state.groups.index(forKey: key) {
-                    state.groups.values[slot].count += 1
-                    if raw.latency > state.groups.values[slot].slowest { state.groups.values[slot].slowest = raw.latency }
-                    foldedNow += 1
-                    continue
-                }
-                let blocked = raw.resolution.policy.map { $0.action != "passthru" && $0.action != "log" } ?? false
-                let subject = SubjectKey(key)
-                // A client's first block in a window is handed over at once, after what the client asked before
-                // it (so an incident's "last queries" read in order); its repeats, and the client's other blocked
-                // names in the same window, fold like any query. One client blocked on thousands of names (a
-                // DGA, a block storm) so costs a row per name per window, not a row per query.
-                let immediate = blocked
-                    && state.lastImmediateBlock[subject].map { raw.timestampMicros - $0 >= window } ?? true
-                if immediate {
-                    state.lastImmediateBlock[subject] = raw.timestampMicros
-                    for earlier in state.bySubject.removeValue(forKey: subject) ?? [] {
-                        if let g = state.groups.removeValue(forKey: earlier), g.count > 0 {
-                            due.append((g.first, g.count, g.slowest))
-                        }
-                    }
-                    due.append((raw, 1, raw.latency))
-                }
-                state.groups[key] = Group(first: raw, count: immediate ? 0 : 1, slowest: immediate ? .zero : raw.latency)
-                state.order.append((key, raw.timestampMicros))
-                state.bySubject[subject, default: []].append(key)
-            }
-            // Groups are opened in arrival order, so the closed ones are at the front of `order`.
-            let flushAll = final || state.groups.count > self.maxGroups
-            while state.head < state.order.count {
-                let (key, opened) = state.order[state.head]
-                guard flushAll || nowMicros - opened >= window else { break }
-                state.head += 1
-                if let g = state.groups.removeValue(forKey: key), g.count > 0 { due.append((g.first, g.count, g.slowest)) }
-            }
-            // `bySubject` keeps the keys of flushed groups until here (removing them one by one would cost a
-            // scan each); it is rebuilt from the open groups whenever `order` is compacted.
-            if state.head == state.order.count {
-                state.order.removeAll(keepingCapacity: true)
-                state.bySubject.removeAll(keepingCapacity: true)
-                state.lastImmediateBlock = state.lastImmediateBlock.filter { nowMicros - $0.value < window }
-                state.head = 0
-            } else if state.head > 4096 && state.head * 2 > state.order.count {
-                state.order.removeFirst(state.head)
-                state.head = 0
-                state.bySubject.removeAll(keepingCapacity: true)
-                state.lastImmediateBlock = state.lastImmediateBlock.filter { nowMicros - $0.value < window }
-                for (key, _) in state.order where state.groups[key] != nil {
-                    state.bySubject[SubjectKey(key), default: []].append(key)
-                }
-            }
-        }
         if foldedNow > 0 { self.folded.increment(by: Int64(foldedNow)) }
-        return self.handOver(due, total: due.count)
+        return self.handOver(batch)
     }
 
-    /// Queries waiting in open groups (not yet handed over).
-    public var openGroups: Int { self.groups.withLock { $0.groups.count } }
+    /// Groups open now (queries counted but not yet handed over).
+    public var openGroups: Int { self.state.withLock { $0.open } }
 
-    private func handOver(_ items: some Sequence<(RawQueryEvent, Int, Duration)>, total: Int) -> Int {
+    private func handOver(_ items: [Due]) -> Int {
         var handed = 0
-        for (raw, count, slowest) in items {
-            var e = raw.event
-            if count != 1 || slowest != raw.latency {
-                e.count = count
-                let c = slowest.components
-                e.latencyMicros = c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000
+        // Most rows of a drain come from few clients: format each address once.
+        var lastClient: IPAddress?
+        var lastClientText = ""
+        for item in items {
+            if item.query.key.client != lastClient {
+                lastClient = item.query.key.client
+                lastClientText = item.query.key.client.description
             }
+            let e = item.query.event(clientText: lastClientText, count: item.count, latencyMicros: item.slowest)
             var accepted = false
             for s in self.sinks where s.emit(e) { accepted = true }
             guard accepted else {
                 // Every sink is full: building the rest would be wasted work; count them as dropped.
-                self.dropped.increment(by: Int64(total - handed - 1))
+                self.dropped.increment(by: Int64(items.count - handed - 1))
                 break
             }
             handed += 1
@@ -221,9 +195,14 @@ public final class QueryEventBuffer: Sendable {
         return handed
     }
 
-    private static func micros(_ d: Duration) -> Int64 {
+    static func micros(_ d: Duration) -> Int64 {
         let c = d.components
         return c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000
+    }
+
+    /// The wall clock, microseconds since the Unix epoch.
+    public static func wallMicros() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1_000_000)
     }
 
     /// Drains every `interval` until cancelled, then hands over everything, open groups included.
@@ -236,61 +215,304 @@ public final class QueryEventBuffer: Sendable {
     }
 }
 
-/// Open groups, in the order they were opened.
+/// Open groups in the order they were opened, the index that finds a repeat's group, and the rows due.
 struct AggregationState {
-    var groups: [GroupKey: Group] = [:]
-    /// Open groups per client and workload, in the order they were opened.
-    var bySubject: [SubjectKey: [GroupKey]] = [:]
+    /// Open groups by key hash; the value is the sequence number (position in `groups` plus `base`) of the latest
+    /// group with that hash, the start of a chain of ``Group/sameHash`` links. Keyed by the precomputed hash so a
+    /// lookup hashes an integer and copies no key (a `[GroupKey: Int]` copied each probed key, retains included).
+    var index: [Int: Int] = [:]
+    /// Groups in the order they were opened; those before `head` are closed.
+    var groups: [Group] = []
+    /// Sequence number of `groups[0]`.
+    var base = 0
+    var head = 0
+    /// Groups still open.
+    var open = 0
+    /// Rows ready to be built and handed over, in order.
+    var due: [Due] = []
+    /// The sequence number of each subject's latest group: the start of its chain of `previous` links.
+    var latestBySubject: [SubjectKey: Int] = [:]
     /// When each client's latest block was handed over at once.
     var lastImmediateBlock: [SubjectKey: Int64] = [:]
-    /// Keys in the order their groups were opened, with the time; entries before `head` are done.
-    var order: [(GroupKey, Int64)] = []
-    var head = 0
+    /// Repeats folded since the last drain.
+    var folded = 0
+
+    /// The position in `groups` of the open group for `key`.
+    func find(_ key: GroupKey) -> Int? {
+        guard let first = self.index[key.hash] else { return nil }
+        // Compared in place through the buffer: `groups[i].query.key == key` copied the stored key (retains).
+        return self.groups.withUnsafeBufferPointer { groups -> Int? in
+            var seq = first
+            while seq >= 0 {
+                let i = seq - self.base
+                if groups[i].query.key == key { return i }
+                seq = groups[i].sameHash
+            }
+            return nil
+        }
+    }
+
+    /// Removes the group at `i` (open) from the hash chains.
+    private mutating func unindex(_ i: Int) {
+        let h = self.groups[i].query.key.hash
+        let seq = self.base + i
+        let next = self.groups[i].sameHash
+        guard let first = self.index[h] else { return }
+        if first == seq {
+            if next >= 0 { self.index[h] = next } else { self.index.removeValue(forKey: h) }
+            return
+        }
+        // A full 64-bit hash collision between open groups: walk the short chain.
+        var j = first - self.base
+        while self.groups[j].sameHash >= 0 {
+            if self.groups[j].sameHash == seq {
+                self.groups[j].sameHash = next
+                return
+            }
+            j = self.groups[j].sameHash - self.base
+        }
+    }
+
+    /// Opens a group for `q`, the first query of its kind in this window.
+    mutating func openGroup(_ q: LoggedQuery, blocked: Bool, window: Int64) {
+        let seq = self.base + self.groups.count
+        let subject = q.key.subject
+        let previous = self.latestBySubject.updateValue(seq, forKey: subject) ?? -1
+        // A client's first block in a window is handed over at once, after what the client asked before it (so an
+        // incident's "last queries" read in order); its repeats, and the client's other blocked names in the same
+        // window, fold like any query. One client blocked on thousands of names (a DGA, a block storm) so costs a
+        // row per name per window, not a row per query.
+        var immediate = false
+        if blocked {
+            if let last = self.lastImmediateBlock[subject], q.timestampMicros - last < window {
+                immediate = false
+            } else {
+                immediate = true
+                self.lastImmediateBlock[subject] = q.timestampMicros
+            }
+        }
+        if immediate {
+            // Walk the subject's chain back to its first closed group: everything older was closed with it (groups
+            // close oldest first, and an immediate block closes all of its subject's open groups).
+            var chain: [Int] = []
+            var s = previous
+            while s >= self.base + self.head {
+                let i = s - self.base
+                guard self.groups[i].isOpen else { break }
+                chain.append(i)
+                s = self.groups[i].previous
+            }
+            for i in chain.reversed() { self.close(i) }
+            self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
+        }
+        let sameHash = self.index.updateValue(seq, forKey: q.key.hash) ?? -1
+        self.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
+            previous: previous, sameHash: sameHash, isOpen: true))
+        self.open += 1
+    }
+
+    /// Closes the open group at `i`, queueing its row when it stands for any query.
+    private mutating func close(_ i: Int) {
+        self.unindex(i)
+        self.groups[i].isOpen = false
+        self.open -= 1
+        let g = self.groups[i]
+        if g.count > 0 { self.due.append(Due(query: g.query, count: g.count, slowest: g.slowest)) }
+    }
+
+    /// Moves every group opened at least `window` before `nowMicros` (with `all`, every group) to `out`.
+    mutating func closeGroups(nowMicros: Int64, window: Int64, all: Bool, into out: inout [Due]) {
+        // Groups are opened in arrival order, so the closed ones are at the front.
+        while self.head < self.groups.count {
+            if self.groups[self.head].isOpen {
+                guard all || nowMicros - self.groups[self.head].query.timestampMicros >= window else { break }
+                self.unindex(self.head)
+                self.groups[self.head].isOpen = false
+                self.open -= 1
+                let g = self.groups[self.head]
+                if g.count > 0 { out.append(Due(query: g.query, count: g.count, slowest: g.slowest)) }
+            }
+            self.head += 1
+        }
+        if self.head == self.groups.count {
+            self.base += self.groups.count
+            self.groups.removeAll(keepingCapacity: true)
+            self.head = 0
+        } else if self.head > 4096 && self.head * 2 > self.groups.count {
+            self.groups.removeFirst(self.head)
+            self.base += self.head
+            self.head = 0
+        }
+        // Forget subjects whose groups have all closed, and blocks whose window is over.
+        if self.latestBySubject.count > 1024 || self.open == 0 {
+            let oldest = self.base + self.head
+            self.latestBySubject = self.latestBySubject.filter { $0.value >= oldest }
+        }
+        if !self.lastImmediateBlock.isEmpty && (self.lastImmediateBlock.count > 1024 || self.open == 0) {
+            self.lastImmediateBlock = self.lastImmediateBlock.filter { nowMicros - $0.value < window }
+        }
+    }
 }
 
 /// Identical queries folded so far.
 struct Group {
-    var first: RawQueryEvent
+    var query: LoggedQuery
     var count: Int
-    var slowest: Duration
+    /// The slowest latency, microseconds.
+    var slowest: Int64
+    /// Sequence number of the same subject's previous group (-1: none).
+    var previous: Int
+    /// Sequence number of an older open group whose key has the same hash (-1: none).
+    var sameHash: Int
+    var isOpen: Bool
+}
+
+/// A row ready to be built.
+struct Due {
+    var query: LoggedQuery
+    var count: Int
+    var slowest: Int64
+}
+
+/// What the log keeps of the first query of a group: the key, plus what only its row needs. No copy of the query
+/// or of the whole reply: the answer records (or the cached packet that holds them) and the upstream's id.
+struct LoggedQuery: Sendable {
+    /// The answers a row shows, kept by reference.
+    enum Answers: Sendable {
+        case records([ResourceRecord])
+        case packet(CachedPacket)
+    }
+
+    var key: GroupKey
+    var timestampMicros: Int64
+    var latencyMicros: Int64
+    var workload: Workload?
+    var answers: Answers
+    var upstream: String?
+    var findings: [Finding]
+
+    init(key: GroupKey, timestampMicros: Int64, latencyMicros: Int64, workload: Workload?, resolution: Resolution,
+        findings: [Finding])
+    {
+        self.key = key
+        self.timestampMicros = timestampMicros
+        self.latencyMicros = latencyMicros
+        self.workload = workload
+        switch resolution.reply {
+        case .message(let m): self.answers = .records(m.answers)
+        case .cached(let p, _): self.answers = .packet(p)
+        case .drop: self.answers = .records([])
+        }
+        if case .upstream(let u) = resolution.source { self.upstream = u } else { self.upstream = nil }
+        self.findings = findings
+    }
+
+    /// The row, standing for `count` queries whose slowest took `latencyMicros`.
+    func event(clientText: String? = nil, count: Int = 1, latencyMicros: Int64? = nil) -> QueryEvent {
+        var answers: [String] = []
+        let records: [ResourceRecord]
+        switch self.answers {
+        case .records(let r): records = r
+        case .packet(let p): records = p.message.answers
+        }
+        for rr in records.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
+        return QueryEvent(
+            timestampMicros: self.timestampMicros, clientIP: clientText ?? self.key.client.description,
+            transport: self.key.transport.rawValue, workload: self.workload,
+            qname: self.key.name.lowercased.description, qtype: self.key.type.description,
+            rcode: self.key.rcode == GroupKey.noReply ? "DROP" : ResponseCode(rawValue: self.key.rcode).description,
+            answers: answers, source: GroupKey.sourceLabels[Int(self.key.source)], upstream: self.upstream,
+            policy: self.key.policy, findings: self.findings, latencyMicros: latencyMicros ?? self.latencyMicros,
+            count: count)
+    }
 }
 
 /// Who asked: the client address and workload of a group.
 struct SubjectKey: Hashable {
     var client: IPAddress
-    var workload: String?
-
-    init(_ key: GroupKey) {
-        self.client = key.client
-        self.workload = key.workload
-    }
+    var workloadKind: Workload.Kind?
+    var workloadID: String?
 }
 
-/// What makes two queries "the same" for the log.
-struct GroupKey: Hashable {
-    var client: IPAddress
-    var transport: Transport
-    var workload: String?
-    var name: DomainName
-    var type: RecordType
-    var rcode: UInt16
-    /// The answer source's label (`cache`, `upstream`, `policy`, …): the policy hit is its own field, and
-    /// hashing it twice per query was measurable.
-    var source: String
-    var policy: PolicyHit?
+/// What makes two queries "the same" for the log, hashed once when it is built.
+struct GroupKey: Equatable, Sendable {
+    let client: IPAddress
+    let transport: Transport
+    let workloadKind: Workload.Kind?
+    let workloadID: String?
+    let name: DomainName
+    let type: RecordType
+    /// The response code, 0xFFFF for no reply.
+    let rcode: UInt16
+    /// The answer source's kind (`cache`, `upstream`, `policy`, …; not the upstream's id): the policy hit is its
+    /// own field.
+    let source: UInt8
+    let policy: PolicyHit?
+    /// Everything above, hashed.
+    let hash: Int
 
-    init(_ raw: RawQueryEvent) {
-        self.client = raw.query.client.address
-        self.transport = raw.query.client.transport
-        self.workload = raw.workload.map { "\($0.kind.rawValue):\($0.id)" }
-        self.name = raw.query.question.name
-        self.type = raw.query.question.type
-        switch raw.resolution.reply {
+    /// `rcode` when there was no reply.
+    static let noReply: UInt16 = 0xFFFF
+    /// ``AnswerSource/label`` by `source`.
+    static let sourceLabels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
+
+    /// - Parameter forcedHash: Replaces the computed hash (tests force collisions with it).
+    init(query: Query, workload: Workload?, resolution: Resolution, forcedHash: Int? = nil) {
+        self.client = query.client.address
+        self.transport = query.client.transport
+        self.workloadKind = workload?.kind
+        self.workloadID = workload?.id
+        let question = query.question
+        self.name = question.name
+        self.type = question.type
+        switch resolution.reply {
         case .message(let m): self.rcode = m.rcode.rawValue
         case .cached(let p, _): self.rcode = p.rcode.rawValue
-        case .drop: self.rcode = 0xFFFF
+        case .drop: self.rcode = Self.noReply
         }
-        self.source = raw.resolution.source.label
-        self.policy = raw.resolution.policy
+        switch resolution.source {
+        case .upstream: self.source = 0; self.policy = nil
+        case .cache: self.source = 1; self.policy = nil
+        case .staleCache: self.source = 2; self.policy = nil
+        case .policy(let p): self.source = 3; self.policy = p
+        case .local: self.source = 4; self.policy = nil
+        case .synthesized: self.source = 5; self.policy = nil
+        case .failure: self.source = 6; self.policy = nil
+        }
+        var h = Hasher()
+        h.combine(self.client)
+        h.combine(self.name)
+        // The small fields in one word: each `combine` is a round of the hasher.
+        let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
+            | UInt64(Self.ordinal(self.transport)) << 16
+            | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
+        h.combine(small)
+        if let id = self.workloadID { h.combine(id) }
+        if let rule = self.policy?.rule { h.combine(rule) }
+        self.hash = forcedHash ?? h.finalize()
+    }
+
+    private static func ordinal(_ t: Transport) -> UInt8 {
+        switch t {
+        case .udp: 0
+        case .tcp: 1
+        case .dot: 2
+        case .doh: 3
+        case .internal: 4
+        }
+    }
+
+    /// True when a policy rule blocked the query (anything but passthru/log).
+    var blocked: Bool {
+        guard let p = self.policy else { return false }
+        return p.action != "passthru" && p.action != "log"
+    }
+
+    var subject: SubjectKey { SubjectKey(client: self.client, workloadKind: self.workloadKind, workloadID: self.workloadID) }
+
+    static func == (a: GroupKey, b: GroupKey) -> Bool {
+        a.hash == b.hash && a.client == b.client && a.type == b.type && a.rcode == b.rcode && a.source == b.source
+            && a.transport == b.transport && a.name == b.name && a.workloadKind == b.workloadKind
+            && a.workloadID == b.workloadID && a.policy == b.policy
     }
 }

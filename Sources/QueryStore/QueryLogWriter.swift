@@ -143,7 +143,9 @@ public final class QueryLogWriter: QueryEventSink, Service {
         var start = 0
         while start < batch.count {
             let end = min(start + self.batchSize, batch.count)
-            let chunk = Array(batch[start..<end])
+            // The common drain fits one batch: hand the queue's array over as it is instead of copying (and
+            // retaining) every event into a new one.
+            let chunk = start == 0 && end == batch.count ? batch : Array(batch[start..<end])
             let store = self.store
             let began = ContinuousClock.now
             let result: Result<Void, QueryStoreError> = await Task {

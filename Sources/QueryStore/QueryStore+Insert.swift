@@ -43,7 +43,20 @@ extension QueryStore {
             let values = StoreSQL.eventValues(
                 event, workloadRef: event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
                 findings: event.findings.isEmpty ? nil : JSONText.encodeFindings(event.findings))
-            try insert.execute(arguments: StatementArguments(values.map(Self.databaseValue)))
+            try insert.execute(arguments: StatementArguments(values.map(Self.argument)))
+        }
+    }
+}
+
+extension QueryStore {
+    /// One bound value, as the existential GRDB's `StatementArguments(_: [(any DatabaseValueConvertible)?])` takes:
+    /// its `[DatabaseValue]` initializer maps through a key path per value, which cost more per stored row than
+    /// SQLite's own insert (perf, hit mix).
+    static func argument(_ v: SQLValue) -> (any DatabaseValueConvertible)? {
+        switch v {
+        case .int(let i): i
+        case .text(let s): s
+        case .null: nil
         }
     }
 }
@@ -58,7 +71,11 @@ package enum StoredName {
             needsWork = true
             break
         }
-        if !needsWork && !(name.utf8.count > 1 && name.utf8.last == UInt8(ascii: ".")) { return name }
+        let trailingDot = name.utf8.count > 1 && name.utf8.last == UInt8(ascii: ".")
+        if !needsWork {
+            // Every logged name ends with a dot: drop it with one byte copy, not a Unicode-aware lowercased().
+            return trailingDot ? String(decoding: name.utf8.dropLast(), as: UTF8.self) : name
+        }
         var s = name.lowercased()
         if s.utf8.count > 1 && s.hasSuffix(".") { s.removeLast() }
         return s
@@ -70,31 +87,49 @@ package enum StoredName {
     /// Stored in `qname_rev`, so that the names under `example.org` are exactly the index range
     /// `["org.example.", "org.example/")`.
     package static func reversed(_ name: String) -> String {
-        let bytes = Array(name.utf8)
-        if bytes.count <= 1 { return name }
-        var labels: [ArraySlice<UInt8>] = []
-        var start = 0
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "\\") {
-                i += 2
-                continue
+        // Written once per stored row: one pass to find the label dots, one copy into the result, no arrays.
+        var name = name
+        let out: String? = name.withUTF8 { bytes -> String? in
+            let n = bytes.count
+            if n <= 1 { return nil }
+            return withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { dots -> String? in
+                var count = 0
+                var i = 0
+                while i < n {
+                    if bytes[i] == UInt8(ascii: "\\") {
+                        i += 2
+                        continue
+                    }
+                    if bytes[i] == UInt8(ascii: ".") {
+                        dots[count] = i
+                        count += 1
+                    }
+                    i += 1
+                }
+                if count == 0 { return nil }
+                return String(unsafeUninitializedCapacity: n) { buffer in
+                    var o = 0
+                    var end = n
+                    var k = count - 1
+                    while k >= 0 {
+                        for j in (dots[k] + 1)..<end {
+                            buffer[o] = bytes[j]
+                            o += 1
+                        }
+                        buffer[o] = UInt8(ascii: ".")
+                        o += 1
+                        end = dots[k]
+                        k -= 1
+                    }
+                    for j in 0..<end {
+                        buffer[o] = bytes[j]
+                        o += 1
+                    }
+                    return o
+                }
             }
-            if bytes[i] == UInt8(ascii: ".") {
-                labels.append(bytes[start..<i])
-                start = i + 1
-            }
-            i += 1
         }
-        labels.append(bytes[start...])
-        if labels.count == 1 { return name }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        for (n, label) in labels.reversed().enumerated() {
-            if n > 0 { out.append(UInt8(ascii: ".")) }
-            out.append(contentsOf: label)
-        }
-        return String(decoding: out, as: UTF8.self)
+        return out ?? name
     }
 
     /// The `qname_rev` range holding every name strictly below `domain` (normalized): `[rev + ".", rev + "/")`,

@@ -9,8 +9,9 @@ import Synchronization
 
 /// The query-event side: sinks for the pipeline, services that drain them.
 ///
-/// Fan-out: the query-log stage hands each query to one bounded ``QueryEventBuffer`` (a lock and an append on
-/// the DNS path); its drain task builds the event once and offers it to every sink in turn. Each sink has
+/// Fan-out: the query-log stage counts each query in one bounded ``QueryEventBuffer`` (on the DNS path a hash, a
+/// lock and a lookup; a repeat within the aggregation window keeps nothing); its drain task builds each row's
+/// event once and offers it to every sink in turn. Each sink has
 /// its own bounded queue or does O(1) work, so a slow consumer (a full disk, a stalled stdout pipe, a webhook
 /// receiver that is down) drops and counts its own events and never blocks the others or resolution:
 /// - the SQLite ``QueryLogWriter`` (`queryLog.store`),

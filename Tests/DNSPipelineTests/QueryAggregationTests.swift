@@ -9,7 +9,7 @@ import Testing
     private static let second: Int64 = 1_000_000
 
     private func raw(_ name: String, from address: String = "10.0.0.5", at micros: Int64, latencyMicros: Int64 = 100,
-        blockedBy rule: String? = nil, workload: Workload? = nil) throws -> RawQueryEvent
+        blockedBy rule: String? = nil, workload: Workload? = nil, findings: [Finding] = []) throws -> RawQueryEvent
     {
         let q = Query(message: try TestMessages.query(name),
             client: ClientInfo(address: try #require(IPAddress(address)), transport: .udp))
@@ -20,7 +20,9 @@ import Testing
         } else {
             r = Resolution.rcode(.noError, for: q, source: .cache)
         }
-        return RawQueryEvent(timestampMicros: micros, query: q, workload: workload, resolution: r,
+        var withFindings = r
+        withFindings.findings = findings
+        return RawQueryEvent(timestampMicros: micros, query: q, workload: workload, resolution: withFindings,
             latency: .microseconds(latencyMicros))
     }
 
@@ -138,5 +140,117 @@ import Testing
         for i in 0..<3 { buffer.record(try self.raw("same.example.", at: Int64(i))) }
         #expect(buffer.drain() == 3)
         #expect(sink.events.withLock { $0.allSatisfy { $0.count == 1 } })
+    }
+
+    @Test("Repeats of an open group are counted even when the buffer is full; only new rows are dropped")
+    func repeatsNeverDrop() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], capacity: 1, aggregationWindow: .seconds(2), maxGroups: 2)
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for i in 0..<3 { #expect(buffer.record(try self.raw("n\(i).example.", at: t0 + Int64(i)))) }
+        #expect(!buffer.record(try self.raw("n3.example.", at: t0 + 3)), "a fourth group is over maxGroups + capacity")
+        for i in 0..<1_000 { #expect(buffer.record(try self.raw("n0.example.", at: t0 + 10 + Int64(i)))) }
+        #expect(buffer.drain(nowMicros: t0 + 100) == 3, "over maxGroups: every open group is handed over early")
+        let events = sink.events.withLock { $0 }
+        #expect(events.first { $0.qname == "n0.example." }?.count == 1_001)
+        #expect(events.reduce(0) { $0 + $1.count } == 1_003)
+        #expect(buffer.record(try self.raw("n3.example.", at: t0 + 200)), "room again after the drain")
+    }
+
+    @Test("Queries with detector findings are never folded, even when identical")
+    func findingsNeverFold() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let f = Finding(detector: "dga", score: 0.9, detail: "entropy")
+        for i in 0..<3 { buffer.record(try self.raw("kq3v9x.example.", at: t0 + Int64(i), findings: [f])) }
+        buffer.record(try self.raw("kq3v9x.example.", at: t0 + 5))
+        #expect(buffer.drain(nowMicros: t0 + 10) == 3, "findings are handed over at once, one event each")
+        let events = sink.events.withLock { $0 }
+        #expect(events.allSatisfy { $0.count == 1 && $0.findings == [f] })
+        #expect(events.map(\.timestampMicros) == [t0, t0 + 1, t0 + 2])
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 1)
+        #expect(sink.events.withLock { $0.last?.findings.isEmpty == true && $0.last?.count == 1 })
+    }
+
+    @Test("A block flushes only its own client's earlier groups, once per window, and a later repeat opens a new row")
+    func blockFlushesOwnClientOnly() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        buffer.record(try self.raw("a.example.", from: "10.0.0.1", at: t0))
+        buffer.record(try self.raw("b.example.", from: "10.0.0.2", at: t0 + 1))
+        buffer.record(try self.raw("c.example.", from: "10.0.0.1", at: t0 + 2))
+        buffer.record(try self.raw("a.example.", from: "10.0.0.1", at: t0 + 3))
+        buffer.record(try self.raw("evil.example.", from: "10.0.0.1", at: t0 + 4, blockedBy: "evil.example"))
+        // After the block: the same question again is a new row, so the log reads in order.
+        buffer.record(try self.raw("a.example.", from: "10.0.0.1", at: t0 + 5))
+        buffer.record(try self.raw("bad.example.", from: "10.0.0.1", at: t0 + 6, blockedBy: "bad.example"))
+        buffer.record(try self.raw("evil.example.", from: "10.0.0.2", at: t0 + 7, blockedBy: "evil.example"))
+        #expect(buffer.drain(nowMicros: t0 + 10) == 5)
+        var events = sink.events.withLock { $0 }
+        #expect(events.map { "\($0.clientIP) \($0.qname) \($0.count)" } == [
+            "10.0.0.1 a.example. 2", "10.0.0.1 c.example. 1", "10.0.0.1 evil.example. 1",
+            "10.0.0.2 b.example. 1", "10.0.0.2 evil.example. 1",
+        ])
+        #expect(buffer.openGroups == 4, "a (again), bad, and the two blocks' repeat groups")
+        // The next window: the client's next block is immediate again and carries the row opened before it.
+        buffer.record(try self.raw("d.example.", from: "10.0.0.1", at: t0 + 3 * Self.second))
+        buffer.record(try self.raw("worse.example.", from: "10.0.0.1", at: t0 + 3 * Self.second + 1,
+            blockedBy: "worse.example"))
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second + 2) == 4, "d, worse, and the first window's a and bad")
+        events = sink.events.withLock { $0 }
+        #expect(Set(events.suffix(4).map(\.qname)) == ["a.example.", "bad.example.", "d.example.", "worse.example."])
+        #expect(events.firstIndex { $0.qname == "d.example." }.map { $0 + 1 }
+            == events.firstIndex { $0.qname == "worse.example." })
+        #expect(buffer.drain(nowMicros: t0 + 10 * Self.second, final: true) == 0, "block groups with no repeats write nothing")
+        #expect(sink.events.withLock { $0.reduce(0) { $0 + $1.count } } == 10)
+    }
+
+    @Test("The query-log stage counts repeats without copying them and stamps the first with its arrival time")
+    func stageStampsArrival() async throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(60))
+        let upstream = ScriptedStage()
+        try upstream.answer("www.example.org.", .a, [try TestMessages.a("www.example.org.", "192.0.2.7")])
+        let chain = Chain(stages: [QueryLogStage(buffer: buffer), upstream])
+        let processor = QueryProcessor(chains: ChainReference(chain))
+        let client = ClientInfo(address: try #require(IPAddress("10.0.0.5")), port: 1000, transport: .udp)
+        let before = QueryEventBuffer.wallMicros()
+        for _ in 0..<5 {
+            guard case .async(let q) = processor.processNow(try TestMessages.query("www.example.org.").encode(),
+                client: client)
+            else {
+                Issue.record("the scripted upstream needs the async path")
+                return
+            }
+            _ = await processor.process(q)
+        }
+        let after = QueryEventBuffer.wallMicros()
+        #expect(buffer.openGroups == 1)
+        #expect(buffer.drain(final: true) == 1)
+        let e = try #require(sink.events.withLock { $0.first })
+        #expect(e.count == 5)
+        #expect(e.timestampMicros >= before - 1 && e.timestampMicros <= after)
+        #expect(e.answers == ["A 192.0.2.7"])
+        #expect(e.source == "upstream")
+    }
+
+    @Test("A row names the answer source, the upstream and the rcode the resolution had", arguments: [
+        AnswerSource.upstream("quad9"), .cache, .staleCache, .local, .synthesized, .failure,
+        .policy(PolicyHit(source: "feed", rule: "x.example", action: "nodata", trigger: "qname")),
+    ])
+    func rowNamesTheSource(source: AnswerSource) throws {
+        let q = Query(message: try TestMessages.query("x.example."),
+            client: ClientInfo(address: .v4(IPv4Address(10, 0, 0, 1)), transport: .tcp))
+        let e = RawQueryEvent(timestampMicros: 7, query: q, workload: nil,
+            resolution: Resolution.rcode(.servFail, for: q, source: source), latency: .microseconds(3)).event
+        #expect(e.source == source.label)
+        #expect(e.upstream == (source == .upstream("quad9") ? "quad9" : nil))
+        #expect(e.policy?.rule == (source.label == "policy" ? "x.example" : nil))
+        #expect(e.rcode == "SERVFAIL" && e.transport == "tcp" && e.latencyMicros == 3 && e.timestampMicros == 7)
+        let dropped = RawQueryEvent(timestampMicros: 7, query: q, workload: nil,
+            resolution: Resolution(reply: .drop, source: source), latency: .zero).event
+        #expect(dropped.rcode == "DROP" && dropped.answers.isEmpty)
     }
 }
