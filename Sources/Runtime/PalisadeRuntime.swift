@@ -97,12 +97,15 @@ public final class PalisadeRuntime: Sendable {
         let assembly: Assembly
         do {
             try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
-            store = try await QueryLogComponents(configuration: c, logger: self.logger)
+            // The query log (SQLite set-up, mostly waiting for the disk) opens while the policy compiles.
+            let logger = self.logger
+            async let opening = QueryLogComponents(configuration: c, logger: logger)
             operatorState = try OperatorState(dataDirectory: c.dataDir)
             apiTokens = try c.apiTokens()
             assembly = try await Assembly(configuration: c, group: group, operatorState: operatorState,
                 identity: self.identityHistory,
                 logger: self.logger)
+            store = try await opening
             chains.swap(try assembly.chain(events: store.buffer))
         } catch {
             for s in listeners { await s.stop() }
