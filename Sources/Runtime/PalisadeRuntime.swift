@@ -58,22 +58,12 @@ public final class PalisadeRuntime: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let health = HealthState()
 
-        try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
-        let store = try await QueryLogComponents(configuration: c, logger: self.logger)
-        let operatorState = try OperatorState(dataDirectory: c.dataDir)
-        let apiTokens = try c.apiTokens()
-        let assembly = try await Assembly(configuration: c, group: group, operatorState: operatorState,
-            identity: self.identityHistory,
-            logger: self.logger)
-        let chains = ChainReference(try assembly.chain(events: store.buffer))
+        // The listeners bind first and answer SERVFAIL (EDE 14, Not Ready) until the pipeline with its policy
+        // is in force: a client (or a readiness probe) gets an immediate, honest "not yet" instead of a
+        // timeout, and the first correct answer goes out the moment loading ends. Nothing is answered
+        // unfiltered meanwhile.
+        let chains = ChainReference(Chain(stages: [StartingStage()]))
         let processor = QueryProcessor(chains: chains)
-        let current = AssemblyBox(assembly)
-        // An operator rule change rebuilds the engine of whichever assembly is in force (reloads replace it).
-        operatorState.rules.addListener {
-            let manager = current.withLock { $0.policy.manager }
-            await manager.operatorRulesChanged()
-        }
-
         var listeners: [DNSListener] = []
         for l in c.listen {
             guard let hp = HostPort(l) else { continue }
@@ -99,6 +89,33 @@ public final class PalisadeRuntime: Sendable {
                 for s in listeners { await s.stop() }
                 throw StartupError(message: "\(error). Is another server using the port? Choose another with --listen.")
             }
+        }
+
+        let store: QueryLogComponents
+        let operatorState: OperatorState
+        let apiTokens: [APIToken]
+        let assembly: Assembly
+        do {
+            try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
+            // The query log (SQLite set-up, mostly waiting for the disk) opens while the policy compiles.
+            let logger = self.logger
+            async let opening = QueryLogComponents(configuration: c, logger: logger)
+            operatorState = try OperatorState(dataDirectory: c.dataDir)
+            apiTokens = try c.apiTokens()
+            assembly = try await Assembly(configuration: c, group: group, operatorState: operatorState,
+                identity: self.identityHistory,
+                logger: self.logger)
+            store = try await opening
+            chains.swap(try assembly.chain(events: store.buffer))
+        } catch {
+            for s in listeners { await s.stop() }
+            throw error
+        }
+        let current = AssemblyBox(assembly)
+        // An operator rule change rebuilds the engine of whichever assembly is in force (reloads replace it).
+        operatorState.rules.addListener {
+            let manager = current.withLock { $0.policy.manager }
+            await manager.operatorRulesChanged()
         }
 
         let ports = RuntimePortsBox()
@@ -252,6 +269,24 @@ final class RuntimePortsBox: Sendable {
     private let value = Mutex(RuntimePorts())
     func set(_ f: (inout RuntimePorts) -> Void) { self.value.withLock { f(&$0) } }
     var ports: RuntimePorts { self.value.withLock { $0 } }
+}
+
+/// The only stage while the process starts: SERVFAIL with EDE 14 (Not Ready, RFC 8914) for every query,
+/// on the synchronous path, until the real chain (with its policy) is swapped in.
+struct StartingStage: Stage {
+    var id: StageID { "starting" }
+
+    func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {
+        Self.notReady(query)
+    }
+
+    func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
+        Self.notReady(query)
+    }
+
+    static func notReady(_ query: Query) -> Resolution {
+        .failure(for: query, ede: .notReady, text: "starting: policy loading")
+    }
 }
 
 /// Marks the process ready once HTTP servers run and policy has loaded.

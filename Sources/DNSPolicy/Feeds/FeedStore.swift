@@ -100,6 +100,43 @@ public struct FeedStore: Sendable {
         try self.saveMetadata(metadata)
     }
 
+    /// A source's text written and synced to a temporary file, not yet in place (``prepare(_:source:)``).
+    public struct PreparedCopy: Sendable {
+        /// The source's name.
+        public let name: String
+        /// Content hash of the text written (``FeedStore/contentHash(_:)``).
+        public let contentHash: String
+        fileprivate let temporaryPath: String
+    }
+
+    /// Writes and syncs `body` to a temporary file beside the source's copy, and hashes it, without replacing
+    /// anything: ``commit(_:metadata:)`` puts it in place once the text has compiled, ``discard(_:)`` drops it.
+    /// This lets the slow part of a save (the sync) run while the text compiles on the other core.
+    /// - Throws: ``PolicyLoadError`` `.storeFailed` naming the path and the system error.
+    public func prepare(_ body: [UInt8], source: String) throws(PolicyLoadError) -> PreparedCopy {
+        try self.makeDirectory(source: source)
+        let tmp = self.feedPath(for: source) + ".prepared"
+        try self.writeSynced(body, to: tmp, source: source)
+        return PreparedCopy(name: source, contentHash: Self.contentHash(body), temporaryPath: tmp)
+    }
+
+    /// Puts a prepared copy in place (an atomic rename) and writes its metadata.
+    /// - Throws: ``PolicyLoadError`` `.storeFailed`.
+    public func commit(_ prepared: PreparedCopy, metadata: Metadata) throws(PolicyLoadError) {
+        guard rename(prepared.temporaryPath, self.feedPath(for: prepared.name)) == 0 else {
+            let e = PolicyLoadError(.storeFailed, source: prepared.name,
+                "cannot rename \(prepared.temporaryPath): \(String(cString: strerror(errno)))")
+            unlink(prepared.temporaryPath)
+            throw e
+        }
+        try self.saveMetadata(metadata)
+    }
+
+    /// Deletes a prepared copy that will not be used (its text did not compile).
+    public func discard(_ prepared: PreparedCopy) {
+        unlink(prepared.temporaryPath)
+    }
+
     /// Rewrites only the metadata (a refresh that found the same content).
     /// - Throws: ``PolicyLoadError`` `.storeFailed`.
     public func saveMetadata(_ metadata: Metadata) throws(PolicyLoadError) {
@@ -134,6 +171,17 @@ public struct FeedStore: Sendable {
 
     private func writeAtomically(_ bytes: [UInt8], to path: String, source: String) throws(PolicyLoadError) {
         let tmp = "\(path).tmp"
+        try self.writeSynced(bytes, to: tmp, source: source)
+        guard rename(tmp, path) == 0 else {
+            let e = PolicyLoadError(.storeFailed, source: source,
+                "cannot rename \(tmp): \(String(cString: strerror(errno)))")
+            unlink(tmp)
+            throw e
+        }
+    }
+
+    /// Writes `bytes` to `tmp` and syncs it (a copy must be on disk before it replaces the previous one).
+    private func writeSynced(_ bytes: [UInt8], to tmp: String, source: String) throws(PolicyLoadError) {
         func failure(_ what: String) -> PolicyLoadError {
             PolicyLoadError(.storeFailed, source: source, "cannot \(what) \(tmp): \(String(cString: strerror(errno)))")
         }
@@ -163,11 +211,6 @@ public struct FeedStore: Sendable {
             throw e
         }
         close(fd)
-        guard rename(tmp, path) == 0 else {
-            let e = failure("rename")
-            unlink(tmp)
-            throw e
-        }
     }
 
     /// FNV-1a 64-bit hash: fast change detection, not a security check.

@@ -196,15 +196,41 @@ public actor PolicyManager {
         let previousHash = self.states[name]?.contentHash
         let alreadyLoaded = self.states[name]?.compiled != nil
         let compiledWith = self.states[name]?.compiled?.config
-        let outcome = await Self.detached { () throws(PolicyLoadError) -> (String, CompiledPolicySource?) in
+        // A source with nothing loaded yet is compiled whatever its hash: its copy is written, synced and hashed
+        // on the other core meanwhile (start-up from a fresh data directory would otherwise wait for the sync),
+        // and only put in place once the text has compiled.
+        let prepared = alreadyLoaded ? nil : self.store.map { store in
+            Task.detached(priority: .utility) { () -> Result<FeedStore.PreparedCopy, PolicyLoadError> in
+                do throws(PolicyLoadError) {
+                    return .success(try store.prepare(body, source: name))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        let hashedAside = prepared != nil
+        let compiled = await Self.detached { () throws(PolicyLoadError) -> (String?, CompiledPolicySource?) in
+            if hashedAside { return (nil, try PolicySourceLoader.compile(config, bytes: body, fileName: config.location)) }
             let hash = FeedStore.contentHash(body)
             if alreadyLoaded && hash == previousHash && compiledWith.map({ !config.needsRecompile(comparedTo: $0) }) == true {
                 return (hash, nil)
             }
             return (hash, try PolicySourceLoader.compile(config, bytes: body, fileName: config.location))
         }
+        let preparedCopy = await prepared?.value
+        let outcome = compiled.map { (hash, compiled) -> (String, CompiledPolicySource?) in
+            if let hash { return (hash, compiled) }
+            if case .success(let copy)? = preparedCopy { return (copy.contentHash, compiled) }
+            return (FeedStore.contentHash(body), compiled)
+        }
         // The configuration may have changed while compiling; then this result is for an old version.
-        guard var current = self.states[name], current.config == config else { return self.status(of: name) }
+        let stillCurrent = self.states[name]?.config == config
+        var compiledOK = true
+        if case .failure = outcome { compiledOK = false }
+        if let store = self.store, case .success(let copy)? = preparedCopy, !stillCurrent || !compiledOK {
+            store.discard(copy)
+        }
+        guard var current = self.states[name], stillCurrent else { return self.status(of: name) }
         let fetchedAt = self.now()
         switch outcome {
         case .failure(let error):
@@ -237,17 +263,23 @@ public actor PolicyManager {
             current.ignoredLines = compiled.stats.ignoredTotal
             current.storeError = nil
             current.unsaved = false
+            // The engine goes in first: queries are filtered by the new text while its copy is put in place.
+            self.states[name] = current
+            self.rebuildEngine()
             if let store = self.store {
-                do {
-                    try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: fetchedAt,
-                        fetchedAt: fetchedAt))
+                let metadata = Self.metadata(config, compiled, hash, loadedAt: fetchedAt, fetchedAt: fetchedAt)
+                do throws(PolicyLoadError) {
+                    switch preparedCopy {
+                    case .success(let copy)?: try store.commit(copy, metadata: metadata)
+                    case .failure(let error)?: throw error
+                    case nil: try store.save(body, metadata: metadata)
+                    }
                     current.savedAt = fetchedAt
                 } catch {
                     current.storeError = error.description
                 }
+                self.states[name] = current
             }
-            self.states[name] = current
-            self.rebuildEngine()
         }
         return self.status(of: name)
     }

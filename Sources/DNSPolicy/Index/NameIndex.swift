@@ -1,5 +1,9 @@
 package import DNSWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A compact hash index of lower-cased wire-format names, each with an "exact" and a "below" rule code.
 ///
 /// Feeds of a million names are normal and ten million exist, so the index avoids a `Dictionary` of
@@ -54,7 +58,7 @@ package struct NameIndex: Sendable {
         self.seed = g.next()
         self.multiplier = 0x0000_0100_0000_01B3 | (g.next() & 0x00FF_FF00_0000_0000) | 1
         let capacity = Swift.max(16, expectedCount + expectedCount / 3 + 1)
-        self.slots = Array(repeating: 0, count: capacity)
+        self.slots = Self.emptySlots(capacity)
         if expectedBytes > 0 { self.arena.reserveCapacity(expectedBytes) }
     }
 
@@ -118,10 +122,13 @@ package struct NameIndex: Sendable {
         guard self.arena.count + key.count + 3 <= Self.maxArenaBytes, key.count <= 255 else { return nil }
         if (self.count + 1) * 4 > self.slots.count * 3 { self.grow() }
         let offset = UInt32(self.arena.count)
-        self.arena.append(UInt8(key.count))
-        for b in key { self.arena.append(Self.lower(b)) }
-        self.arena.append(0)
-        self.arena.append(0)
+        // [length][key lower-cased][exact][below], written in one go rather than a checked append per byte.
+        let start = self.arena.count
+        self.arena.append(contentsOf: repeatElement(0, count: key.count + 3))
+        self.arena.withUnsafeMutableBufferPointer { a in
+            a[start] = UInt8(key.count)
+            for k in 0..<key.count { a[start + 1 + k] = Self.lower(key[k]) }
+        }
         self.place(UInt64(h) << 32 | UInt64(offset + 1), in: &self.slots)
         self.count += 1
         return offset
@@ -158,15 +165,37 @@ package struct NameIndex: Sendable {
     package mutating func compact() {
         let wanted = Swift.max(16, self.count + self.count / 3 + 1)
         guard self.slots.count > wanted * 2 else { return }
-        var fresh = [UInt64](repeating: 0, count: wanted)
+        var fresh = Self.emptySlots(wanted)
         for s in self.slots where s != 0 { self.place(s, in: &fresh) }
         self.slots = fresh
     }
 
     private mutating func grow() {
-        var fresh = [UInt64](repeating: 0, count: self.slots.count * 2)
+        var fresh = Self.emptySlots(self.slots.count * 2)
         for s in self.slots where s != 0 { self.place(s, in: &fresh) }
         self.slots = fresh
+    }
+
+    /// A zeroed slot table. A large one is backed by transparent huge pages where the system allows it
+    /// (Linux, `madvise` mode): every insert and every lookup lands on a random slot, and with 4 KiB pages
+    /// nearly each one also missed the TLB (most of the cost of building a 1M-name index). The advice is
+    /// given before the pages are first touched, so they are faulted in huge rather than collapsed later.
+    private static func emptySlots(_ count: Int) -> [UInt64] {
+        [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
+            #if canImport(Glibc)
+            if count * 8 >= 4 << 20, let base = buffer.baseAddress {
+                let page = 4096
+                let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
+                let end = (Int(bitPattern: base) + count * 8) & ~(page - 1)
+                if end > start, let p = UnsafeMutableRawPointer(bitPattern: start) {
+                    // Advice only: on failure the table simply uses ordinary pages.
+                    _ = madvise(p, end - start, MADV_HUGEPAGE)
+                }
+            }
+            #endif
+            buffer.initialize(repeating: 0)
+            initialized = count
+        }
     }
 
     private func place(_ slot: UInt64, in table: inout [UInt64]) {
@@ -215,7 +244,16 @@ package struct NameIndex: Sendable {
 
     /// ``match(_:)`` on raw wire bytes (uncompressed, ending with the root byte).
     package func match(wire w: UnsafeBufferPointer<UInt8>) -> Match? {
-        guard self.count > 0, w.count >= 1, w.count <= 256 else { return nil }
+        guard self.count > 0 else { return nil }
+        return self.walk(w, overlay: nil)
+    }
+
+    /// The one walk behind both ``match(wire:)`` and ``match(wire:overlay:)``: label starts are mapped in a
+    /// forward pass, then one backward pass hashes every suffix and probes the levels that can hold a rule.
+    /// Inlined into both callers, so the base-only lookup carries no overlay test at run time.
+    @inline(__always)
+    private func walk(_ w: UnsafeBufferPointer<UInt8>, overlay: NameIndex?) -> Match? {
+        guard w.count >= 1, w.count <= 256 else { return nil }
         let end = w.count - 1
         // Label starts as a 256-bit map, so the backward pass knows where suffixes begin.
         var m0: UInt64 = 0
@@ -242,10 +280,7 @@ package struct NameIndex: Sendable {
         var h = self.seed
         var depth = 0
         // The root itself (`*.` at the apex: everything).
-        if labels > 0 && self.belowDepths & 1 != 0, let off = self.find(Self.finish(h, 0), w, end, 0) {
-            let c = self.code(at: off, .below)
-            if c != 0 { best = Match(code: c, slot: .below, offset: off) }
-        }
+        if labels > 0, let m = self.level(w, h, end, end, 0, .below, overlay) { best = m }
         var i = end
         while i > 0 {
             i -= 1
@@ -259,22 +294,37 @@ package struct NameIndex: Sendable {
             }
             guard word & (UInt64(1) << UInt64(i & 63)) != 0 else { continue }
             depth += 1
-            let bit = UInt64(1) << UInt64(Swift.min(depth, 63))
             if depth == labels {
-                if self.exactDepths & bit != 0, let off = self.find(Self.finish(h, end - i), w, i, end - i) {
-                    let c = self.code(at: off, .exact)
-                    if c != 0 { return Match(code: c, slot: .exact, offset: off) }
-                }
-            } else if self.belowDepths & bit != 0, let off = self.find(Self.finish(h, end - i), w, i, end - i) {
-                let c = self.code(at: off, .below)
-                if c != 0 { best = Match(code: c, slot: .below, offset: off) }
+                if let m = self.level(w, h, i, end, depth, .exact, overlay) { return m }
+            } else if let m = self.level(w, h, i, end, depth, .below, overlay) {
+                best = m
             }
         }
-        if labels == 0, self.exactDepths & 1 != 0, let off = self.find(Self.finish(h, 0), w, end, 0) {
-            let c = self.code(at: off, .exact)
-            if c != 0 { return Match(code: c, slot: .exact, offset: off) }
-        }
+        if labels == 0, let m = self.level(w, h, end, end, 0, .exact, overlay) { return m }
         return best
+    }
+
+    /// The rule at one level (the suffix `w[start..<end]`, `depth` labels, running hash `h`): the overlay's
+    /// code first when there is an overlay, then the base; nil when neither has one (or it was removed).
+    /// The depth bitmaps skip levels that hold no rule before anything is hashed or probed.
+    @inline(__always)
+    private func level(_ w: UnsafeBufferPointer<UInt8>, _ h: UInt64, _ start: Int, _ end: Int, _ depth: Int,
+        _ slot: Slot, _ overlay: NameIndex?) -> Match?
+    {
+        let length = end - start
+        let bit = UInt64(1) << UInt64(Swift.min(depth, 63))
+        if let overlay {
+            let overlayBits = slot == .exact ? overlay.exactDepths : overlay.belowDepths
+            if overlayBits & bit != 0, let off = overlay.find(Self.finish(h, length), w, start, length) {
+                let c = overlay.code(at: off, slot)
+                if c == Self.overlayRemoved { return nil }
+                if c != Self.overlayUnchanged { return Match(code: c, slot: slot, offset: off, inOverlay: true) }
+            }
+        }
+        let baseBits = slot == .exact ? self.exactDepths : self.belowDepths
+        guard baseBits & bit != 0, let off = self.find(Self.finish(h, length), w, start, length) else { return nil }
+        let c = self.code(at: off, slot)
+        return c == 0 ? nil : Match(code: c, slot: slot, offset: off)
     }
 
     // MARK: Overlay
@@ -298,70 +348,7 @@ package struct NameIndex: Sendable {
     /// ``match(_:overlay:)`` on raw wire bytes (uncompressed, ending with the root byte).
     package func match(wire w: UnsafeBufferPointer<UInt8>, overlay: NameIndex) -> Match? {
         guard overlay.count > 0 else { return self.match(wire: w) }
-        guard w.count >= 1, w.count <= 256 else { return nil }
-        let end = w.count - 1
-        var m0: UInt64 = 0
-        var m1: UInt64 = 0
-        var m2: UInt64 = 0
-        var m3: UInt64 = 0
-        var labels = 0
-        var p = 0
-        while p < end {
-            let bit = UInt64(1) << UInt64(p & 63)
-            switch p >> 6 {
-            case 0: m0 |= bit
-            case 1: m1 |= bit
-            case 2: m2 |= bit
-            default: m3 |= bit
-            }
-            labels += 1
-            let l = Int(w[p])
-            guard l > 0 else { return nil }
-            p += l + 1
-        }
-        guard p == end else { return nil }
-        /// The rule at one level: overlay first, then the base; nil when neither has one (or it was removed).
-        func level(_ h: UInt64, _ start: Int, _ depth: Int, _ slot: Slot) -> Match? {
-            let length = end - start
-            let hash = Self.finish(h, length)
-            let bit = UInt64(1) << UInt64(Swift.min(depth, 63))
-            let overlayBits = slot == .exact ? overlay.exactDepths : overlay.belowDepths
-            if overlayBits & bit != 0, let off = overlay.find(hash, w, start, length) {
-                let c = overlay.code(at: off, slot)
-                if c == Self.overlayRemoved { return nil }
-                if c != Self.overlayUnchanged { return Match(code: c, slot: slot, offset: off, inOverlay: true) }
-            }
-            guard self.count > 0 else { return nil }
-            let baseBits = slot == .exact ? self.exactDepths : self.belowDepths
-            guard baseBits & bit != 0, let off = self.find(hash, w, start, length) else { return nil }
-            let c = self.code(at: off, slot)
-            return c == 0 ? nil : Match(code: c, slot: slot, offset: off)
-        }
-        var best: Match? = nil
-        var h = self.seed
-        var depth = 0
-        if labels > 0, let m = level(h, end, 0, .below) { best = m }
-        var i = end
-        while i > 0 {
-            i -= 1
-            h = self.step(h, w[i])
-            let word: UInt64
-            switch i >> 6 {
-            case 0: word = m0
-            case 1: word = m1
-            case 2: word = m2
-            default: word = m3
-            }
-            guard word & (UInt64(1) << UInt64(i & 63)) != 0 else { continue }
-            depth += 1
-            if depth == labels {
-                if let m = level(h, i, depth, .exact) { return m }
-            } else if let m = level(h, i, depth, .below) {
-                best = m
-            }
-        }
-        if labels == 0, let m = level(h, end, 0, .exact) { return m }
-        return best
+        return self.walk(w, overlay: overlay)
     }
 
     /// The stored name at `offset` (lower case), for printing the rule that matched.

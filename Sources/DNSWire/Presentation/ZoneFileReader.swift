@@ -35,6 +35,11 @@ public struct ZoneFileReader: Sendable {
         public var errorMode: ErrorMode
         /// How many errors ``errors`` keeps in collect mode (``errorCount`` keeps counting). Default: 1000.
         public var maxStoredErrors: Int
+        /// Reads the commonest shape of policy-zone line, `name CNAME target` on one line with plain names,
+        /// straight from its bytes without the general tokenizer. Anything else, and any such line the fast
+        /// path is unsure of, goes through the general reader, so records, state and errors are the same
+        /// either way (tests turn it off to compare). Default: on.
+        public var fastPath: Bool = true
 
         /// Creates options.
         public init(origin: DomainName = .root, defaultTTL: UInt32 = 3600, defaultClass: DNSClass = .in,
@@ -142,7 +147,18 @@ public struct ZoneFileReader: Sendable {
         onRecord: (ResourceRecord, Int) throws(ZoneFileError) -> Void) throws(ZoneFileError) -> Int
     {
         var pos = 0
+        let fastPath = self.options.fastPath
         while pos < chunk.count {
+            if fastPath, let fast = self.fastEntry(chunk, from: pos) {
+                pos = fast.end
+                self.recordCount += 1
+                do {
+                    try onRecord(fast.record, fast.line)
+                } catch {
+                    try self.report(error)
+                }
+                continue
+            }
             let startLine = self.line
             let scan = self.scanEntry(chunk, from: pos, isFinal: isFinal)
             guard let end = scan.end else {
@@ -291,6 +307,60 @@ public struct ZoneFileReader: Sendable {
                 self.tokens.append(Token(start: tokStart, end: i, line: self.line, column: column, quoted: false))
             }
         }
+    }
+
+    // MARK: - Fast path
+
+    /// A byte that may appear in a name token the fast path reads: letters, digits, `-`, `_`, `*`, `.`, `@`.
+    /// Anything else (escapes, quotes, parentheses, `;`, `$`, non-ASCII) sends the line to the general reader.
+    @inline(__always)
+    private static func isPlainNameByte(_ c: UInt8) -> Bool {
+        (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
+            || c == 0x2A || c == 0x2E || c == 0x40
+    }
+
+    /// Reads `owner CNAME target` (one line, plain names, no TTL, class or comment) at `start`; nil for any
+    /// other entry, which the general reader then handles from the same position. The effects are those of
+    /// the general reader for the same line: the owner becomes the owner repeated by blank-owner lines, the
+    /// TTL is `$TTL`, else the last explicit TTL, else the default, and the class is the last one used.
+    private mutating func fastEntry(_ b: UnsafeBufferPointer<UInt8>, from start: Int)
+        -> (record: ResourceRecord, line: Int, end: Int)?
+    {
+        let n = b.count
+        // The owner: a plain token starting the line (a blank owner, directive or comment is not for us).
+        var i = start
+        while i < n && Self.isPlainNameByte(b[i]) { i += 1 }
+        let ownerEnd = i
+        guard ownerEnd > start, i < n, b[i] == Self.space || b[i] == Self.tab else { return nil }
+        while i < n && (b[i] == Self.space || b[i] == Self.tab) { i += 1 }
+        // The type: exactly CNAME, any case (a TTL or class here takes the general path).
+        guard i + 5 < n, Self.upper(b[i]) == UInt8(ascii: "C"), Self.upper(b[i + 1]) == UInt8(ascii: "N"),
+            Self.upper(b[i + 2]) == UInt8(ascii: "A"), Self.upper(b[i + 3]) == UInt8(ascii: "M"),
+            Self.upper(b[i + 4]) == UInt8(ascii: "E"), b[i + 5] == Self.space || b[i + 5] == Self.tab
+        else { return nil }
+        i += 5
+        while i < n && (b[i] == Self.space || b[i] == Self.tab) { i += 1 }
+        let targetStart = i
+        while i < n && Self.isPlainNameByte(b[i]) { i += 1 }
+        let targetEnd = i
+        guard targetEnd > targetStart else { return nil }
+        // Then only blanks to the end of the line, and the newline must be in this chunk.
+        while i < n && (b[i] == Self.space || b[i] == Self.tab || b[i] == Self.cr) { i += 1 }
+        guard i < n, b[i] == Self.newline else { return nil }
+        let line = self.line
+        // A bad name (empty label, too long) is left to the general reader, which reports it.
+        let ownerToken = Token(start: start, end: ownerEnd, line: line, column: 1, quoted: false)
+        let targetToken = Token(start: targetStart, end: targetEnd, line: line,
+            column: targetStart - start + 1, quoted: false)
+        guard let owner = try? self.name(b, ownerToken), let target = try? self.name(b, targetToken) else {
+            return nil
+        }
+        self.lastOwner = owner
+        self.line += 1
+        let ttl = self.ttlDirective ?? self.lastTTL ?? self.options.defaultTTL
+        let record = ResourceRecord(name: owner, dnsClass: self.lastClass, ttl: ttl,
+            rdata: .cname(RData.NameTarget(target: target)))
+        return (record, line, i + 1)
     }
 
     // MARK: - Entries
