@@ -5,6 +5,10 @@ import NIOCore
 
 /// Reads datagrams, answers on the event loop when the fast path can, and hands the rest to a task.
 ///
+/// A cache miss to a UDP upstream stays on this event loop too: the upstream exchange is started here
+/// (``QueryProcessor/resume(_:completion:)``), its reply arrives on this loop, and the chain is replayed
+/// synchronously, so the common miss needs neither a task nor a thread hop.
+///
 /// It never closes the channel: one bad packet must not take the listener down (STYLE §7).
 final class UDPQueryHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
@@ -25,7 +29,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
         let remote = envelope.remoteAddress
         guard let client = ClientInfo(remote, transport: .udp) else { return }
         let bytes = Array(envelope.data.readableBytesView)
-        switch self.processor.processNow(bytes, client: client) {
+        switch self.processor.processOnLoop(bytes, client: client) {
         case .reply(let out):
             let buffer = context.channel.allocator.buffer(bytes: out)
             context.write(Self.wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: buffer)), promise: nil)
@@ -37,6 +41,15 @@ final class UDPQueryHandler: ChannelInboundHandler {
             let processor = self.processor
             Task {
                 guard let out = await processor.process(query) else { return }
+                let buffer = channel.allocator.buffer(bytes: out)
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+            }
+        case .deferred(let deferred):
+            let channel = context.channel
+            self.processor.resume(deferred) { out in
+                // Usually called on this event loop (the upstream socket lives here); writeAndFlush is
+                // also safe from the task of an async fallback.
+                guard let out else { return }
                 let buffer = channel.allocator.buffer(bytes: out)
                 channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
             }
