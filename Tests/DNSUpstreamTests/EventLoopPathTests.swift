@@ -306,3 +306,25 @@ private final class RecordingStage: Stage {
         return try await next(query, context)
     }
 }
+
+/// The event-loop exchange against a real authoritative server (NSD) on 127.0.0.1.
+@Suite(.tags(.integration), .enabled(if: TestBinaries.has("nsd"), "nsd is not installed (apt-get install nsd; .ci/run installs it)"))
+struct EventLoopPathWithNSDTests {
+    @Test("On the event loop, a truncated UDP answer is retried over TCP and the whole answer returns to the loop",
+        arguments: Fixtures.socketStrategies)
+    func truncationFallsBackToTCP(sockets: UDPSocketStrategy) async throws {
+        let nsd = try await NSDServer.start()
+        let metrics = TestMetrics()
+        let pool = try Fixtures.pool(["127.0.0.1:\(nsd.port)"], configuration: Fixtures.fast(sockets: sockets),
+            metrics: metrics)
+        let (result, onLoop) = await OnLoop.query(pool, try Fixtures.query("big.example.org.", .txt))
+        await pool.shutdown()
+        await nsd.stop()
+        #expect(onLoop)
+        let full = try result.get().reply
+        #expect(!full.header.truncated)
+        #expect(full.encode().count > 1232)
+        #expect(Fixtures.txt(full).sorted() == (0..<TestZone.bigStringCount).map(TestZone.bigString).sorted())
+        #expect(metrics.counter("palisade_upstream_tcp_fallback_total", [("upstream", "udp://127.0.0.1:\(nsd.port)")]) == 1)
+    }
+}
