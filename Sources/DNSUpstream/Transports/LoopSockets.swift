@@ -133,6 +133,9 @@ final class LoopSocketSet: @unchecked Sendable {
             // autobind), makes the kernel drop datagrams from other peers, and reports ICMP
             // port-unreachable as an error so a dead server fails at once.
             DatagramBootstrap(group: self.loop)
+                // Replies arrive in bursts when many queries share a socket: read them with one recvmmsg.
+                .channelOption(.maxMessagesPerRead, value: 16)
+                .channelOption(.datagramVectorReadMessageCount, value: 16)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LoopSocketHandler(socket: socket))
