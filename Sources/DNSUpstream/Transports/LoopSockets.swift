@@ -164,7 +164,13 @@ final class LoopSocketSet: @unchecked Sendable {
             return
         }
         socket.channel = channel
-        self.active.append(socket)
+        if socket.retired {
+            // It failed while connecting: never use it; the waiting queries go through exchange again,
+            // which opens another socket.
+            channel.close(promise: nil)
+        } else {
+            self.active.append(socket)
+        }
         let waiting = self.waiting
         self.waiting = []
         for w in waiting {
