@@ -188,6 +188,26 @@ struct EventLoopPathTests {
         #expect(server.queries.count == count)
     }
 
+    @Test("On the event loop, a reply of a thousand bytes arrives whole", arguments: Fixtures.socketStrategies)
+    func largeReply(sockets: UDPSocketStrategy) async throws {
+        // Larger than the slice a vector read gets per message when the receive buffer is too small.
+        let text = [UInt8](repeating: UInt8(ascii: "x"), count: 250)
+        let server = try await FakeUDPServer.start { q in
+            var r = q.makeResponse()
+            r.answers = (0..<4).map { _ in
+                ResourceRecord(name: q.questions.first?.name ?? .root, ttl: 60, rdata: .txt(RData.TXT(strings: [text])))
+            }
+            return [.message(r)]
+        }
+        let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets))
+        let (result, _) = await OnLoop.query(pool, try Fixtures.query("big.example.org.", .txt))
+        await pool.shutdown()
+        await server.stop()
+        let reply = try result.get().reply
+        #expect(reply.encode().count > 1000)
+        #expect(Fixtures.txt(reply) == Array(repeating: String(repeating: "x", count: 250), count: 4))
+    }
+
     @Test("Pooled loop sockets carry at most their uses, change port, and close once drained")
     func socketsRecycled() async throws {
         let server = try await FakeUDPServer.start { q in [.message(FakeAnswer.a(q, Self.real))] }

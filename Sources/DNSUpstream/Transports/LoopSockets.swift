@@ -134,8 +134,11 @@ final class LoopSocketSet: @unchecked Sendable {
             // port-unreachable as an error so a dead server fails at once.
             DatagramBootstrap(group: self.loop)
                 // Replies arrive in bursts when many queries share a socket: read them with one recvmmsg.
+                // NIO splits the receive buffer evenly between the messages of a vector read, so the buffer
+                // must hold a whole reply per message (4 KiB each: above our 1232-byte EDNS size).
                 .channelOption(.maxMessagesPerRead, value: 16)
                 .channelOption(.datagramVectorReadMessageCount, value: 16)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 4096))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LoopSocketHandler(socket: socket))
