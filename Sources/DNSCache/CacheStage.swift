@@ -4,8 +4,10 @@ import Metrics
 
 /// The `cache` stage: answers from the packet cache; on a miss calls `next` and stores what is cacheable.
 ///
-/// Hits are served on the synchronous path (no task per query). Serve-stale (RFC 8767) and
-/// prefetch need `next`, so they run on the async path.
+/// Hits are served on the synchronous path (no task per query). A miss or an expired entry also runs
+/// there when the query carries a ``Deferral`` (the server replays the chain once the upstream answered
+/// on its event loop), including the store and serve-stale (RFC 8767); otherwise, and for prefetch,
+/// the async path does it.
 public struct CacheStage<C: Clock<Duration>>: Stage {
     public let id: StageID = "cache"
     /// The cache (shared across reloads when the configuration is unchanged).
@@ -25,13 +27,44 @@ public struct CacheStage<C: Clock<Duration>>: Stage {
     }
 
     public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
-        if case .fresh(let p, let age, let prefetch) = self.cache.lookup(self.key(query)), !prefetch {
+        let key = self.key(query)
+        let stale: CachedPacket?
+        switch self.cache.lookup(key) {
+        case .fresh(let p, let age, let prefetch):
+            // A prefetch needs a second query in the background: the async path does it.
+            guard !prefetch else { return nil }
             self.hits.increment()
             context.note(self.id, "hit, age \(age)s")
             return Resolution(reply: .cached(p, age: age), source: .cache)
+        case .stale(let p):
+            stale = p
+        case .miss:
+            stale = nil
         }
-        // A miss, a stale entry or a prefetch needs `next`: the async path does it. No side effects here.
-        return nil
+        // A miss needs `next`. Without a deferral the async path does it; with one, the stages below may
+        // answer synchronously in the replay pass (see `Deferral`). No side effects until they answer.
+        guard context.deferral != nil, let result = try next(query, context) else { return nil }
+        self.misses.increment()
+        context.note(self.id, stale == nil ? "miss" : "expired, refreshing (stale copy kept)")
+        return self.finishMiss(result, key: key, stale: stale, query, context)
+    }
+
+    /// Stores a cacheable answer, or serves the stale copy when the stages below failed (RFC 8767).
+    private func finishMiss(_ result: Resolution, key: CacheKey, stale: CachedPacket?, _ query: Query,
+        _ context: QueryContext) -> Resolution
+    {
+        switch result.reply {
+        case .message(let m):
+            if m.rcode == .servFail, case .failure = result.source, let stale {
+                return self.serveStale(stale, query, context)
+            }
+            if case .upstream = result.source, let ttl = self.cache.store(key, message: m) {
+                context.note(self.id, "stored for \(ttl)s")
+            }
+        default:
+            break
+        }
+        return result
     }
 
     public func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {
@@ -69,18 +102,7 @@ public struct CacheStage<C: Clock<Duration>>: Stage {
             if let stale { return self.serveStale(stale, query, context) }
             throw error
         }
-        switch result.reply {
-        case .message(let m):
-            if m.rcode == .servFail, case .failure = result.source, let stale {
-                return self.serveStale(stale, query, context)
-            }
-            if case .upstream = result.source, let ttl = self.cache.store(key, message: m) {
-                context.note(self.id, "stored for \(ttl)s")
-            }
-        default:
-            break
-        }
-        return result
+        return self.finishMiss(result, key: key, stale: stale, query, context)
     }
 
     private func serveStale(_ p: CachedPacket, _ query: Query, _ context: QueryContext) -> Resolution {

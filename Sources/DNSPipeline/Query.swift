@@ -84,13 +84,22 @@ public struct QueryContext: Sendable {
     public var trace: TraceRecorder?
     /// Set when an earlier pass (the synchronous fast path) already ran the ingress guard.
     public var ingressChecked: Bool
+    /// Set when the server can run the terminal stage's I/O on its event loop and replay the synchronous
+    /// chain with the result (see ``Deferral``); nil on every other path.
+    public var deferral: Deferral?
 
     /// Creates an empty context.
-    public init(workload: Workload? = nil, trace: TraceRecorder? = nil, ingressChecked: Bool = false) {
+    public init(workload: Workload? = nil, trace: TraceRecorder? = nil, ingressChecked: Bool = false,
+        deferral: Deferral? = nil)
+    {
         self.workload = workload
         self.trace = trace
         self.ingressChecked = ingressChecked
+        self.deferral = deferral
     }
+
+    /// When timing of this query starts: the first pass's arrival for a replayed query, else now.
+    public var startInstant: ContinuousClock.Instant { self.deferral?.arrival ?? .now }
 
     /// Records a stage decision when tracing.
     public func note(_ stage: StageID, _ decision: @autoclosure () -> String) {

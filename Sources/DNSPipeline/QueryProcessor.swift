@@ -25,6 +25,26 @@ public enum ProcessOutcome: Sendable {
     case async(Query)
 }
 
+/// What an event-loop server should do with one received message (see ``QueryProcessor/processOnLoop(_:client:)``).
+public enum LoopOutcome: Sendable {
+    /// Send these bytes.
+    case reply([UInt8])
+    /// Send nothing.
+    case drop
+    /// Run ``QueryProcessor/process(_:context:)`` in a task and send its result.
+    case async(Query)
+    /// Call ``QueryProcessor/resume(_:completion:)`` on this event loop and send what it delivers.
+    case deferred(DeferredQuery)
+}
+
+/// A query whose first synchronous pass registered I/O to run on the event loop.
+public struct DeferredQuery: Sendable {
+    /// The parsed query.
+    public let query: Query
+    /// The registered I/O and, later, its result.
+    public let deferral: Deferral
+}
+
 /// Bytes in, bytes out: parsing, the chain (sync fast path first) and encoding, with no I/O.
 ///
 /// Listeners of every transport share it. An unreadable header is dropped; a readable header
@@ -43,6 +63,65 @@ public final class QueryProcessor: Sendable {
 
     /// Parses `bytes` and tries the synchronous path.
     public func processNow(_ bytes: [UInt8], client: ClientInfo) -> ProcessOutcome {
+        switch self.parse(bytes, client: client) {
+        case .reply(let out): return .reply(out)
+        case .drop: return .drop
+        case .query(let query):
+            if let r = self.chains.chain.resolveNow(query, in: QueryContext()) {
+                guard let out = ResponseEncoder.encode(r, for: query) else { return .drop }
+                return .reply(out)
+            }
+            return .async(query)
+        }
+    }
+
+    /// Parses `bytes` and tries the synchronous path, letting the terminal stage defer its I/O to the
+    /// caller's event loop (see ``Deferral``). Call it on an event loop thread; resume a `.deferred`
+    /// outcome with ``resume(_:completion:)`` on the same thread.
+    public func processOnLoop(_ bytes: [UInt8], client: ClientInfo) -> LoopOutcome {
+        switch self.parse(bytes, client: client) {
+        case .reply(let out): return .reply(out)
+        case .drop: return .drop
+        case .query(let query):
+            let deferral = Deferral()
+            if let r = self.chains.chain.resolveNow(query, in: QueryContext(deferral: deferral)) {
+                guard let out = ResponseEncoder.encode(r, for: query) else { return .drop }
+                return .reply(out)
+            }
+            guard deferral.isRequested else { return .async(query) }
+            return .deferred(DeferredQuery(query: query, deferral: deferral))
+        }
+    }
+
+    /// Starts the I/O of a deferred query, replays the synchronous chain with its result and calls
+    /// `completion` with the bytes to send (nil: send nothing).
+    ///
+    /// `completion` runs on the thread that completes the I/O (the event loop that started it) when the
+    /// replay finishes synchronously, or in a task when a stage needs the async path after all.
+    public func resume(_ deferred: DeferredQuery, completion: @escaping @Sendable ([UInt8]?) -> Void) {
+        let query = deferred.query
+        let deferral = deferred.deferral
+        let started = deferral.start { resolution in
+            deferral.complete(resolution)
+            let context = QueryContext(ingressChecked: true, deferral: deferral)
+            if let r = self.chains.chain.resolveNow(query, in: context) {
+                completion(ResponseEncoder.encode(r, for: query))
+                return
+            }
+            Task { completion(await self.process(query, context: context)) }
+        }
+        if !started {
+            Task { completion(await self.process(query)) }
+        }
+    }
+
+    private enum Parsed {
+        case reply([UInt8])
+        case drop
+        case query(Query)
+    }
+
+    private func parse(_ bytes: [UInt8], client: ClientInfo) -> Parsed {
         guard bytes.count >= 12 else { return .drop }
         // QR=1: a response sent to us (or a reflection attempt); never answer it.
         guard bytes[2] & 0x80 == 0 else { return .drop }
@@ -60,12 +139,7 @@ public final class QueryProcessor: Sendable {
         default:
             maxSize = 65535
         }
-        let query = Query(message: message, client: client, maxResponseSize: maxSize)
-        if let r = self.chains.chain.resolveNow(query, in: QueryContext()) {
-            guard let out = ResponseEncoder.encode(r, for: query) else { return .drop }
-            return .reply(out)
-        }
-        return .async(query)
+        return .query(Query(message: message, client: client, maxResponseSize: maxSize))
     }
 
     /// Runs the full async chain for a query that the fast path could not answer.

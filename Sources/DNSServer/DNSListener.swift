@@ -132,7 +132,9 @@ public final class DNSListener: Service, Sendable {
             .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             .channelOption(.maxMessagesPerRead, value: 32)
             .channelOption(.datagramVectorReadMessageCount, value: 32)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+            // NIO splits the receive buffer evenly between the messages of a vector read: 2 KiB per query
+            // (4096 in total gave 128 bytes each, which cut a padded or cookie-carrying query short).
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(processor: processor, logger: logger))

@@ -83,6 +83,26 @@ package struct ReplyMatcher: Sendable {
 
     /// Address and port equality, ignoring IPv6 flow info and an IPv4-mapped form of the same address.
     static func sameEndpoint(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
+        // Fast path for the common same-family case: compare the raw port and address bytes, no text form
+        // (rendering and parsing the address text cost more than the rest of the reply handling).
+        // Invariant: sockaddr_in is {family (2 bytes, or len+family on BSD), port (2), addr (4), …} and
+        // sockaddr_in6 is {family (2), port (2), flowinfo (4), addr (16), scope (4)} on Linux and the BSDs.
+        switch (a, b) {
+        case (.v4(let x), .v4(let y)):
+            return withUnsafeBytes(of: x.address) { xb in
+                withUnsafeBytes(of: y.address) { yb in xb[2..<8].elementsEqual(yb[2..<8]) }
+            }
+        case (.v6(let x), .v6(let y)):
+            let same = withUnsafeBytes(of: x.address) { xb in
+                withUnsafeBytes(of: y.address) { yb in
+                    xb[2..<4].elementsEqual(yb[2..<4]) && xb[8..<24].elementsEqual(yb[8..<24])
+                }
+            }
+            // Unequal bytes are not final: an IPv4-mapped address may equal a plain one (slow path below).
+            if same { return true }
+        default:
+            break
+        }
         guard a.port == b.port, let ia = a.ipAddress, let ib = b.ipAddress else { return false }
         return (IPAddress(ia)?.unmapped) == (IPAddress(ib)?.unmapped)
     }

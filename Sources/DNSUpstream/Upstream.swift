@@ -13,6 +13,8 @@ package final class Upstream: Sendable {
     package let transport: any UpstreamTransport
     /// Its metric handles.
     package let metrics: UpstreamMetrics
+    /// The transport when it is plain UDP, which can run a whole exchange on the caller's event loop.
+    package let udp: UDPTransport?
     private let health: Mutex<UpstreamHealth>
 
     /// Creates an upstream around an existing transport (tests inject scripted transports this way).
@@ -21,6 +23,7 @@ package final class Upstream: Sendable {
         self.id = spec.description
         self.transport = transport
         self.metrics = metrics
+        self.udp = transport as? UDPTransport
         self.health = Mutex(health)
     }
 

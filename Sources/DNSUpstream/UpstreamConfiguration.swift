@@ -9,14 +9,36 @@ public enum SelectionStrategy: String, Sendable, Hashable, CaseIterable, Codable
 }
 
 /// How the UDP transport gets its sockets.
+///
+/// Off-path spoofing (RFC 5452) needs the forger to guess, for one outstanding query, the 16-bit random
+/// ID *and* the source port, and to send the question back; the sockets are connected to the upstream,
+/// so the kernel drops datagrams from any other address or port, and ``ReplyMatcher`` checks address,
+/// port, ID and question again. The strategies differ only in how the port is drawn:
+///
+/// - ``perQuery``: one kernel-chosen random port per query (≈15 bits from Linux's ephemeral range on top
+///   of the 16-bit ID). The most entropy per query, at the price of a socket, a connect, an epoll
+///   registration and a close per query, which dominates the cost of a cache miss.
+/// - ``pooled(size:usesPerSocket:)``: `size` random ports open at a time per event loop, each used for
+///   at most `usesPerSocket` queries before it is closed and replaced by a fresh random one. An
+///   off-path forger who does not know the ports has the same odds as with per-query ports (a forged
+///   datagram hits one of the `size` open ports and then must match one of the IDs outstanding on
+///   it: `outstanding / (ports × 65536)` either way). What is lost is the per-query port change: a
+///   forger who learns one port (by observing traffic, which an off-path forger cannot) has a window of
+///   `usesPerSocket` queries in which only the ID protects. Keep `usesPerSocket` small (≈100) to keep
+///   that window short. IDs are unique among the queries outstanding on one socket.
+///
+/// On the event-loop path (the UDP listener's cache misses) both strategies run on the listener's own
+/// event loop with no task; `pooled` additionally multiplexes many outstanding queries per socket.
 public enum UDPSocketStrategy: Sendable, Hashable {
     /// A new connected socket on a kernel-chosen random port for every query (like Unbound's per-query
     /// ports). The kernel drops datagrams from any other address, and ICMP port-unreachable surfaces as
     /// an immediate error, so a dead upstream fails fast instead of timing out.
     case perQuery
-    /// A set of sockets per upstream, each on a random port, connected to the upstream and carrying one
-    /// outstanding query at a time; a socket is replaced after `usesPerSocket` queries so the port set
-    /// keeps moving. Faster (no socket setup per query), but fewer distinct ports.
+    /// Up to `size` sockets per event loop (per upstream), each on a random port and connected to the
+    /// upstream; a socket is replaced after `usesPerSocket` queries so the port set keeps moving. Faster
+    /// (no socket setup per query), but a port serves several queries (see the type's discussion). On
+    /// the async path (TCP, DoH clients) a socket carries one outstanding query at a time; on the
+    /// event-loop path it carries many, told apart by ID.
     case pooled(size: Int, usesPerSocket: Int)
 }
 

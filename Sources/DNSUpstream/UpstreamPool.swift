@@ -82,7 +82,12 @@ public final class UpstreamPool: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        self.runsOnEventLoop = upstreams.allSatisfy { $0.udp != nil }
     }
+
+    /// Whether ``query(_:on:completion:)`` can serve this pool: every upstream is plain UDP (with its TCP
+    /// fallback), so selection, failover and retries never need a transport that only has an async API.
+    package let runsOnEventLoop: Bool
 
     /// The ids of the upstreams, in configuration order.
     public var upstreamIDs: [String] { self.upstreams.map(\.id) }
@@ -125,36 +130,144 @@ public final class UpstreamPool: Sendable {
                 guard start < deadline else { break upstreams }
                 do {
                     let reply = try await upstream.transport.exchange(query, deadline: min(start + perAttempt, deadline))
-                    let elapsed = NIODeadline.now() - start
-                    upstream.metrics.latency.recordNanoseconds(elapsed.nanoseconds)
-                    if upstream.recordSuccess(at: self.clock.now()) {
-                        self.logger.info("upstream recovered", metadata: ["upstream.id": "\(upstream.id)"])
-                    }
-                    if reply.rcode == .refused {
-                        upstream.metrics.count(.refused)
-                        refused = refused ?? UpstreamAnswer(reply: reply, upstream: upstream.id)
+                    let answer = UpstreamAnswer(reply: reply, upstream: upstream.id)
+                    guard self.recordReply(answer, from: upstream, startedAt: start) else {
+                        refused = refused ?? answer
                         continue upstreams
                     }
-                    upstream.metrics.count(.success)
-                    return UpstreamAnswer(reply: reply, upstream: upstream.id)
+                    return answer
                 } catch {
                     if error.code == .shutdown { throw error }
-                    upstream.metrics.count(AttemptOutcome(error))
                     lastError = error
-                    self.logger.debug("upstream attempt failed",
-                        metadata: ["upstream.id": "\(upstream.id)", "error": "\(error)"])
-                    if upstream.recordFailure(at: self.clock.now()) {
-                        self.logger.info("upstream marked down",
-                            metadata: ["upstream.id": "\(upstream.id)", "error": "\(error)"])
-                    }
                     // Only a timeout is worth repeating at once; a refused connection or a TLS failure is not.
-                    guard error.code == .timeout else { continue upstreams }
+                    guard self.recordFailure(error, of: upstream) else { continue upstreams }
                 }
             }
         }
         if let refused { return refused }
         if let lastError { throw lastError }
         throw UpstreamError(.unavailable, "no upstream could be tried within \(self.configuration.queryDeadline)")
+    }
+
+    /// Records a reply's latency, health and outcome. Returns false for REFUSED (try the next upstream).
+    private func recordReply(_ answer: UpstreamAnswer, from upstream: Upstream, startedAt start: NIODeadline) -> Bool {
+        let elapsed = NIODeadline.now() - start
+        upstream.metrics.latency.recordNanoseconds(elapsed.nanoseconds)
+        if upstream.recordSuccess(at: self.clock.now()) {
+            self.logger.info("upstream recovered", metadata: ["upstream.id": "\(upstream.id)"])
+        }
+        if answer.reply.rcode == .refused {
+            upstream.metrics.count(.refused)
+            return false
+        }
+        upstream.metrics.count(.success)
+        return true
+    }
+
+    /// Records a failed attempt. Returns true when it is worth repeating on the same upstream (a timeout).
+    private func recordFailure(_ error: UpstreamError, of upstream: Upstream) -> Bool {
+        upstream.metrics.count(AttemptOutcome(error))
+        self.logger.debug("upstream attempt failed", metadata: ["upstream.id": "\(upstream.id)", "error": "\(error)"])
+        if upstream.recordFailure(at: self.clock.now()) {
+            self.logger.info("upstream marked down", metadata: ["upstream.id": "\(upstream.id)", "error": "\(error)"])
+        }
+        return error.code == .timeout
+    }
+
+    /// ``query(_:)`` on the caller's event loop, without a task: the same order, per-attempt timeouts,
+    /// retries, failover, REFUSED handling, health records and deadline, driven by callbacks.
+    ///
+    /// Requires ``runsOnEventLoop``; the caller must be on `loop`.
+    /// - Parameters:
+    ///   - query: the message to send; its ID is replaced by the transport.
+    ///   - loop: the current event loop; sockets, timeouts and `completion` run there.
+    ///   - completion: the first usable reply, or the error ``query(_:)`` would throw.
+    package func query(_ query: DNSMessage, on loop: any EventLoop,
+        completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+    {
+        let attempt = LoopPoolQuery(pool: self, query: query, loop: loop, order: self.nextOrder(),
+            deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
+        attempt.step()
+    }
+
+    /// The state of one ``query(_:on:completion:)``: which upstream, which attempt, what failed so far.
+    private final class LoopPoolQuery: @unchecked Sendable {
+        // @unchecked: created, stepped and completed on `loop` only (the transport calls back there).
+        let pool: UpstreamPool
+        let query: DNSMessage
+        let loop: any EventLoop
+        let order: [Upstream]
+        let deadline: NIODeadline
+        let completion: @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
+        var index = 0
+        var attempts = 0
+        var lastError: UpstreamError?
+        var refused: UpstreamAnswer?
+
+        init(pool: UpstreamPool, query: DNSMessage, loop: any EventLoop, order: [Upstream], deadline: NIODeadline,
+            completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+        {
+            self.pool = pool
+            self.query = query
+            self.loop = loop
+            self.order = order
+            self.deadline = deadline
+            self.completion = completion
+        }
+
+        /// Starts the next attempt, or completes when there is none.
+        func step() {
+            let retries = self.pool.configuration.upstream.retries
+            while self.index < self.order.count {
+                guard self.attempts <= retries else {
+                    self.moveOn()
+                    continue
+                }
+                let start = NIODeadline.now()
+                guard start < self.deadline else { break }
+                let upstream = self.order[self.index]
+                guard let udp = upstream.udp else {
+                    // Invariant: the pool runs on the event loop only when every upstream is UDP; skip otherwise.
+                    self.moveOn()
+                    continue
+                }
+                self.attempts += 1
+                let perAttempt = TimeAmount(self.pool.configuration.upstream.timeout)
+                udp.exchange(self.query, deadline: min(start + perAttempt, self.deadline), on: self.loop) { result in
+                    self.handle(result, from: upstream, startedAt: start)
+                }
+                return
+            }
+            if let refused = self.refused { return self.completion(.success(refused)) }
+            if let lastError = self.lastError { return self.completion(.failure(lastError)) }
+            self.completion(.failure(UpstreamError(.unavailable,
+                "no upstream could be tried within \(self.pool.configuration.queryDeadline)")))
+        }
+
+        private func moveOn() {
+            self.index += 1
+            self.attempts = 0
+        }
+
+        private func handle(_ result: Result<DNSMessage, UpstreamError>, from upstream: Upstream,
+            startedAt start: NIODeadline)
+        {
+            switch result {
+            case .success(let reply):
+                let answer = UpstreamAnswer(reply: reply, upstream: upstream.id)
+                guard self.pool.recordReply(answer, from: upstream, startedAt: start) else {
+                    self.refused = self.refused ?? answer
+                    self.moveOn()
+                    return self.step()
+                }
+                self.completion(.success(answer))
+            case .failure(let error):
+                if error.code == .shutdown { return self.completion(.failure(error)) }
+                self.lastError = error
+                if !self.pool.recordFailure(error, of: upstream) { self.moveOn() }
+                self.step()
+            }
+        }
     }
 
     /// Sends a health probe (`. IN NS`) to every upstream whose down period has ended, so a recovered

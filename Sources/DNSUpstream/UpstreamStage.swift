@@ -1,5 +1,7 @@
 public import DNSPipeline
 import DNSWire
+import NIOCore
+import NIOPosix
 
 /// The terminal stage: forwards the client's question to an upstream and returns its reply.
 ///
@@ -30,15 +32,49 @@ public struct UpstreamStage: Stage {
 
     /// Forwards the query and returns the upstream's reply, or SERVFAIL with EDE 22/23; never calls `next`.
     public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
-        let question = query.question
-        let (zone, pool) = self.router.route(question.name)
+        // The async fallback after an event-loop exchange: the answer is already here.
+        if let r = context.deferral?.result(for: query.question) { return r }
+        let (zone, pool) = self.router.route(query.question.name)
         let outgoing = Self.upstreamQuery(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
+        let result: Result<UpstreamAnswer, UpstreamError>
         do {
-            let answer = try await pool.query(outgoing)
+            result = .success(try await pool.query(outgoing))
+        } catch {
+            result = .failure(error)
+        }
+        return self.resolution(result, for: query, zone: zone, in: context)
+    }
+
+    /// The event-loop path of a cache miss (see ``Deferral``).
+    ///
+    /// In the replay pass it returns the result of the exchange. In the first pass, when the caller offers a
+    /// deferral, runs on an event loop, and the query's pool has only UDP upstreams, it registers the
+    /// exchange (run by the server on its loop with ``UpstreamPool/query(_:on:completion:)``) and returns
+    /// nil. Anything else (no deferral, TCP/DoT/DoH upstreams) returns nil for the async path.
+    public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
+        guard let deferral = context.deferral else { return nil }
+        if let r = deferral.result(for: query.question) { return r }
+        let (zone, pool) = self.router.route(query.question.name)
+        guard pool.runsOnEventLoop, let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        let outgoing = Self.upstreamQuery(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
+        deferral.request(query.question) { complete in
+            pool.query(outgoing, on: loop) { result in
+                complete(self.resolution(result, for: query, zone: zone, in: context))
+            }
+        }
+        return nil
+    }
+
+    /// The resolution for an upstream outcome: the reply made into the client's, or SERVFAIL with EDE 22/23.
+    private func resolution(_ result: Result<UpstreamAnswer, UpstreamError>, for query: Query, zone: DomainName?,
+        in context: QueryContext) -> Resolution
+    {
+        switch result {
+        case .success(let answer):
             context.note(self.id, "answered by \(answer.upstream)\(zone.map { " (zone \($0))" } ?? ""): \(answer.reply.rcode)")
             return Resolution(reply: .message(Self.clientReply(answer.reply, for: query)),
                 source: .upstream(answer.upstream))
-        } catch {
+        case .failure(let error):
             let ede: ExtendedErrorCode =
                 switch error.code {
                 case .timeout, .unavailable: .noReachableAuthority

@@ -87,4 +87,19 @@ import Testing
             return
         }
     }
+
+    @Test("An IPv6 server's reply is accepted only from its own address and port", arguments: [
+        ("::1", 5353, true), ("::1", 5354, false), ("::2", 5353, false), ("2001:db8::1", 5353, false),
+    ])
+    func ipv6Source(address: String, port: Int, accepted: Bool) throws {
+        let server = try SocketAddress(ipAddress: "::1", port: 5353)
+        let matcher = ReplyMatcher(server: server, id: 0x1234, question: Question(name: self.name, type: .a))
+        let result = matcher.match(try self.reply(), from: try SocketAddress(ipAddress: address, port: port))
+        switch result {
+        case .accept: #expect(accepted)
+        case .reject(let reason):
+            #expect(!accepted)
+            #expect(reason == .source)
+        }
+    }
 }

@@ -13,14 +13,14 @@ public struct QueryLogStage: Stage {
     }
 
     public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
-        let start = ContinuousClock.now
+        let start = context.startInstant
         guard let r = try next(query, context) else { return nil }
         self.record(query, context, r, start)
         return r
     }
 
     public func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {
-        let start = ContinuousClock.now
+        let start = context.startInstant
         let r = try await next(query, context)
         self.record(query, context, r, start)
         return r

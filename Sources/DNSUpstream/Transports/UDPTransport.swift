@@ -14,6 +14,8 @@ package final class UDPTransport: UpstreamTransport {
     private let sockets: UDPSocketSource
     /// The same server over TCP, used when a reply has TC=1.
     private let fallback: TCPTransport
+    /// Per-event-loop multiplexed sockets for ``exchange(_:deadline:on:completion:)`` (pooled strategy only).
+    private let loopSockets: LoopSocketSets?
 
     /// Creates a UDP transport to `server`.
     /// - Parameters:
@@ -35,9 +37,11 @@ package final class UDPTransport: UpstreamTransport {
         switch strategy {
         case .perQuery:
             self.sockets = .perQuery(PerQuerySockets(server: server, group: group, onMismatch: onMismatch))
+            self.loopSockets = nil
         case .pooled(let size, let uses):
             self.sockets = .pooled(
                 PooledSockets(server: server, group: group, size: size, usesPerSocket: uses, onMismatch: onMismatch))
+            self.loopSockets = LoopSocketSets(server: server, size: size, usesPerSocket: uses, onMismatch: onMismatch)
         }
     }
 
@@ -74,9 +78,71 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
+    /// Sends `query` from `loop` and calls `completion` once with the matching reply or the failure.
+    ///
+    /// The event-loop path of the miss fast path: the socket (a new one per query, or one of the loop's
+    /// pooled set), the timeout and the reply all live on `loop`, and `completion` runs there, so no task
+    /// and no thread hop is involved. Only a TC=1 reply leaves the loop: the TCP retry (RFC 7766 §5) runs
+    /// in a task and `completion` is called back on `loop`.
+    /// - Parameters:
+    ///   - query: the message to send; its ID is replaced by a random one.
+    ///   - deadline: when the attempt fails with `.timeout`.
+    ///   - loop: the current event loop (the caller must be on it).
+    ///   - completion: the outcome, called on `loop`.
+    package func exchange(_ query: DNSMessage, deadline: NIODeadline, on loop: any EventLoop,
+        completion: @escaping @Sendable (Result<DNSMessage, UpstreamError>) -> Void)
+    {
+        guard query.questions.count == 1, let question = query.questions.first else {
+            completion(.failure(UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")))
+            return
+        }
+        let upstreamID = self.id
+        let handle: @Sendable (Result<DNSMessage, any Error>) -> Void = { result in
+            switch result {
+            case .success(let reply):
+                guard reply.header.truncated else {
+                    completion(.success(reply))
+                    return
+                }
+                // RFC 7766 §5: a truncated reply is never an answer; retry over TCP (rare, so a task is fine).
+                self.metrics.tcpFallback.increment()
+                let fallback = self.fallback
+                loop.makeFutureWithTask {
+                    try await fallback.exchange(query, deadline: deadline)
+                }.whenComplete { r in
+                    completion(r.mapError { UpstreamError.wrapping($0, upstream: upstreamID) })
+                }
+            case .failure(let error):
+                completion(.failure(UpstreamError.wrapping(error, upstream: upstreamID)))
+            }
+        }
+        switch self.sockets {
+        case .perQuery(let s):
+            // SystemRandomNumberGenerator reads the kernel CSPRNG (RFC 5452 §4).
+            let id = UInt16.random(in: .min ... .max)
+            var message = query
+            message.header.id = id
+            let matcher = ReplyMatcher(server: self.server, id: id, question: question, opcode: query.header.opcode)
+            s.exchange(ByteBuffer(bytes: message.encode()), matcher: matcher, deadline: deadline, on: loop)
+                .whenComplete(handle)
+        case .pooled:
+            guard let set = self.loopSockets?.set(for: loop) else {
+                handle(.failure(TransportFailure.shutdown))
+                return
+            }
+            set.exchange(query, question: question, deadline: deadline, completion: handle)
+        }
+    }
+
+    /// Sockets open on the event-loop path (pooled strategy; tests check recycling with it).
+    package func loopSocketCount() async -> Int {
+        await self.loopSockets?.openSockets() ?? 0
+    }
+
     /// Closes sockets and connections.
     package func shutdown() async {
         if case .pooled(let s) = self.sockets { await s.shutdown() }
+        await self.loopSockets?.shutdown()
         await self.fallback.shutdown()
     }
 }
@@ -94,9 +160,12 @@ private struct PerQuerySockets: Sendable {
     let onMismatch: @Sendable (MismatchReason) -> Void
 
     /// Everything stays on the event loop as one future chain: no task hops per query.
-    func exchange(_ bytes: ByteBuffer, matcher: ReplyMatcher, deadline: NIODeadline) -> EventLoopFuture<DNSMessage> {
+    /// - Parameter loop: where the socket lives (nil: any loop of the group).
+    func exchange(_ bytes: ByteBuffer, matcher: ReplyMatcher, deadline: NIODeadline,
+        on loop: (any EventLoop)? = nil) -> EventLoopFuture<DNSMessage>
+    {
         let onMismatch = self.onMismatch
-        let bootstrap = DatagramBootstrap(group: self.group)
+        let bootstrap = DatagramBootstrap(group: loop ?? self.group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPExchangeHandler(onMismatch: onMismatch))

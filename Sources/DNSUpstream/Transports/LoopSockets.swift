@@ -1,0 +1,364 @@
+import DNSWire
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The per-event-loop socket sets of one UDP upstream (the ``UDPSocketStrategy/pooled(size:usesPerSocket:)``
+/// strategy on the event-loop path).
+///
+/// Each event loop that sends queries gets its own set, so a query, its socket, its timeout and its
+/// reply all stay on the loop that received the client's datagram: no lock on the hot path but the
+/// lookup of the set, and no thread hop.
+final class LoopSocketSets: Sendable {
+    private let sets = Mutex<[ObjectIdentifier: LoopSocketSet]>([:])
+    private let closed = Atomic<Bool>(false)
+    let server: SocketAddress
+    let size: Int
+    let usesPerSocket: Int
+    let onMismatch: @Sendable (MismatchReason) -> Void
+
+    init(server: SocketAddress, size: Int, usesPerSocket: Int, onMismatch: @escaping @Sendable (MismatchReason) -> Void) {
+        self.server = server
+        self.size = size
+        self.usesPerSocket = usesPerSocket
+        self.onMismatch = onMismatch
+    }
+
+    /// The set of `loop`, created on first use; nil after shutdown.
+    func set(for loop: any EventLoop) -> LoopSocketSet? {
+        guard !self.closed.load(ordering: .acquiring) else { return nil }
+        return self.sets.withLock { sets in
+            if let s = sets[ObjectIdentifier(loop)] { return s }
+            let s = LoopSocketSet(loop: loop, server: self.server, size: self.size, usesPerSocket: self.usesPerSocket,
+                onMismatch: self.onMismatch)
+            sets[ObjectIdentifier(loop)] = s
+            return s
+        }
+    }
+
+    /// The number of sockets open on every loop (tests).
+    func openSockets() async -> Int {
+        let sets = self.sets.withLock { Array($0.values) }
+        var n = 0
+        for s in sets { n += (try? await s.loop.submit { s.openCount }.get()) ?? 0 }
+        return n
+    }
+
+    /// Closes every socket of every loop; pending queries fail with `.shutdown`.
+    func shutdown() async {
+        self.closed.store(true, ordering: .releasing)
+        let sets = self.sets.withLock { sets in
+            defer { sets = [:] }
+            return Array(sets.values)
+        }
+        for s in sets { try? await s.loop.submit { s.close() }.get() }
+    }
+}
+
+/// The sockets of one upstream on one event loop: up to `size` connected datagram sockets, each on a
+/// random port and carrying many outstanding queries told apart by ID, each retired after
+/// `usesPerSocket` queries so the ports in use keep changing.
+///
+/// A reply is accepted only from the upstream's address and port, with the ID of a query outstanding on
+/// that socket, and the same question (``ReplyMatcher``). IDs are unique among the queries outstanding
+/// on one socket, so (socket, ID) names one query and the question is checked on top.
+final class LoopSocketSet: @unchecked Sendable {
+    // @unchecked: every mutable field is read and written on `loop` only (each entry point asserts it);
+    // the set is shared across threads only to be found, never to be used.
+    let loop: any EventLoop
+    private let server: SocketAddress
+    private let size: Int
+    private let usesPerSocket: Int
+    private let onMismatch: @Sendable (MismatchReason) -> Void
+    private var active: [LoopSocket] = []
+    private var retired: [ObjectIdentifier: LoopSocket] = [:]
+    private var opening = 0
+    private var waiting: [Waiting] = []
+    private var turn = 0
+    private var closed = false
+    /// Queries held while no socket is open yet; more than this fail at once.
+    private static let maxWaiting = 4096
+
+    private struct Waiting {
+        var message: DNSMessage
+        var question: Question
+        var deadline: NIODeadline
+        var completion: @Sendable (Result<DNSMessage, any Error>) -> Void
+    }
+
+    init(loop: any EventLoop, server: SocketAddress, size: Int, usesPerSocket: Int,
+        onMismatch: @escaping @Sendable (MismatchReason) -> Void)
+    {
+        self.loop = loop
+        self.server = server
+        self.size = size
+        self.usesPerSocket = usesPerSocket
+        self.onMismatch = onMismatch
+    }
+
+    /// Sockets open now, active and retired-but-draining.
+    var openCount: Int { self.active.count + self.retired.count }
+
+    /// Sends `message` (its ID is replaced) on one of the sockets and calls `completion` once, on the loop,
+    /// with the matching reply or the failure.
+    func exchange(_ message: DNSMessage, question: Question, deadline: NIODeadline,
+        completion: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void)
+    {
+        self.loop.assertInEventLoop()
+        guard !self.closed else {
+            completion(.failure(TransportFailure.shutdown))
+            return
+        }
+        self.refill()
+        guard !self.active.isEmpty else {
+            guard self.waiting.count < Self.maxWaiting else {
+                completion(.failure(TransportFailure.busy))
+                return
+            }
+            self.waiting.append(Waiting(message: message, question: question, deadline: deadline, completion: completion))
+            return
+        }
+        self.turn = (self.turn &+ 1) % self.active.count
+        let socket = self.active[self.turn]
+        socket.send(message, question: question, deadline: deadline, completion: completion)
+        if socket.uses >= self.usesPerSocket { self.retire(socket) }
+    }
+
+    /// Opens sockets until `size` are open or opening.
+    private func refill() {
+        while !self.closed, self.active.count + self.opening < self.size {
+            self.opening += 1
+            let socket = LoopSocket(set: self, server: self.server, onMismatch: self.onMismatch)
+            // Connecting binds an ephemeral port the kernel picks at random (Linux randomizes UDP
+            // autobind), makes the kernel drop datagrams from other peers, and reports ICMP
+            // port-unreachable as an error so a dead server fails at once.
+            DatagramBootstrap(group: self.loop)
+                // Replies arrive in bursts when many queries share a socket: read them with one recvmmsg.
+                // NIO splits the receive buffer evenly between the messages of a vector read, so the buffer
+                // must hold a whole reply per message (4 KiB each: above our 1232-byte EDNS size).
+                .channelOption(.maxMessagesPerRead, value: 16)
+                .channelOption(.datagramVectorReadMessageCount, value: 16)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 4096))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(LoopSocketHandler(socket: socket))
+                    }
+                }
+                .connect(to: self.server)
+                .whenComplete { result in
+                    self.loop.assertInEventLoop()
+                    self.opening -= 1
+                    switch result {
+                    case .success(let channel):
+                        self.opened(socket, channel)
+                    case .failure(let error):
+                        // Nothing to send on: fail what waits (the next query tries to open again).
+                        let waiting = self.waiting
+                        self.waiting = []
+                        for w in waiting { w.completion(.failure(error)) }
+                    }
+                }
+        }
+    }
+
+    private func opened(_ socket: LoopSocket, _ channel: any Channel) {
+        guard !self.closed else {
+            channel.close(promise: nil)
+            return
+        }
+        socket.channel = channel
+        if socket.retired {
+            // It failed while connecting: never use it; the waiting queries go through exchange again,
+            // which opens another socket.
+            channel.close(promise: nil)
+        } else {
+            self.active.append(socket)
+        }
+        let waiting = self.waiting
+        self.waiting = []
+        for w in waiting {
+            self.exchange(w.message, question: w.question, deadline: w.deadline, completion: w.completion)
+        }
+    }
+
+    /// Takes a socket out of rotation; it closes once its last outstanding query is done.
+    func retire(_ socket: LoopSocket) {
+        guard !socket.retired else { return }
+        socket.retired = true
+        self.active.removeAll { $0 === socket }
+        if socket.pending.isEmpty {
+            socket.close()
+        } else {
+            self.retired[ObjectIdentifier(socket)] = socket
+        }
+    }
+
+    /// Called by a socket when it has closed.
+    func closedSocket(_ socket: LoopSocket) {
+        socket.retired = true
+        self.active.removeAll { $0 === socket }
+        self.retired[ObjectIdentifier(socket)] = nil
+    }
+
+    /// Called by a retired socket whose last outstanding query finished.
+    func drained(_ socket: LoopSocket) {
+        self.retired[ObjectIdentifier(socket)] = nil
+        socket.close()
+    }
+
+    /// Closes every socket and fails what waits.
+    func close() {
+        self.loop.assertInEventLoop()
+        self.closed = true
+        let waiting = self.waiting
+        self.waiting = []
+        for w in waiting { w.completion(.failure(TransportFailure.shutdown)) }
+        let sockets = self.active + Array(self.retired.values)
+        self.active = []
+        self.retired = [:]
+        for s in sockets { s.failAll(TransportFailure.shutdown) }
+        for s in sockets { s.close() }
+    }
+}
+
+/// One connected datagram socket of a ``LoopSocketSet`` and its table of outstanding queries.
+final class LoopSocket: @unchecked Sendable {
+    // @unchecked: used on its set's loop only, like the set.
+    struct Pending {
+        var matcher: ReplyMatcher
+        var serial: UInt64
+        var timeout: Scheduled<Void>?
+        var completion: @Sendable (Result<DNSMessage, any Error>) -> Void
+    }
+
+    private unowned let set: LoopSocketSet
+    private let server: SocketAddress
+    private let onMismatch: @Sendable (MismatchReason) -> Void
+    var channel: (any Channel)?
+    var pending: [UInt16: Pending] = [:]
+    var uses = 0
+    var retired = false
+    private var serial: UInt64 = 0
+    /// Outstanding queries on one socket at most; IDs must stay easy to find among 65,536.
+    static let maxPending = 16384
+
+    init(set: LoopSocketSet, server: SocketAddress, onMismatch: @escaping @Sendable (MismatchReason) -> Void) {
+        self.set = set
+        self.server = server
+        self.onMismatch = onMismatch
+    }
+
+    func send(_ message: DNSMessage, question: Question, deadline: NIODeadline,
+        completion: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void)
+    {
+        guard let channel = self.channel, self.pending.count < Self.maxPending else {
+            completion(.failure(TransportFailure.busy))
+            return
+        }
+        // SystemRandomNumberGenerator reads the kernel CSPRNG: the ID is one of the two secrets that stop
+        // off-path spoofing (RFC 5452 §4). It must also differ from every ID outstanding on this socket.
+        var fresh = UInt16.random(in: .min ... .max)
+        while self.pending[fresh] != nil { fresh = UInt16.random(in: .min ... .max) }
+        let id = fresh
+        var out = message
+        out.header.id = id
+        self.serial &+= 1
+        let serial = self.serial
+        self.uses += 1
+        let timeout = channel.eventLoop.scheduleTask(deadline: deadline) {
+            self.finish(id, serial: serial, .failure(TransportFailure.timeout))
+        }
+        self.pending[id] = Pending(matcher: ReplyMatcher(server: self.server, id: id, question: question,
+            opcode: message.header.opcode), serial: serial, timeout: timeout, completion: completion)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            self.finish(id, serial: serial, .failure(error))
+        }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: self.server, data: ByteBuffer(bytes: out.encode())),
+            promise: written)
+    }
+
+    /// A datagram arrived.
+    func read(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        // Cheap checks first, so a flood of forgeries is rejected without decoding.
+        guard ReplyMatcher.sameEndpoint(envelope.remoteAddress, self.server) else {
+            self.onMismatch(.source)
+            return
+        }
+        guard let id = ReplyMatcher.peekID(envelope.data), let entry = self.pending[id] else {
+            // Another ID, or a late reply to a query that already timed out.
+            self.onMismatch(.id)
+            return
+        }
+        switch entry.matcher.match(envelope.data, from: envelope.remoteAddress) {
+        case .accept(let message):
+            self.finish(id, serial: entry.serial, .success(message))
+        case .reject(let reason):
+            self.onMismatch(reason)
+        }
+    }
+
+    private func finish(_ id: UInt16, serial: UInt64, _ result: Result<DNSMessage, any Error>) {
+        guard let entry = self.pending[id], entry.serial == serial else { return }
+        self.pending[id] = nil
+        entry.timeout?.cancel()
+        entry.completion(result)
+        if self.retired, self.pending.isEmpty, self.channel != nil { self.set.drained(self) }
+    }
+
+    /// Fails every outstanding query (the socket broke).
+    func failAll(_ error: any Error) {
+        let entries = self.pending
+        self.pending = [:]
+        for (_, e) in entries {
+            e.timeout?.cancel()
+            e.completion(.failure(error))
+        }
+    }
+
+    /// The socket failed (on a connected socket: ICMP port unreachable from the server itself): every
+    /// query outstanding on it is lost, so fail them now rather than at their deadlines, and stop using it.
+    func failed(_ error: any Error) {
+        self.set.retire(self)
+        self.failAll(error)
+        self.close()
+    }
+
+    /// The channel closed.
+    func inactive() {
+        self.failAll(TransportFailure.closed)
+        self.set.closedSocket(self)
+        self.channel = nil
+    }
+
+    func close() {
+        self.channel?.close(promise: nil)
+    }
+}
+
+/// Forwards a socket's events to its ``LoopSocket``.
+final class LoopSocketHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let socket: LoopSocket
+
+    init(socket: LoopSocket) {
+        self.socket = socket
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.socket.read(self.unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.socket.failed(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.socket.inactive()
+        context.fireChannelInactive()
+    }
+}
+
+@available(*, unavailable)
+extension LoopSocketHandler: Sendable {}
