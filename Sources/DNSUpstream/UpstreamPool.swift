@@ -144,9 +144,16 @@ public final class UpstreamPool: Sendable {
                 }
             }
         }
-        if let refused { return refused }
-        if let lastError { throw lastError }
-        throw UpstreamError(.unavailable, "no upstream could be tried within \(self.configuration.queryDeadline)")
+        return try self.outcome(refused: refused, lastError: lastError).get()
+    }
+
+    /// The result of a query no upstream answered usably: the first REFUSED reply, else the last attempt's
+    /// error, else `.unavailable` (nothing could be tried before the deadline).
+    private func outcome(refused: UpstreamAnswer?, lastError: UpstreamError?) -> Result<UpstreamAnswer, UpstreamError> {
+        if let refused { return .success(refused) }
+        if let lastError { return .failure(lastError) }
+        return .failure(UpstreamError(.unavailable,
+            "no upstream could be tried within \(self.configuration.queryDeadline)"))
     }
 
     /// Records a reply's latency, health and outcome. Returns false for REFUSED (try the next upstream).
@@ -238,10 +245,7 @@ public final class UpstreamPool: Sendable {
                 }
                 return
             }
-            if let refused = self.refused { return self.completion(.success(refused)) }
-            if let lastError = self.lastError { return self.completion(.failure(lastError)) }
-            self.completion(.failure(UpstreamError(.unavailable,
-                "no upstream could be tried within \(self.pool.configuration.queryDeadline)")))
+            self.completion(self.pool.outcome(refused: self.refused, lastError: self.lastError))
         }
 
         private func moveOn() {

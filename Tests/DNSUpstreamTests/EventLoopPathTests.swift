@@ -67,11 +67,7 @@ struct EventLoopPathTests {
         arguments: Fixtures.socketStrategies)
     func wrongIDAndQuestion(sockets: UDPSocketStrategy) async throws {
         let server = try await FakeUDPServer.start { q in
-            var wrongID = FakeAnswer.a(q, Self.forged)
-            wrongID.header.id ^= 0x0101
-            var otherQuestion = q
-            otherQuestion.questions[0].name = (try? DomainName("evil.example.org.")) ?? .root
-            return [.message(wrongID), .message(FakeAnswer.a(otherQuestion, Self.forged)), .message(FakeAnswer.a(q, Self.real))]
+            FakeAnswer.wrongIDAndQuestionThenReal(q, forged: Self.forged, real: Self.real)
         }
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets),
@@ -103,11 +99,7 @@ struct EventLoopPathTests {
     @Test("On the event loop, forgeries alone never end the wait: the attempt times out",
         arguments: Fixtures.socketStrategies)
     func forgeriesOnlyTimeOut(sockets: UDPSocketStrategy) async throws {
-        let server = try await FakeUDPServer.start { q in
-            var wrongID = FakeAnswer.a(q, Self.forged)
-            wrongID.header.id &+= 1
-            return [.message(wrongID), .message(wrongID)]
-        }
+        let server = try await FakeUDPServer.start { q in FakeAnswer.wrongIDOnly(q, forged: Self.forged) }
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"],
             configuration: Fixtures.fast(timeout: .seconds(1), deadline: .seconds(1), sockets: sockets), metrics: metrics)

@@ -77,11 +77,7 @@ struct UDPSpoofingTests {
         arguments: Fixtures.socketStrategies)
     func wrongIDAndQuestion(sockets: UDPSocketStrategy) async throws {
         let server = try await FakeUDPServer.start { q in
-            var wrongID = FakeAnswer.a(q, Self.forged)
-            wrongID.header.id ^= 0x0101
-            var otherQuestion = q
-            otherQuestion.questions[0].name = (try? DomainName("evil.example.org.")) ?? .root
-            return [.message(wrongID), .message(FakeAnswer.a(otherQuestion, Self.forged)), .message(FakeAnswer.a(q, Self.real))]
+            FakeAnswer.wrongIDAndQuestionThenReal(q, forged: Self.forged, real: Self.real)
         }
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets),
@@ -135,11 +131,7 @@ struct UDPSpoofingTests {
 
     @Test("Forged replies alone never end the wait: the query times out", arguments: Fixtures.socketStrategies)
     func forgeriesOnlyTimeOut(sockets: UDPSocketStrategy) async throws {
-        let server = try await FakeUDPServer.start { q in
-            var wrongID = FakeAnswer.a(q, Self.forged)
-            wrongID.header.id &+= 1
-            return [.message(wrongID), .message(wrongID)]
-        }
+        let server = try await FakeUDPServer.start { q in FakeAnswer.wrongIDOnly(q, forged: Self.forged) }
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"],
             // Long enough that a loaded machine still reads both forgeries before the deadline.

@@ -59,13 +59,7 @@ package final class UDPTransport: UpstreamTransport {
         guard query.questions.count == 1, let question = query.questions.first else {
             throw UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")
         }
-        // SystemRandomNumberGenerator reads the kernel CSPRNG: the ID is one of the two secrets that
-        // stop off-path spoofing (RFC 5452 §4).
-        let id = UInt16.random(in: .min ... .max)
-        var message = query
-        message.header.id = id
-        let bytes = ByteBuffer(bytes: message.encode())
-        let matcher = ReplyMatcher(server: self.server, id: id, question: question, opcode: query.header.opcode)
+        let (bytes, matcher) = self.withRandomID(query, question: question)
         do {
             switch self.sockets {
             case .perQuery(let s):
@@ -76,6 +70,18 @@ package final class UDPTransport: UpstreamTransport {
         } catch {
             throw UpstreamError.wrapping(error, upstream: self.id)
         }
+    }
+
+    /// `query` encoded under a fresh random ID, and the matcher its reply must pass (every path but the
+    /// event-loop pooled sets, which pick IDs unique among their in-flight queries themselves).
+    private func withRandomID(_ query: DNSMessage, question: Question) -> (ByteBuffer, ReplyMatcher) {
+        // SystemRandomNumberGenerator reads the kernel CSPRNG: the ID is one of the two secrets that
+        // stop off-path spoofing (RFC 5452 §4).
+        let id = UInt16.random(in: .min ... .max)
+        var message = query
+        message.header.id = id
+        let matcher = ReplyMatcher(server: self.server, id: id, question: question, opcode: query.header.opcode)
+        return (ByteBuffer(bytes: message.encode()), matcher)
     }
 
     /// Sends `query` from `loop` and calls `completion` once with the matching reply or the failure.
@@ -118,13 +124,8 @@ package final class UDPTransport: UpstreamTransport {
         }
         switch self.sockets {
         case .perQuery(let s):
-            // SystemRandomNumberGenerator reads the kernel CSPRNG (RFC 5452 §4).
-            let id = UInt16.random(in: .min ... .max)
-            var message = query
-            message.header.id = id
-            let matcher = ReplyMatcher(server: self.server, id: id, question: question, opcode: query.header.opcode)
-            s.exchange(ByteBuffer(bytes: message.encode()), matcher: matcher, deadline: deadline, on: loop)
-                .whenComplete(handle)
+            let (bytes, matcher) = self.withRandomID(query, question: question)
+            s.exchange(bytes, matcher: matcher, deadline: deadline, on: loop).whenComplete(handle)
         case .pooled:
             guard let set = self.loopSockets?.set(for: loop) else {
                 handle(.failure(TransportFailure.shutdown))

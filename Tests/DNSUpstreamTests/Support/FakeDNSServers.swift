@@ -14,6 +14,25 @@ enum FakeAnswer {
         return r
     }
 
+    /// A wrong-ID reply and a reply to another question (both for `forged`), then the real answer for `real`:
+    /// the spoofing script the async and event-loop paths are both checked against.
+    static func wrongIDAndQuestionThenReal(_ query: DNSMessage, forged: IPv4Address, real: IPv4Address)
+        -> [FakeUDPServer.Reply]
+    {
+        var wrongID = FakeAnswer.a(query, forged)
+        wrongID.header.id ^= 0x0101
+        var otherQuestion = query
+        otherQuestion.questions[0].name = (try? DomainName("evil.example.org.")) ?? .root
+        return [.message(wrongID), .message(FakeAnswer.a(otherQuestion, forged)), .message(FakeAnswer.a(query, real))]
+    }
+
+    /// Two replies with a wrong ID and no real answer: forgeries alone, which must never end the wait.
+    static func wrongIDOnly(_ query: DNSMessage, forged: IPv4Address) -> [FakeUDPServer.Reply] {
+        var wrongID = FakeAnswer.a(query, forged)
+        wrongID.header.id &+= 1
+        return [.message(wrongID), .message(wrongID)]
+    }
+
     /// The first A record's address in a reply.
     static func address(_ reply: DNSMessage?) -> IPv4Address? {
         for rr in reply?.answers ?? [] {
