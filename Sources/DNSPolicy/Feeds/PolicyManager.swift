@@ -304,12 +304,7 @@ public actor PolicyManager {
         changes: [FeedRecordChange]) async -> Bool
     {
         guard let held = self.states[name]?.compiled, held.format == .rpz, held.serial == from else { return false }
-        let update = RPZUpdate(changes: changes.map {
-            switch $0 {
-            case .deleted(let rr): .deleted(rr)
-            case .added(let rr): .added(rr)
-            }
-        }, fromSerial: from, toSerial: to)
+        let update = RPZUpdate(changes: changes, fromSerial: from, toSerial: to)
         let result = await Self.detached { () throws(PolicyLoadError) -> CompiledPolicySource in try held.applying(update) }
         guard var current = self.states[name], current.config == config, current.compiled === held else { return false }
         guard case .success(let updated) = result else { return false }
