@@ -342,14 +342,7 @@ public actor PolicyManager {
         current.contentHash = hash
         current.unsaved = false
         if let store = self.store {
-            do {
-                try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: current.loadedAt ?? now,
-                    fetchedAt: now))
-                current.savedAt = now
-                current.storeError = nil
-            } catch {
-                current.storeError = error.description
-            }
+            Self.saveCopy(body, hash: hash, of: compiled, config, to: store, recordingIn: &current, now: now)
         }
         self.states[name] = current
         self.rebuildEngine()
@@ -363,17 +356,25 @@ public actor PolicyManager {
         guard let body = try? await self.fetcher.fetch(config.location),
             var current = self.states[name], current.config == config, let compiled = current.compiled
         else { return }
-        let hash = FeedStore.contentHash(body)
-        do {
-            try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: current.loadedAt ?? now,
-                fetchedAt: now))
-            current.savedAt = now
-            current.unsaved = false
-            current.storeError = nil
-        } catch {
-            current.storeError = error.description
-        }
+        Self.saveCopy(body, hash: FeedStore.contentHash(body), of: compiled, config, to: store,
+            recordingIn: &current, now: now)
         self.states[name] = current
+    }
+
+    /// Writes the whole text of a source updated incrementally (merged or not) to the data directory, and
+    /// records in `state` when it was saved or why it could not be.
+    private static func saveCopy(_ body: [UInt8], hash: String, of compiled: CompiledPolicySource,
+        _ config: PolicySourceConfig, to store: FeedStore, recordingIn state: inout SourceState, now: Date)
+    {
+        do {
+            try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: state.loadedAt ?? now,
+                fetchedAt: now))
+            state.savedAt = now
+            state.unsaved = false
+            state.storeError = nil
+        } catch {
+            state.storeError = error.description
+        }
     }
 
     private static func metadata(_ config: PolicySourceConfig, _ compiled: CompiledPolicySource, _ hash: String,
