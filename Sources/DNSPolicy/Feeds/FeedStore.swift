@@ -123,12 +123,7 @@ public struct FeedStore: Sendable {
     /// Puts a prepared copy in place (an atomic rename) and writes its metadata.
     /// - Throws: ``PolicyLoadError`` `.storeFailed`.
     public func commit(_ prepared: PreparedCopy, metadata: Metadata) throws(PolicyLoadError) {
-        guard rename(prepared.temporaryPath, self.feedPath(for: prepared.name)) == 0 else {
-            let e = PolicyLoadError(.storeFailed, source: prepared.name,
-                "cannot rename \(prepared.temporaryPath): \(String(cString: strerror(errno)))")
-            unlink(prepared.temporaryPath)
-            throw e
-        }
+        try self.moveInPlace(prepared.temporaryPath, to: self.feedPath(for: prepared.name), source: prepared.name)
         try self.saveMetadata(metadata)
     }
 
@@ -172,6 +167,11 @@ public struct FeedStore: Sendable {
     private func writeAtomically(_ bytes: [UInt8], to path: String, source: String) throws(PolicyLoadError) {
         let tmp = "\(path).tmp"
         try self.writeSynced(bytes, to: tmp, source: source)
+        try self.moveInPlace(tmp, to: path, source: source)
+    }
+
+    /// Renames a synced temporary file over `path` (atomic); on failure the temporary file is removed.
+    private func moveInPlace(_ tmp: String, to path: String, source: String) throws(PolicyLoadError) {
         guard rename(tmp, path) == 0 else {
             let e = PolicyLoadError(.storeFailed, source: source,
                 "cannot rename \(tmp): \(String(cString: strerror(errno)))")

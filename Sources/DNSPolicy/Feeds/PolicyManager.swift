@@ -304,12 +304,7 @@ public actor PolicyManager {
         changes: [FeedRecordChange]) async -> Bool
     {
         guard let held = self.states[name]?.compiled, held.format == .rpz, held.serial == from else { return false }
-        let update = RPZUpdate(changes: changes.map {
-            switch $0 {
-            case .deleted(let rr): .deleted(rr)
-            case .added(let rr): .added(rr)
-            }
-        }, fromSerial: from, toSerial: to)
+        let update = RPZUpdate(changes: changes, fromSerial: from, toSerial: to)
         let result = await Self.detached { () throws(PolicyLoadError) -> CompiledPolicySource in try held.applying(update) }
         guard var current = self.states[name], current.config == config, current.compiled === held else { return false }
         guard case .success(let updated) = result else { return false }
@@ -347,14 +342,7 @@ public actor PolicyManager {
         current.contentHash = hash
         current.unsaved = false
         if let store = self.store {
-            do {
-                try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: current.loadedAt ?? now,
-                    fetchedAt: now))
-                current.savedAt = now
-                current.storeError = nil
-            } catch {
-                current.storeError = error.description
-            }
+            Self.saveCopy(body, hash: hash, of: compiled, config, to: store, recordingIn: &current, now: now)
         }
         self.states[name] = current
         self.rebuildEngine()
@@ -368,17 +356,25 @@ public actor PolicyManager {
         guard let body = try? await self.fetcher.fetch(config.location),
             var current = self.states[name], current.config == config, let compiled = current.compiled
         else { return }
-        let hash = FeedStore.contentHash(body)
-        do {
-            try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: current.loadedAt ?? now,
-                fetchedAt: now))
-            current.savedAt = now
-            current.unsaved = false
-            current.storeError = nil
-        } catch {
-            current.storeError = error.description
-        }
+        Self.saveCopy(body, hash: FeedStore.contentHash(body), of: compiled, config, to: store,
+            recordingIn: &current, now: now)
         self.states[name] = current
+    }
+
+    /// Writes the whole text of a source updated incrementally (merged or not) to the data directory, and
+    /// records in `state` when it was saved or why it could not be.
+    private static func saveCopy(_ body: [UInt8], hash: String, of compiled: CompiledPolicySource,
+        _ config: PolicySourceConfig, to store: FeedStore, recordingIn state: inout SourceState, now: Date)
+    {
+        do {
+            try store.save(body, metadata: Self.metadata(config, compiled, hash, loadedAt: state.loadedAt ?? now,
+                fetchedAt: now))
+            state.savedAt = now
+            state.unsaved = false
+            state.storeError = nil
+        } catch {
+            state.storeError = error.description
+        }
     }
 
     private static func metadata(_ config: PolicySourceConfig, _ compiled: CompiledPolicySource, _ hash: String,

@@ -12,13 +12,8 @@ package import DNSWire
 /// action, local data next to a CNAME) throws ``PolicyLoadError/Code/notApplicable``: the caller then
 /// transfers and compiles the whole zone, and the copy held stays in use until that succeeds.
 package struct RPZUpdate: Sendable {
-    /// One change, in the order the transfer made it.
-    package enum Change: Sendable, Hashable {
-        /// The record was removed.
-        case deleted(ResourceRecord)
-        /// The record was added.
-        case added(ResourceRecord)
-    }
+    /// One change, in the order the transfer made it: the same type incremental fetchers return.
+    package typealias Change = FeedRecordChange
 
     /// The changes in order (an IXFR of several diffs may add a record and delete it again). SOA records
     /// are ignored.
