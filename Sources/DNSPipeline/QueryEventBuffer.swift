@@ -503,10 +503,7 @@ struct GroupKey: Equatable, Sendable {
     }
 
     /// True when a policy rule blocked the query (anything but passthru/log).
-    var blocked: Bool {
-        guard let p = self.policy else { return false }
-        return p.action != "passthru" && p.action != "log"
-    }
+    var blocked: Bool { QueryEvent.blocks(self.policy) }
 
     var subject: SubjectKey { SubjectKey(client: self.client, workloadKind: self.workloadKind, workloadID: self.workloadID) }
 
