@@ -386,16 +386,12 @@ public final class PostgresEventStore: EventStore, SQLReader {
 
     public func deleteEvents(olderThanMicros cutoffMicros: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.deleted(
-            "deleting events by age",
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_us < ? ORDER BY ts_us LIMIT ?)",
-            [.int(cutoffMicros), .int(Int64(limit))])
+            "deleting events by age", StoreSQL.deleteEventsByAge, [.int(cutoffMicros), .int(Int64(limit))])
     }
 
     public func deleteEvents(upToID id: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.deleted(
-            "deleting events over the row cap",
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-            [.int(id), .int(Int64(limit))])
+            "deleting events over the row cap", StoreSQL.deleteEventsUpToID, [.int(id), .int(Int64(limit))])
     }
 
     public func newestEventID() async throws(QueryStoreError) -> Int64? {
