@@ -157,6 +157,14 @@ package enum StoreSQL {
         RETURNING id
         """
 
+    /// The arguments of ``upsertWorkload`` for one of ``batchWorkloads(_:)``'s workloads.
+    package static func workloadValues(key: String, workload: Workload, first: Int64, last: Int64) -> [SQLValue] {
+        [
+            .text(key), .text(workload.kind.rawValue), .text(workload.id), .text(workload.name), SQLValue(workload.image),
+            .text(JSONText.encodeLabels(workload.labels)), .int(first), .int(last),
+        ]
+    }
+
     /// The event columns in insert order.
     package static let eventColumns = """
         ts_us, client_ip, transport, workload_ref, qname, qname_rev, qtype, rcode, answers, source, upstream,

@@ -349,9 +349,7 @@ public final class PostgresEventStore: EventStore, SQLReader {
             for w in StoreSQL.batchWorkloads(events) {
                 let rows = try await self.run(
                     connection, StoreSQL.upsertWorkload,
-                    [.text(w.key), .text(w.workload.kind.rawValue), .text(w.workload.id), .text(w.workload.name),
-                        SQLValue(w.workload.image), .text(JSONText.encodeLabels(w.workload.labels)), .int(w.first),
-                        .int(w.last)])
+                    StoreSQL.workloadValues(key: w.key, workload: w.workload, first: w.first, last: w.last))
                 guard let id = rows.first?.int(0) else {
                     throw QueryStoreError(code: .writeFailed, message: "upserting workload \(w.key) returned no id")
                 }
