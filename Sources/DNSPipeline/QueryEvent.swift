@@ -55,8 +55,12 @@ public struct QueryEvent: Sendable, Hashable, Codable {
     }
 
     /// True when a policy rule blocked the query (anything but passthru/log).
-    public var blocked: Bool {
-        guard let p = self.policy else { return false }
+    public var blocked: Bool { Self.blocks(self.policy) }
+
+    /// Whether `policy` blocked its query (anything but passthru/log): the one place the rule is written, for
+    /// ``blocked`` and the buffer's group keys.
+    static func blocks(_ policy: PolicyHit?) -> Bool {
+        guard let p = policy else { return false }
         return p.action != "passthru" && p.action != "log"
     }
 }

@@ -302,7 +302,9 @@ struct AggregationState {
                 chain.append(i)
                 s = self.groups[i].previous
             }
-            for i in chain.reversed() { self.close(i) }
+            for i in chain.reversed() {
+                if let row = self.close(i) { self.due.append(row) }
+            }
             self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
         }
         let sameHash = self.index.updateValue(seq, forKey: q.key.hash) ?? -1
@@ -311,13 +313,14 @@ struct AggregationState {
         self.open += 1
     }
 
-    /// Closes the open group at `i`, queueing its row when it stands for any query.
-    private mutating func close(_ i: Int) {
+    /// Closes the open group at `i`; returns its row when it stands for any query (an immediate block's group
+    /// counts only the repeats after it).
+    private mutating func close(_ i: Int) -> Due? {
         self.unindex(i)
         self.groups[i].isOpen = false
         self.open -= 1
         let g = self.groups[i]
-        if g.count > 0 { self.due.append(Due(query: g.query, count: g.count, slowest: g.slowest)) }
+        return g.count > 0 ? Due(query: g.query, count: g.count, slowest: g.slowest) : nil
     }
 
     /// Moves every group opened at least `window` before `nowMicros` (with `all`, every group) to `out`.
@@ -326,11 +329,7 @@ struct AggregationState {
         while self.head < self.groups.count {
             if self.groups[self.head].isOpen {
                 guard all || nowMicros - self.groups[self.head].query.timestampMicros >= window else { break }
-                self.unindex(self.head)
-                self.groups[self.head].isOpen = false
-                self.open -= 1
-                let g = self.groups[self.head]
-                if g.count > 0 { out.append(Due(query: g.query, count: g.count, slowest: g.slowest)) }
+                if let row = self.close(self.head) { out.append(row) }
             }
             self.head += 1
         }
@@ -503,10 +502,7 @@ struct GroupKey: Equatable, Sendable {
     }
 
     /// True when a policy rule blocked the query (anything but passthru/log).
-    var blocked: Bool {
-        guard let p = self.policy else { return false }
-        return p.action != "passthru" && p.action != "log"
-    }
+    var blocked: Bool { QueryEvent.blocks(self.policy) }
 
     var subject: SubjectKey { SubjectKey(client: self.client, workloadKind: self.workloadKind, workloadID: self.workloadID) }
 

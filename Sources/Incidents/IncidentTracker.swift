@@ -1,4 +1,5 @@
 public import DNSPipeline
+import DNSWire
 import Metrics
 import Synchronization
 
@@ -125,6 +126,6 @@ public final class IncidentTracker: Sendable {
     private static func newID() -> String {
         var g = SystemRandomNumberGenerator()
         let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
-        return bytes.hexString
+        return Presentation.hex(bytes)
     }
 }

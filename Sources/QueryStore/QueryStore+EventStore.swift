@@ -94,18 +94,14 @@ extension QueryStore: EventStore {
 
     public func deleteEvents(olderThanMicros cutoffMicros: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.write("deleting events by age") { db in
-            try db.execute(
-                sql: "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_us < ? ORDER BY ts_us LIMIT ?)",
-                arguments: [cutoffMicros, limit])
+            try db.execute(sql: StoreSQL.deleteEventsByAge, arguments: [cutoffMicros, limit])
             return db.changesCount
         }
     }
 
     public func deleteEvents(upToID id: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.write("deleting events over the row cap") { db in
-            try db.execute(
-                sql: "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-                arguments: [id, limit])
+            try db.execute(sql: StoreSQL.deleteEventsUpToID, arguments: [id, limit])
             return db.changesCount
         }
     }
@@ -126,6 +122,14 @@ extension QueryStore: EventStore {
 
 /// Statements both backends run verbatim (`?` placeholders).
 package enum StoreSQL {
+    /// One retention chunk by age, oldest first. Arguments: the cutoff time, the chunk size.
+    package static let deleteEventsByAge =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_us < ? ORDER BY ts_us LIMIT ?)"
+
+    /// One retention chunk over the row cap, oldest first. Arguments: the highest id to delete, the chunk size.
+    package static let deleteEventsUpToID =
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)"
+
     /// A workload row is written in the same transaction as its first event, so one that no event refers to
     /// was orphaned by retention deletes. Arguments: the oldest remaining event's time, the chunk size.
     package static let pruneWorkloads = """
@@ -152,6 +156,14 @@ package enum StoreSQL {
                 THEN excluded.last_seen_us ELSE workloads.last_seen_us END
         RETURNING id
         """
+
+    /// The arguments of ``upsertWorkload`` for one of ``batchWorkloads(_:)``'s workloads.
+    package static func workloadValues(key: String, workload: Workload, first: Int64, last: Int64) -> [SQLValue] {
+        [
+            .text(key), .text(workload.kind.rawValue), .text(workload.id), .text(workload.name), SQLValue(workload.image),
+            .text(JSONText.encodeLabels(workload.labels)), .int(first), .int(last),
+        ]
+    }
 
     /// The event columns in insert order.
     package static let eventColumns = """

@@ -26,9 +26,8 @@ extension QueryStore {
             let upsert = try db.cachedStatement(sql: StoreSQL.upsertWorkload)
             for w in workloads {
                 upsert.arguments = StatementArguments(
-                    [.text(w.key), .text(w.workload.kind.rawValue), .text(w.workload.id), .text(w.workload.name),
-                        SQLValue(w.workload.image), .text(JSONText.encodeLabels(w.workload.labels)), .int(w.first),
-                        .int(w.last)].map(Self.databaseValue))
+                    StoreSQL.workloadValues(key: w.key, workload: w.workload, first: w.first, last: w.last)
+                        .map(Self.databaseValue))
                 guard let id = try Int64.fetchOne(upsert) else {
                     throw QueryStoreError(code: .writeFailed, message: "upserting workload \(w.key) returned no id")
                 }

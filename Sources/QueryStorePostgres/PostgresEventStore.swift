@@ -349,9 +349,7 @@ public final class PostgresEventStore: EventStore, SQLReader {
             for w in StoreSQL.batchWorkloads(events) {
                 let rows = try await self.run(
                     connection, StoreSQL.upsertWorkload,
-                    [.text(w.key), .text(w.workload.kind.rawValue), .text(w.workload.id), .text(w.workload.name),
-                        SQLValue(w.workload.image), .text(JSONText.encodeLabels(w.workload.labels)), .int(w.first),
-                        .int(w.last)])
+                    StoreSQL.workloadValues(key: w.key, workload: w.workload, first: w.first, last: w.last))
                 guard let id = rows.first?.int(0) else {
                     throw QueryStoreError(code: .writeFailed, message: "upserting workload \(w.key) returned no id")
                 }
@@ -386,16 +384,12 @@ public final class PostgresEventStore: EventStore, SQLReader {
 
     public func deleteEvents(olderThanMicros cutoffMicros: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.deleted(
-            "deleting events by age",
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_us < ? ORDER BY ts_us LIMIT ?)",
-            [.int(cutoffMicros), .int(Int64(limit))])
+            "deleting events by age", StoreSQL.deleteEventsByAge, [.int(cutoffMicros), .int(Int64(limit))])
     }
 
     public func deleteEvents(upToID id: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.deleted(
-            "deleting events over the row cap",
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-            [.int(id), .int(Int64(limit))])
+            "deleting events over the row cap", StoreSQL.deleteEventsUpToID, [.int(id), .int(Int64(limit))])
     }
 
     public func newestEventID() async throws(QueryStoreError) -> Int64? {
