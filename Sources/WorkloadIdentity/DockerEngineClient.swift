@@ -3,7 +3,6 @@ import Foundation
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// A client of the Docker Engine API (v1.41) over its unix socket; Podman's `podman system service`
 /// speaks the same API.
@@ -17,8 +16,7 @@ public final class DockerEngineClient: Sendable {
     public let apiVersion: String
     /// Deadline of one ordinary request (not of the event stream, which has none).
     public let requestTimeout: Duration
-    private let client: HTTPClient
-    private let shutDown = Mutex(false)
+    private let client: OwnedHTTPClient
 
     /// The most bytes read from one ordinary response (a host with thousands of containers fits).
     static let maxResponseBytes = 64 << 20
@@ -37,27 +35,12 @@ public final class DockerEngineClient: Sendable {
         self.requestTimeout = requestTimeout
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(5)
-        self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
+        self.client = OwnedHTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
     }
 
     /// Closes the connections (idempotent; also done on release).
     public func shutdown() async {
-        guard self.markShutDown() else { return }
-        try? await self.client.shutdown()
-    }
-
-    /// True the first time: the HTTP client is shut down exactly once.
-    private func markShutDown() -> Bool {
-        self.shutDown.withLock { done in
-            defer { done = true }
-            return !done
-        }
-    }
-
-    deinit {
-        // AsyncHTTPClient traps when a client is released unshut (e.g. a startup error after this client was
-        // made): shut it down here when nobody did.
-        if self.markShutDown() { _ = self.client.shutdown() }
+        await self.client.shutdown()
     }
 
     /// Running containers (`GET /containers/json`).
@@ -109,7 +92,7 @@ public final class DockerEngineClient: Sendable {
         let response: HTTPClientResponse
         do {
             // The deadline only covers the response head: the stream itself may stay open forever.
-            response = try await self.client.execute(self.request(.GET, path), deadline: .now() + .hours(24 * 365))
+            response = try await self.client.http.execute(self.request(.GET, path), deadline: .now() + .hours(24 * 365))
         } catch {
             throw self.connectError(error, path)
         }
@@ -138,9 +121,8 @@ public final class DockerEngineClient: Sendable {
     private func send(_ method: HTTPMethod, _ path: String, timeout: Duration? = nil) async throws -> (Int, String) {
         let t = timeout ?? self.requestTimeout
         do {
-            let response = try await self.client.execute(self.request(method, path),
-                timeout: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000
-                    + t.components.attoseconds / 1_000_000_000))
+            let response = try await self.client.http.execute(self.request(method, path),
+                timeout: OwnedHTTPClient.timeAmount(t))
             let body = try await response.body.collect(upTo: Self.maxResponseBytes)
             return (Int(response.status.code), String(buffer: body))
         } catch let e as WorkloadIdentityError {

@@ -3,7 +3,6 @@ import Foundation
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 import NIOSSL
 
 /// A client of the Kubernetes API server for pods: list (with paging) and watch.
@@ -14,8 +13,7 @@ import NIOSSL
 public final class KubernetesClient: Sendable {
     /// Where and how it connects.
     public let connection: KubernetesConnection
-    private let client: HTTPClient
-    private let shutDown = Mutex(false)
+    private let client: OwnedHTTPClient
     private let requestTimeout: Duration
 
     /// Creates a client; nothing connects until the first request.
@@ -41,27 +39,12 @@ public final class KubernetesClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout.connect = .seconds(5)
-        self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
+        self.client = OwnedHTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
     }
 
     /// Closes the connections (idempotent; also done on release).
     public func shutdown() async {
-        guard self.markShutDown() else { return }
-        try? await self.client.shutdown()
-    }
-
-    /// True the first time: the HTTP client is shut down exactly once.
-    private func markShutDown() -> Bool {
-        self.shutDown.withLock { done in
-            defer { done = true }
-            return !done
-        }
-    }
-
-    deinit {
-        // AsyncHTTPClient traps when a client is released unshut (e.g. a startup error after this client was
-        // made): shut it down here when nobody did.
-        if self.markShutDown() { _ = self.client.shutdown() }
+        await self.client.shutdown()
     }
 
     /// Every pod in every namespace, and the resource version to watch from. Pages of `pageSize`.
@@ -76,7 +59,7 @@ public final class KubernetesClient: Sendable {
             let response: HTTPClientResponse
             let body: ByteBuffer
             do {
-                response = try await self.client.execute(self.request(path), timeout: Self.timeAmount(self.requestTimeout))
+                response = try await self.client.http.execute(self.request(path), timeout: OwnedHTTPClient.timeAmount(self.requestTimeout))
                 body = try await response.body.collect(upTo: 256 << 20)
             } catch {
                 throw self.connectError(error, path)
@@ -107,7 +90,7 @@ public final class KubernetesClient: Sendable {
             + "&resourceVersion=" + DockerEngineClient.percentEncode(resourceVersion)
         let response: HTTPClientResponse
         do {
-            response = try await self.client.execute(self.request(path), deadline: .now() + .hours(24 * 365))
+            response = try await self.client.http.execute(self.request(path), deadline: .now() + .hours(24 * 365))
         } catch {
             throw self.connectError(error, path)
         }
@@ -135,10 +118,6 @@ public final class KubernetesClient: Sendable {
     private func connectError(_ error: any Error, _ path: String) -> WorkloadIdentityError {
         WorkloadIdentityError(code: .connect, message: "cannot reach the Kubernetes API at \(self.connection.server) (\(path))",
             underlying: UnderlyingError(error))
-    }
-
-    static func timeAmount(_ d: Duration) -> TimeAmount {
-        .nanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
     }
 }
 

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import NIOCore
 import QueryStore
 import Testing
+import TestSupport
 @testable import WebConsole
 
 @Suite struct APIMutationTests {
@@ -117,7 +118,7 @@ import Testing
     func denyThenAllow() async throws {
         let f = try await APIFixture()
         defer { f.cleanUp() }
-        let listPath = f.directory + "/feed.txt"
+        let listPath = f.directory.file("feed.txt")
         try "evil.example\n".write(toFile: listPath, atomically: true, encoding: .utf8)
         let manager = PolicyManager(sources: [PolicySourceConfig(name: "feed", kind: .domains, location: listPath)],
             dataDirectory: nil, operatorRules: f.rules)
@@ -243,8 +244,8 @@ import Testing
             _ = try await send(client, .post, "/api/v1/quarantine", #"{"workload_key": "pod:42", "reason": "x"}"#)
             _ = try await send(client, .post, "/api/v1/rules/deny", #"{"domain": "evil.example"}"#)
         }
-        let quarantine = try QuarantineRegistry(path: f.directory + "/quarantine.json")
-        let rules = try OperatorRules(path: f.directory + "/operator-rules.json")
+        let quarantine = try QuarantineRegistry(path: f.directory.file("quarantine.json"))
+        let rules = try OperatorRules(path: f.directory.file("operator-rules.json"))
         let deps = APIDependencies(store: f.store, quarantine: quarantine, operatorRules: rules, now: { nowMicros })
         try await withAPI(deps) { client in
             let (_, q) = try await get(client, "/api/v1/quarantine")

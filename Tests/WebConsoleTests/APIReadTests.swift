@@ -7,6 +7,7 @@ import HummingbirdTesting
 import NIOCore
 import QueryStore
 import Testing
+import TestSupport
 @testable import WebConsole
 
 @Suite struct APIReadTests {
@@ -227,11 +228,11 @@ import Testing
     func feeds() async throws {
         let f = try await APIFixture()
         defer { f.cleanUp() }
-        let listPath = f.directory + "/block.txt"
+        let listPath = f.directory.file("block.txt")
         try "evil.example\nads.example\n".write(toFile: listPath, atomically: true, encoding: .utf8)
         let manager = PolicyManager(sources: [
             PolicySourceConfig(name: "local-block", kind: .domains, location: listPath),
-            PolicySourceConfig(name: "missing", kind: .domains, location: f.directory + "/nope.txt"),
+            PolicySourceConfig(name: "missing", kind: .domains, location: f.directory.file("nope.txt")),
         ], dataDirectory: nil)
         await manager.start()
         try await withAPI(f.dependencies(feeds: { await manager.status() })) { client in

@@ -9,6 +9,7 @@ import NIOCore
 import QueryStore
 import Synchronization
 import Testing
+import TestSupport
 @testable import WebConsole
 
 /// 2023-11-14T22:00:00Z, in microseconds: the start of every test timeline.
@@ -49,18 +50,17 @@ let timeline: [QueryEvent] = [
 
 /// A temporary data directory with a real on-disk query store filled through the insert path.
 final class APIFixture: Sendable {
-    let directory: String
+    let directory: TemporaryDirectory
     let store: QueryStore
     let quarantine: QuarantineRegistry
     let rules: OperatorRules
 
     init(events: [QueryEvent] = timeline) async throws {
-        self.directory = FileManager.default.temporaryDirectory.path + "/palisade-api-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
-        self.store = try QueryStore(path: self.directory + "/querylog.sqlite")
+        self.directory = try TemporaryDirectory(prefix: "palisade-api")
+        self.store = try QueryStore(path: self.directory.file("querylog.sqlite"))
         try await self.store.insert(events)
-        self.quarantine = try QuarantineRegistry(path: self.directory + "/quarantine.json")
-        self.rules = try OperatorRules(path: self.directory + "/operator-rules.json")
+        self.quarantine = try QuarantineRegistry(path: self.directory.file("quarantine.json"))
+        self.rules = try OperatorRules(path: self.directory.file("operator-rules.json"))
     }
 
     func dependencies(tokens: [APIToken] = [APIToken(name: "ops", secret: "s3cret-token")],
@@ -75,7 +75,7 @@ final class APIFixture: Sendable {
 
     func cleanUp() {
         try? self.store.close()
-        try? FileManager.default.removeItem(atPath: self.directory)
+        self.directory.remove()
     }
 }
 
