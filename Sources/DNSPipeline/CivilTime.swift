@@ -55,4 +55,43 @@ public enum CivilTime {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
     }
+
+    /// RFC 3339 UTC with microseconds, `2026-11-29T07:00:00.123456Z`: the one form the API, the console and the
+    /// JSON export print times in.
+    public static func rfc3339(micros: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        Self.appendRFC3339(micros: micros, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``rfc3339(micros:)``'s text as UTF-8 (for writers that build bytes).
+    public static func appendRFC3339(micros: Int64, to out: inout [UInt8]) {
+        let t = Self.fields(micros: micros)
+        func digits(_ v: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            // Years outside 0...9999 cannot come from a 64-bit microsecond clock in practice; wrap, never trap.
+            var v = max(0, v) % (divisor * 10)
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v / divisor))
+                v %= divisor
+                divisor /= 10
+            }
+        }
+        digits(t.year, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(t.month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(t.day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(t.hour, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(t.minute, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(t.second, 2)
+        out.append(UInt8(ascii: "."))
+        digits(t.micro, 6)
+        out.append(UInt8(ascii: "Z"))
+    }
 }

@@ -30,40 +30,7 @@ public enum EventJSON {
 
     /// RFC 3339 UTC with microseconds, `2026-11-29T07:00:00.123456Z`, from microseconds since the epoch.
     public static func time(micros: Int64) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(27)
-        Self.appendTime(micros: micros, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Appends ``time(micros:)``'s text as UTF-8.
-    static func appendTime(micros: Int64, to out: inout [UInt8]) {
-        let t = CivilTime.fields(micros: micros)
-        func digits(_ v: Int64, _ width: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            // Years outside 0...9999 cannot come from a 64-bit microsecond clock in practice; wrap, never trap.
-            var v = max(0, v) % (divisor * 10)
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v / divisor))
-                v %= divisor
-                divisor /= 10
-            }
-        }
-        digits(t.year, 4)
-        out.append(UInt8(ascii: "-"))
-        digits(t.month, 2)
-        out.append(UInt8(ascii: "-"))
-        digits(t.day, 2)
-        out.append(UInt8(ascii: "T"))
-        digits(t.hour, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(t.minute, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(t.second, 2)
-        out.append(UInt8(ascii: "."))
-        digits(t.micro, 6)
-        out.append(UInt8(ascii: "Z"))
+        CivilTime.rfc3339(micros: micros)
     }
 
     /// Appends one Event object and a newline to `bytes` (the exporter's write buffer).
@@ -217,7 +184,7 @@ struct JSONWriter {
     mutating func time(micros: Int64) {
         self.separate()
         self.bytes.append(UInt8(ascii: "\""))
-        EventJSON.appendTime(micros: micros, to: &self.bytes)
+        CivilTime.appendRFC3339(micros: micros, to: &self.bytes)
         self.bytes.append(UInt8(ascii: "\""))
     }
 

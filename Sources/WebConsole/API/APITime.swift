@@ -4,13 +4,7 @@ import DNSPipeline
 public enum APITime {
     /// `micros` (since the Unix epoch) as `2026-11-29T07:00:00.123456Z`.
     public static func format(_ micros: Int64) -> String {
-        let t = CivilTime.fields(micros: micros)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        return "\(pad(t.year, 4))-\(pad(t.month, 2))-\(pad(t.day, 2))T\(pad(t.hour, 2)):\(pad(t.minute, 2))"
-            + ":\(pad(t.second, 2)).\(pad(t.micro, 6))Z"
+        CivilTime.rfc3339(micros: micros)
     }
 
     /// Parses a time parameter: RFC 3339 (`2026-11-29T07:00:00Z`, optional fraction, `Z` or `±hh:mm`) or a
