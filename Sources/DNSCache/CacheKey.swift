@@ -10,8 +10,9 @@ public struct CacheKey: Hashable, Sendable {
     public let dnsClass: UInt16
     /// DNSSEC OK and Checking Disabled, packed.
     public let flags: UInt8
-    /// The key's hash, computed once: the shard choice and the shard's dictionary both need it, and hashing
-    /// the name's bytes twice per query showed up as the cache's largest cost on the hit path.
+    /// The key's hash, computed once: the shard choice and the shard's dictionary both need it. Hashing the
+    /// name element by element twice per query was the cache's largest single cost on the hit path (perf,
+    /// cached-hit mix, log off: the dictionary's `find` 3–4 % of the event loop, the whole lookup ~10 %).
     let precomputedHash: Int
 
     /// Builds the key for a question and the DO/CD bits.
