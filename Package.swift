@@ -107,6 +107,8 @@ let package = Package(
             dependencies: [
                 "DNSPipeline",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API GRDB links: the query-log writer binds its rows directly (QueryStore+Insert).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 public import DNSPipeline
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension QueryStore {
     /// Writes `events` in one transaction, recording (or refreshing) each event's workload first.
@@ -38,25 +39,57 @@ extension QueryStore {
         let placeholders = Array(repeating: "?", count: StoreSQL.eventColumnCount).joined(separator: ", ")
         let insert = try db.cachedStatement(
             sql: "INSERT INTO events (\(StoreSQL.eventColumns)) VALUES (\(placeholders))")
+        // Bound and stepped through SQLite's C API: GRDB's `StatementArguments` boxes each value in an existential
+        // and validates the argument list on every execution, which cost as much CPU per row as SQLite's own
+        // insert (perf, hit mix). The statement is GRDB's cached one, used only here, inside GRDB's transaction.
+        let raw = insert.sqliteStatement
         for event in events {
             let values = StoreSQL.eventValues(
                 event, workloadRef: event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
                 findings: event.findings.isEmpty ? nil : JSONText.encodeFindings(event.findings))
-            try insert.execute(arguments: StatementArguments(values.map(Self.argument)))
+            try RawInsert.run(raw, values, connection: db.sqliteConnection)
         }
     }
 }
 
-extension QueryStore {
-    /// One bound value, as the existential GRDB's `StatementArguments(_: [(any DatabaseValueConvertible)?])` takes:
-    /// its `[DatabaseValue]` initializer maps through a key path per value, which cost more per stored row than
-    /// SQLite's own insert (perf, hit mix).
-    static func argument(_ v: SQLValue) -> (any DatabaseValueConvertible)? {
-        switch v {
-        case .int(let i): i
-        case .text(let s): s
-        case .null: nil
+/// Binds and steps one prepared insert through SQLite's C API.
+enum RawInsert {
+    /// SQLite copies the bytes before `sqlite3_bind_text` returns (`SQLITE_TRANSIENT`, a C macro Swift cannot
+    /// import).
+    private static let transient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)
+
+    /// Binds `values` to parameters 1…n of `statement`, steps it once and resets it.
+    ///
+    /// - Throws: ``QueryStoreError`` `.writeFailed` with SQLite's message when binding or stepping fails.
+    static func run(_ statement: OpaquePointer?, _ values: [SQLValue], connection: OpaquePointer?) throws {
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
         }
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .int(let v): rc = sqlite3_bind_int64(statement, index, v)
+            case .null: rc = sqlite3_bind_null(statement, index)
+            case .text(var s):
+                rc = s.withUTF8 { bytes -> Int32 in
+                    // A nil pointer would bind NULL, not the empty string.
+                    guard let base = bytes.baseAddress else { return sqlite3_bind_text(statement, index, "", 0, Self.transient) }
+                    return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text(statement, index, $0, Int32(bytes.count), Self.transient)
+                    }
+                }
+            }
+            guard rc == SQLITE_OK else { throw Self.error("binding parameter \(index)", rc, connection) }
+        }
+        let rc = sqlite3_step(statement)
+        guard rc == SQLITE_DONE else { throw Self.error("inserting an event", rc, connection) }
+    }
+
+    private static func error(_ doing: String, _ rc: Int32, _ connection: OpaquePointer?) -> QueryStoreError {
+        let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "SQLite error"
+        return QueryStoreError(code: .writeFailed, message: "\(doing): \(message) (code \(rc))")
     }
 }
 
