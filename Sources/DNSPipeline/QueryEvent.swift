@@ -32,13 +32,18 @@ public struct QueryEvent: Sendable, Hashable, Codable {
     /// rcode and policy hit, within the query log's aggregation window; see ``QueryEventBuffer``). 1 when
     /// aggregation is off.
     public var count: Int
+    /// Other names the event stands for, in the order first asked: set when a rule covering a whole subtree
+    /// (`*.evil.example`) blocked the queries, which are then grouped by the rule rather than the name
+    /// (``QueryEventBuffer``). At most ``QueryEventBuffer/maxOtherNames``; ``qname`` is the first name asked.
+    public var otherNames: [String]
 
     /// Creates an event.
     public init(timestampMicros: Int64, clientIP: String, transport: String, workload: Workload?, qname: String,
         qtype: String, rcode: String, answers: [String], source: String, upstream: String?, policy: PolicyHit?,
-        findings: [Finding], latencyMicros: Int64, count: Int = 1)
+        findings: [Finding], latencyMicros: Int64, count: Int = 1, otherNames: [String] = [])
     {
         self.count = count
+        self.otherNames = otherNames
         self.timestampMicros = timestampMicros
         self.clientIP = clientIP
         self.transport = transport

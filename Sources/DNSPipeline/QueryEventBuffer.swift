@@ -49,7 +49,10 @@ public struct RawQueryEvent: Sendable {
 /// transport, workload, question, rcode, answer source and policy hit — arriving within the window
 /// become one event whose ``QueryEvent/count`` says how many there were (time: the first; latency: the
 /// slowest). Every query is still accounted for, but a container asking for the same name a thousand
-/// times a second costs one row a window instead of a thousand. Queries with detector findings are never
+/// times a second costs one row a window instead of a thousand. Queries blocked by a rule that covers a whole
+/// subtree (`*.evil.example`, `||evil.example^`) are grouped by the rule instead of the name: a DGA or a DNS
+/// tunnel asking for a new name under a blocked domain on every query costs one row per window, whose
+/// ``QueryEvent/otherNames`` keep the first ``maxOtherNames`` other names asked. Queries with detector findings are never
 /// folded. A client's first blocked query in a window is handed over at once (count 1), after the client's
 /// earlier groups, so alerts and the console see it without waiting and in order; everything after it folds
 /// as usual.
@@ -65,6 +68,8 @@ public final class QueryEventBuffer: Sendable {
     private let dropped = Counter(label: "palisade_querylog_buffer_dropped_total")
     private let depth = Gauge(label: "palisade_querylog_buffer_depth")
     private let folded = Counter(label: "palisade_querylog_folded_queries_total")
+    /// Most other names kept on a row grouped by its rule (see ``QueryEvent/otherNames``).
+    public static let maxOtherNames = 16
 
     /// Creates a buffer in front of `sinks`.
     ///
@@ -129,6 +134,7 @@ public final class QueryEventBuffer: Sendable {
                 if let i = s.find(key) {
                     s.groups[i].count += 1
                     if latencyMicros > s.groups[i].slowest { s.groups[i].slowest = latencyMicros }
+                    if key.byRule { s.groups[i].note(key.name) }
                     s.folded += 1
                     return true
                 }
@@ -182,7 +188,8 @@ public final class QueryEventBuffer: Sendable {
                 lastClient = item.query.key.client
                 lastClientText = item.query.key.client.description
             }
-            let e = item.query.event(clientText: lastClientText, count: item.count, latencyMicros: item.slowest)
+            let e = item.query.event(clientText: lastClientText, count: item.count, latencyMicros: item.slowest,
+                name: item.name, otherNames: item.otherNames)
             var accepted = false
             for s in self.sinks where s.emit(e) { accepted = true }
             guard accepted else {
@@ -308,8 +315,9 @@ struct AggregationState {
             self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
         }
         let sameHash = self.index.updateValue(seq, forKey: q.key.hash) ?? -1
+        // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
         self.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
-            previous: previous, sameHash: sameHash, isOpen: true))
+            previous: previous, sameHash: sameHash, isOpen: true, name: immediate ? nil : q.key.name))
         self.open += 1
     }
 
@@ -320,7 +328,8 @@ struct AggregationState {
         self.groups[i].isOpen = false
         self.open -= 1
         let g = self.groups[i]
-        return g.count > 0 ? Due(query: g.query, count: g.count, slowest: g.slowest) : nil
+        return g.count > 0
+            ? Due(query: g.query, count: g.count, slowest: g.slowest, name: g.name, otherNames: g.otherNames) : nil
     }
 
     /// Moves every group opened at least `window` before `nowMicros` (with `all`, every group) to `out`.
@@ -364,6 +373,23 @@ struct Group {
     /// Sequence number of an older open group whose key has the same hash (-1: none).
     var sameHash: Int
     var isOpen: Bool
+    /// The name of the first query the row stands for (nil: none yet, an immediate block's group).
+    var name: DomainName?
+    /// Other names asked, for a group keyed by its rule (``GroupKey/byRule``); at most
+    /// ``QueryEventBuffer/maxOtherNames``.
+    var otherNames: [DomainName] = []
+
+    /// Notes the name of a repeat of a group keyed by its rule.
+    mutating func note(_ asked: DomainName) {
+        guard let first = self.name else {
+            self.name = asked
+            return
+        }
+        guard self.otherNames.count < QueryEventBuffer.maxOtherNames, asked != first,
+            !self.otherNames.contains(asked)
+        else { return }
+        self.otherNames.append(asked)
+    }
 }
 
 /// A row ready to be built.
@@ -371,6 +397,9 @@ struct Due {
     var query: LoggedQuery
     var count: Int
     var slowest: Int64
+    /// The row's name when it is not the first query's (see ``Group/name``).
+    var name: DomainName? = nil
+    var otherNames: [DomainName] = []
 }
 
 /// What the log keeps of the first query of a group: the key, plus what only its row needs. No copy of the query
@@ -407,7 +436,9 @@ struct LoggedQuery: Sendable {
     }
 
     /// The row, standing for `count` queries whose slowest took `latencyMicros`.
-    func event(clientText: String? = nil, count: Int = 1, latencyMicros: Int64? = nil) -> QueryEvent {
+    func event(clientText: String? = nil, count: Int = 1, latencyMicros: Int64? = nil, name: DomainName? = nil,
+        otherNames: [DomainName] = []) -> QueryEvent
+    {
         var answers: [String] = []
         let records: [ResourceRecord]
         switch self.answers {
@@ -418,11 +449,11 @@ struct LoggedQuery: Sendable {
         return QueryEvent(
             timestampMicros: self.timestampMicros, clientIP: clientText ?? self.key.client.description,
             transport: self.key.transport.rawValue, workload: self.workload,
-            qname: self.key.name.lowercased.description, qtype: self.key.type.description,
+            qname: (name ?? self.key.name).lowercased.description, qtype: self.key.type.description,
             rcode: self.key.rcode == GroupKey.noReply ? "DROP" : ResponseCode(rawValue: self.key.rcode).description,
             answers: answers, source: GroupKey.sourceLabels[Int(self.key.source)], upstream: self.upstream,
             policy: self.key.policy, findings: self.findings, latencyMicros: latencyMicros ?? self.latencyMicros,
-            count: count)
+            count: count, otherNames: otherNames.map { $0.lowercased.description })
     }
 }
 
@@ -447,6 +478,9 @@ struct GroupKey: Equatable, Sendable {
     /// own field.
     let source: UInt8
     let policy: PolicyHit?
+    /// True when a rule covering a whole subtree blocked the query: the group is the rule's, whatever name under
+    /// it was asked, and `name` (the first one's) takes no part in the hash or in equality.
+    let byRule: Bool
     /// Everything above, hashed.
     let hash: Int
 
@@ -478,9 +512,15 @@ struct GroupKey: Equatable, Sendable {
         case .synthesized: self.source = 5; self.policy = nil
         case .failure: self.source = 6; self.policy = nil
         }
+        if let p = self.policy, QueryEvent.blocks(p) {
+            let rule = p.rule.utf8
+            self.byRule = rule.first == UInt8(ascii: "*") || (rule.count > 2 && rule.starts(with: "||".utf8))
+        } else {
+            self.byRule = false
+        }
         var h = Hasher()
         h.combine(self.client)
-        h.combine(self.name)
+        if !self.byRule { h.combine(self.name) }
         // The small fields in one word: each `combine` is a round of the hasher.
         let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
             | UInt64(Self.ordinal(self.transport)) << 16
@@ -508,7 +548,8 @@ struct GroupKey: Equatable, Sendable {
 
     static func == (a: GroupKey, b: GroupKey) -> Bool {
         a.hash == b.hash && a.client == b.client && a.type == b.type && a.rcode == b.rcode && a.source == b.source
-            && a.transport == b.transport && a.name == b.name && a.workloadKind == b.workloadKind
+            && a.transport == b.transport && a.byRule == b.byRule && (a.byRule || a.name == b.name)
+            && a.workloadKind == b.workloadKind
             && a.workloadID == b.workloadID && a.policy == b.policy
     }
 }

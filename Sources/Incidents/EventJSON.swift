@@ -75,6 +75,8 @@ public enum EventJSON {
         w.int(e.latencyMicros)
         w.key("count")
         w.int(Int64(e.count))
+        w.key("other_names")
+        w.array(e.otherNames) { w, n in w.string(Self.name(n)) }
         w.close()
     }
 

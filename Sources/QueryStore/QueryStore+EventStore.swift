@@ -168,11 +168,12 @@ package enum StoreSQL {
     /// The event columns in insert order.
     package static let eventColumns = """
         ts_us, client_ip, transport, workload_ref, qname, qname_rev, qtype, rcode, answers, source, upstream,
-        policy_source, policy_rule, policy_action, policy_trigger, blocked, findings, latency_us, query_count
+        policy_source, policy_rule, policy_action, policy_trigger, blocked, findings, latency_us, query_count,
+        other_names
         """
 
     /// Number of ``eventColumns``.
-    package static let eventColumnCount = 19
+    package static let eventColumnCount = 20
 
     /// The values of one event's row, in ``eventColumns`` order; `workloadRef` is its workload's row id.
     package static func eventValues(_ event: QueryEvent, workloadRef: Int64?, findings: String?) -> [SQLValue] {
@@ -185,6 +186,7 @@ package enum StoreSQL {
             SQLValue(event.upstream), SQLValue(policy?.source), SQLValue(policy?.rule), SQLValue(policy?.action),
             SQLValue(policy?.trigger), .int(event.blocked ? 1 : 0), SQLValue(findings), .int(event.latencyMicros),
             .int(Int64(max(event.count, 1))),
+            SQLValue(event.otherNames.isEmpty ? nil : JSONText.encode(event.otherNames.map(StoredName.normalize))),
         ]
     }
 

@@ -113,7 +113,7 @@ package enum EventQueries {
         let columns = """
             SELECT e.id, e.ts_us, e.client_ip, e.transport, w.key, e.qname, e.qtype, e.rcode, e.answers,
                 e.source, e.upstream, e.policy_source, e.policy_rule, e.policy_action, e.policy_trigger, e.findings,
-                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels, e.query_count
+                e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels, e.query_count, e.other_names
             FROM events e
             LEFT JOIN workloads w ON w.id = e.workload_ref
             """
@@ -434,7 +434,7 @@ package enum EventQueries {
             workload: workload, qname: row.text(5) ?? "", qtype: row.text(6) ?? "", rcode: row.text(7) ?? "",
             answers: JSONText.decodeStrings(row.text(8)), source: row.text(9) ?? "", upstream: row.text(10),
             policy: policy, findings: JSONText.decodeFindings(row.text(15)), latencyMicros: row.int(16) ?? 0,
-            count: Int(row.int(22) ?? 1))
+            count: Int(row.int(22) ?? 1), otherNames: JSONText.decodeStrings(row.text(23)))
         return StoredEvent(id: row.int(0) ?? 0, workloadKey: workload == nil ? nil : key, event: event)
     }
 

@@ -8,7 +8,7 @@ import GRDB
 /// whatever GRDB version builds it. The reasons for each column and index are in docs/storage.md.
 extension QueryStore {
     /// Migration names, in order. Tests check that a fresh and a reopened database report exactly these.
-    package static let migrationNames = ["v1-events", "v2-actions", "v3-query-count"]
+    package static let migrationNames = ["v1-events", "v2-actions", "v3-query-count", "v4-other-names"]
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -109,6 +109,13 @@ extension QueryStore {
             try db.execute(sql: "CREATE INDEX events_workload_ts ON events (workload_ref, ts_us, query_count)")
             try db.execute(sql: "DROP INDEX events_blocked_ts")
             try db.execute(sql: "CREATE INDEX events_blocked_ts ON events (ts_us, query_count) WHERE blocked = 1")
+        }
+
+        // Queries blocked by a rule covering a subtree are grouped by the rule (QueryEventBuffer): a row then stands
+        // for several names, its `qname` the first. The others (at most 16) are kept as a JSON array; NULL when none.
+        // Not indexed: a name search finds such a row by its first name or by a search under the rule's domain.
+        migrator.registerMigration("v4-other-names") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN other_names TEXT")
         }
 
         return migrator

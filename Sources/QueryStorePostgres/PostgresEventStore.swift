@@ -46,7 +46,7 @@ public struct PostgresStoreConfiguration: Sendable, Equatable {
 /// batch inserts as multi-row `INSERT`s (one round trip per 500 events).
 public final class PostgresEventStore: EventStore, SQLReader {
     /// The schema migrations, in order (the same names as SQLite's).
-    public static let migrationNames = ["v1-events", "v2-actions", "v3-query-count"]
+    public static let migrationNames = ["v1-events", "v2-actions", "v3-query-count", "v4-other-names"]
 
     private let client: PostgresClient
     private let runner: Task<Void, Never>
@@ -296,6 +296,7 @@ public final class PostgresEventStore: EventStore, SQLReader {
                 "CREATE INDEX events_blocked_ts ON events (ts_us, query_count) WHERE blocked = 1",
             ]
         ),
+        ("v4-other-names", ["ALTER TABLE events ADD COLUMN other_names TEXT"]),
     ]
 
     private func migrate() async throws(QueryStoreError) {

@@ -87,14 +87,14 @@ import Testing
         #expect(sink.events.withLock { $0.reduce(0) { $0 + $1.count } } == 5)
     }
 
-    @Test("A block storm from one client costs a row per name per window; only its first block is immediate")
+    @Test("A block storm on exact rules costs a row per name per window; only its first block is immediate")
     func blockStorm() throws {
         let sink = CollectingSink()
         let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
         let t0: Int64 = 1_700_000_000 * Self.second
         for round in 0..<10 {
             for i in 0..<100 {
-                buffer.record(try self.raw("x\(i).dga.example.", at: t0 + Int64(round * 100 + i), blockedBy: "*.dga.example"))
+                buffer.record(try self.raw("x\(i).dga.example.", at: t0 + Int64(round * 100 + i), blockedBy: "x\(i).dga.example"))
             }
         }
         #expect(buffer.drain(nowMicros: t0 + 1_000) == 1, "only the first block is handed over at once")
@@ -105,6 +105,53 @@ import Testing
         // A new window: the client's next block is immediate again.
         buffer.record(try self.raw("y.dga.example.", at: t0 + 4 * Self.second, blockedBy: "*.dga.example"))
         #expect(buffer.drain(nowMicros: t0 + 4 * Self.second + 1) == 1)
+    }
+
+    @Test("Blocks by a rule covering a subtree fold by the rule: one row per window keeps the first other names",
+        arguments: ["*.dga.example", "||dga.example^"])
+    func wildcardBlocksFoldByRule(rule: String) throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for i in 0..<1_000 {
+            // Every name is new, as a DGA's or a tunnel's are; every tenth one repeats an earlier name.
+            let n = i % 10 == 9 ? i - 5 : i
+            buffer.record(try self.raw("x\(n).dga.example.", at: t0 + Int64(i), blockedBy: rule))
+        }
+        buffer.record(try self.raw("x1.dga.example.", from: "10.0.0.7", at: t0 + 2_000, blockedBy: rule))
+        #expect(buffer.drain(nowMicros: t0 + 2_001) == 2, "each client's first block is handed over at once")
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 1, "the rest of the storm is one row")
+        let events = sink.events.withLock { $0 }
+        #expect(events.count == 3)
+        #expect(events.reduce(0) { $0 + $1.count } == 1_001, "every query is accounted for")
+        let storm = try #require(events.last)
+        #expect(storm.count == 999 && storm.clientIP == "10.0.0.5" && storm.policy?.rule == rule)
+        #expect(storm.qname == "x1.dga.example.", "the row is named after its first query")
+        // x9 is never asked: the tenth query repeats x4.
+        #expect(storm.otherNames == (2..<19).filter { $0 != 9 }.map { "x\($0).dga.example." }, "at most 16, no repeats")
+        #expect(events[0].otherNames.isEmpty && events[0].qname == "x0.dga.example.")
+    }
+
+    @Test("Blocks by exact rules, by quarantine and unblocked answers are never folded across names")
+    func onlySubtreeBlocksFoldByRule() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let quarantine = PolicyHit(source: "quarantine", rule: "container:abc", action: "refused", trigger: "workload")
+        let watch = PolicyHit(source: "urlhaus", rule: "*.dga.example", action: "log", trigger: "qname")
+        for i in 0..<5 {
+            let q = Query(message: try TestMessages.query("q\(i).example."),
+                client: ClientInfo(address: try #require(IPAddress("10.0.0.8")), transport: .udp))
+            for hit in [quarantine, watch] {
+                buffer.record(RawQueryEvent(timestampMicros: t0 + Int64(i), query: q, workload: nil,
+                    resolution: Resolution.rcode(.refused, for: q, source: .policy(hit)), latency: .microseconds(5)))
+            }
+            buffer.record(try self.raw("w\(i).example.", at: t0 + Int64(i)))
+        }
+        buffer.drain(nowMicros: t0 + 3 * Self.second)
+        let events = sink.events.withLock { $0 }
+        #expect(events.count == 15, "a row per name for the quarantine, the watch-only rule and the cache answers")
+        #expect(events.allSatisfy { $0.otherNames.isEmpty && $0.count == 1 })
     }
 
     @Test("Different workloads behind one address are never folded together")

@@ -22,7 +22,7 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(Set(object.keys) == [
             "id", "time", "client_ip", "transport", "workload", "qname", "qtype", "rcode", "answers", "source",
-            "upstream", "policy", "blocked", "findings", "latency_us", "count",
+            "upstream", "policy", "blocked", "findings", "latency_us", "count", "other_names",
         ])
         #expect(object["id"] as? Int == 42)
         #expect(object["time"] as? String == "2026-11-29T07:00:00.000000Z")

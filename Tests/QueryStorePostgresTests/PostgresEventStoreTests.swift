@@ -78,7 +78,7 @@ struct PostgresEventStoreTests {
             let (first, second) = try await (a, b)
             #expect(try await first.appliedMigrations() == PostgresEventStore.migrationNames)
             #expect(try await second.appliedMigrations() == PostgresEventStore.migrationNames)
-            #expect(try await pg.psql("SELECT COUNT(*) FROM palisade_migrations", database: db) == "3")
+            #expect(try await pg.psql("SELECT COUNT(*) FROM palisade_migrations", database: db) == "\(PostgresEventStore.migrationNames.count)")
             // The name index compares bytewise, as SQLite does: the subdomain ranges depend on it.
             #expect(try await pg.psql(
                 "SELECT collation_name FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'qname_rev'",

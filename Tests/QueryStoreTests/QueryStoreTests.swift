@@ -81,16 +81,18 @@ import Testing
     func roundTrip() async throws {
         let store = try QueryStore.inMemory()
         let web = container("c0ffee", name: "web", labels: ["app": "shop", "tier": "front"])
-        let event = makeEvent(
+        var event = makeEvent(
             at: baseMicros + 42, ip: "192.0.2.7", workload: web, qname: "Evil.Example.", qtype: "TXT",
             rcode: "NXDOMAIN", answers: ["\"quoted\\\" text\"", "line\nbreak"], source: "policy", upstream: nil,
             policy: blockHit, findings: [Finding(detector: "dga", score: 0.93, detail: "entropy 4.1", enforced: true)],
             latencyMicros: 777)
+        event.otherNames = ["A.Evil.Example.", "b.evil.example."]
         try await store.insert([event])
         let page = try await store.search(EventFilter())
         let stored = try #require(page.events.first)
         var expected = event
         expected.qname = "evil.example"
+        expected.otherNames = ["a.evil.example", "b.evil.example"]
         #expect(stored.event == expected)
         #expect(stored.workloadKey == "container:c0ffee")
         #expect(stored.event.blocked)

@@ -26,7 +26,7 @@ import TestSupport
             let blocked = try #require(events.first { $0["qname"] as? String == "b.evil.example" })
             #expect(Set(blocked.keys) == [
                 "id", "time", "client_ip", "transport", "workload", "qname", "qtype", "rcode", "answers", "source",
-                "upstream", "policy", "blocked", "findings", "latency_us", "count",
+                "upstream", "policy", "blocked", "findings", "latency_us", "count", "other_names",
             ])
             #expect(blocked["time"] as? String == "2023-11-14T22:20:00.000000Z")
             #expect(blocked["blocked"] as? Bool == true)

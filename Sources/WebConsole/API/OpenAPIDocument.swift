@@ -253,6 +253,8 @@ enum OpenAPIDocument {
                 ("upstream", type("string", nullable: true)), ("policy", nullable("PolicyHit")),
                 ("blocked", type("boolean")), ("findings", array(ref("Finding"))), ("latency_us", type("integer")),
                 ("count", type("integer")),
+                ("other_names", array(type("string"),
+                    "other names the event stands for when a rule covering a subtree blocked them (at most 16)")),
             ])),
             ("EventPage", object([
                 ("events", array(ref("Event"))),

@@ -270,9 +270,16 @@ extension ConsoleController {
                 e.count > 1 ? " <span class=\"count\" title=\"identical queries folded into one log entry\">×\(e.count)</span>" : ""
             let answers: ConsoleHTML =
                 e.answers.isEmpty ? "" : "<br><span class=\"muted qname\">\(e.answers.prefix(3).joined(separator: ", "))</span>"
+            // A row grouped by the rule that blocked it stands for several names: show them, they are the evidence
+            // (a DGA's guesses, a tunnel's payload).
+            var others: ConsoleHTML = ""
+            if !e.otherNames.isEmpty {
+                let names = e.otherNames.joined(separator: ", ")
+                others = "<br><span class=\"muted qname other-names\" title=\"blocked by the same rule\">also: \(names)</span>"
+            }
             out += """
                 <tr\(rowClass)><td>\(ConsoleLayout.time(e.timestampMicros))</td>\(sender)\
-                <td><span class="qname">\(e.qname)</span>\(repeated)\(answers)</td><td>\(e.qtype)</td><td>\(result)</td>\
+                <td><span class="qname">\(e.qname)</span>\(repeated)\(answers)\(others)</td><td>\(e.qtype)</td><td>\(result)</td>\
                 <td>\(policy)</td><td class="num">\(Self.latency(e.latencyMicros))</td></tr>
                 """
         }

@@ -52,6 +52,7 @@ enum APIDTO {
             "findings": .array(findings),
             "latency_us": .int(ev.latencyMicros),
             "count": .int(Int64(ev.count)),
+            "other_names": .array(ev.otherNames.map { .string($0) }),
         ]
     }
 
