@@ -85,8 +85,10 @@ final class QueryLogComponents: Sendable {
         if sinks.isEmpty {
             self.buffer = nil
         } else {
+            // A first block hands over the client's latest groups ahead of it: as many as an incident shows.
             let buffer = QueryEventBuffer(sinks: sinks,
-                aggregationWindow: .milliseconds(c.queryLog.aggregateWindowMs))
+                aggregationWindow: .milliseconds(c.queryLog.aggregateWindowMs),
+                blockContext: incidents.webhooks.isEmpty ? 20 : incidents.lastQueries)
             self.buffer = buffer
             // Registered after the sinks: it stops first and hands its last events to them.
             services.append(QueryEventBufferService(buffer: buffer))

@@ -154,6 +154,21 @@ import Testing
         #expect(events.allSatisfy { $0.otherNames.isEmpty && $0.count == 1 })
     }
 
+    @Test("A first block hands over only the client's latest groups ahead of it; older ones close with the window")
+    func blockContextIsBounded() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2), blockContext: 5)
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for i in 0..<100 { buffer.record(try self.raw("n\(i).example.", at: t0 + Int64(i))) }
+        buffer.record(try self.raw("evil.example.", at: t0 + 100, blockedBy: "evil.example"))
+        #expect(buffer.drain(nowMicros: t0 + 101) == 6)
+        #expect(sink.events.withLock { $0.map(\.qname) } == (95..<100).map { "n\($0).example." } + ["evil.example."])
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 95)
+        let events = sink.events.withLock { $0 }
+        #expect(Set(events.map(\.qname)).count == 101, "every group is handed over once")
+        #expect(events.reduce(0) { $0 + $1.count } == 101)
+    }
+
     @Test("Different workloads behind one address are never folded together")
     func workloadsStayApart() throws {
         let sink = CollectingSink()
