@@ -220,7 +220,9 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     public var postgres: PostgresLogConfiguration?
     /// Identical queries (same client, workload, question, rcode, answer source and policy hit) within
     /// this many milliseconds become one logged event with a count; 0 logs every query as its own event.
-    /// Blocked queries are logged at once and their repeats folded. Default 2000.
+    /// Blocked queries are logged at once and their repeats folded; blocks by a rule covering a subtree fold by
+    /// the rule. Default 10000: the benchmark's cached mix lost 20–24 % of its throughput to the log at 2000 and
+    /// 5–11 % at 10000 (BENCHMARKS.md); blocks and detector findings are handed over at once whatever the window.
     public var aggregateWindowMs: Int
 
     /// Defaults as documented.
@@ -228,7 +230,7 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         self.store = true
         self.jsonOutput = nil
         self.sqlite = QueryStoreConfiguration()
-        self.aggregateWindowMs = 2_000
+        self.aggregateWindowMs = 10_000
         self.backend = "sqlite"
         self.postgres = nil
     }
@@ -238,7 +240,7 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         self.store = try c.decodeIfPresent(Bool.self, forKey: .store) ?? true
         self.jsonOutput = try c.decodeIfPresent(String.self, forKey: .jsonOutput)
         self.sqlite = try c.decodeIfPresent(QueryStoreConfiguration.self, forKey: .sqlite) ?? QueryStoreConfiguration()
-        self.aggregateWindowMs = try c.decodeIfPresent(Int.self, forKey: .aggregateWindowMs) ?? 2_000
+        self.aggregateWindowMs = try c.decodeIfPresent(Int.self, forKey: .aggregateWindowMs) ?? 10_000
         self.backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? "sqlite"
         self.postgres = try c.decodeIfPresent(PostgresLogConfiguration.self, forKey: .postgres)
         guard self.backend == "sqlite" || self.backend == "postgres" else {

@@ -39,6 +39,7 @@ struct KillNineTests {
             let config = """
                 queryLog:
                   store: true
+                  aggregateWindowMs: 2000
                   sqlite:
                     batchSize: \(Self.batchSize)
                     flushIntervalMilliseconds: 100
@@ -61,7 +62,7 @@ struct KillNineTests {
 
             // Kill as soon as at most one batch is outstanding (see the type's comment).
             var last: (answered: Double, dropped: Double, written: Double)?
-            // Repeated queries are folded into one row per aggregation window (2 s by default), so the backlog
+            // Repeated queries are folded into one row per aggregation window (2 s here), so the backlog
             // falls to one batch only once the last window has closed.
             let ready = await Poll.until(timeout: .seconds(10), every: .milliseconds(2)) {
                 guard let m = try? await HTTPTestClient.get("/metrics", port: httpPort).body,

@@ -23,7 +23,7 @@ import Testing
 
     @Test("The query log's aggregation window defaults to 2 s, can be turned off, and rejects a negative value")
     func aggregationWindow() throws {
-        #expect(try ConfigurationLoader.load(path: nil, environment: [:]).queryLog.aggregateWindowMs == 2_000)
+        #expect(try ConfigurationLoader.load(path: nil, environment: [:]).queryLog.aggregateWindowMs == 10_000)
         let off = try ConfigurationLoader.load(path: nil, environment: ["PALISADE_QUERY_LOG__AGGREGATE_WINDOW_MS": "0"])
         #expect(off.queryLog.aggregateWindowMs == 0)
         try self.withFile("queryLog:\n  aggregateWindowMs: -5\n") { path in
