@@ -114,7 +114,10 @@ struct JSONExportTests {
             let nsd = r.keep(try await NSDServer.start(zones: [exampleZone()]))
             let dir = try r.directory(prefix: "palisade-export")
             let path = dir.file("events.jsonl")
+            // A short aggregation window: the default (10 s) would hold the unblocked queries that long.
             let palisade = r.keep(try await PalisadeProcess.start(config: """
+                queryLog:
+                  aggregateWindowMs: 200
                 export:
                   json: {path: "\(path)", flushIntervalMilliseconds: 20}
                 """, upstreams: ["127.0.0.1:\(nsd.port)"]))
