@@ -217,6 +217,13 @@ final class RuntimeFeedFetcher: IncrementalFeedFetcher {
         }
     }
 
+    /// A zone transfer's text comes from the zone the transfer keeps: fetching it would ask the primary for
+    /// its SOA again right after the transfer.
+    func heldText(_ location: String) async throws -> [UInt8] {
+        if ZoneTransferFetcher.handles(location), let text = await self.transfers.heldText(location) { return text }
+        return try await self.fetch(location)
+    }
+
     func shutdown() async {
         try? await self.client?.shutdown()
     }

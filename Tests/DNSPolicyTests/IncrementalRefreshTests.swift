@@ -5,14 +5,15 @@ import Foundation
 import Synchronization
 import Testing
 
-/// A fetcher that answers like a zone-transfer source: scripted updates for `fetchUpdate`, scripted whole
-/// texts for `fetch` (the fallback and the data directory's copy).
+/// A fetcher that answers like a zone-transfer source: scripted updates for `fetchUpdate`, a scripted whole
+/// text for `heldText` (the zone it keeps: the fallback, the merge and the data directory's copy) and `fetch`.
 final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
     private struct State {
         var updates: [Result<FeedUpdate, FeedFetchError>] = []
         var text: Result<[UInt8], FeedFetchError> = .failure(FeedFetchError("no text"))
         var asked: [UInt32?] = []
         var fetches = 0
+        var heldTexts = 0
     }
 
     private let state = Mutex(State())
@@ -22,8 +23,18 @@ final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
     func failText(_ why: String) { self.state.withLock { $0.text = .failure(FeedFetchError(why)) } }
     /// The serials `fetchUpdate` was asked for, in order.
     var asked: [UInt32?] { self.state.withLock { $0.asked } }
-    /// How many times the whole text was fetched.
+    /// How many times the whole text was fetched (asked of the source again).
     var fetches: Int { self.state.withLock { $0.fetches } }
+    /// How many times the text held was read.
+    var heldTexts: Int { self.state.withLock { $0.heldTexts } }
+
+    func heldText(_ location: String) async throws -> [UInt8] {
+        let r = self.state.withLock { s in
+            s.heldTexts += 1
+            return s.text
+        }
+        return try r.get()
+    }
 
     func fetchUpdate(_ location: String, since serial: UInt32?) async throws -> FeedUpdate {
         let next: Result<FeedUpdate, FeedFetchError>? = self.state.withLock { s in
@@ -101,7 +112,7 @@ final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
         fetcher.queue(.changes(fromSerial: 1, toSerial: 2, changes: try Self.records(["zzz.example CNAME ."]).map { .deleted($0) }))
         fetcher.setText(Self.zone(2, ["c.example CNAME ."]))
         let status = await manager.refresh("rpz")
-        #expect(fetcher.fetches == 1)
+        #expect(fetcher.heldTexts == 1 && fetcher.fetches == 0, "the text the update left, not a second request")
         #expect(status?.serial == 2)
         #expect(status?.lastError == nil)
         #expect(self.decision(manager, "a.example.") == "-")
@@ -129,7 +140,7 @@ final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
         fetcher.setText(Self.zone(8, ["a.example CNAME .", "b.example CNAME ."]))
         let status = await manager.refresh("rpz")
         #expect(status?.serial == 8)
-        #expect(fetcher.fetches == 1)
+        #expect(fetcher.heldTexts == 1 && fetcher.fetches == 0)
         #expect(self.decision(manager, "b.example.") == "nxdomain")
     }
 
@@ -141,7 +152,8 @@ final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
         fetcher.queue(.changes(fromSerial: 1, toSerial: 2, changes: try Self.records(lines).map { .added($0) }))
         fetcher.setText(Self.zone(2, ["a.example CNAME ."] + lines))
         let status = await manager.refresh("rpz")
-        #expect(fetcher.fetches == 1, "the merge compiles the whole text once")
+        #expect(fetcher.heldTexts == 1, "the merge compiles the whole text once")
+        #expect(fetcher.fetches == 0, "the text is the one the update left: the primary is not asked again")
         #expect(status?.serial == 2)
         #expect(status?.ruleCount == lines.count + 1)
         let source = try #require(manager.engine.current.sources.first)
@@ -163,13 +175,13 @@ final class ScriptedIncrementalFetcher: IncrementalFeedFetcher, Sendable {
         fetcher.queue(.changes(fromSerial: 1, toSerial: 2, changes: try Self.records(["b.example CNAME ."]).map { .added($0) }))
         fetcher.setText(Self.zone(2, ["a.example CNAME .", "b.example CNAME ."]))
         await manager.refresh("rpz")
-        #expect(fetcher.fetches == 0, "saved at start-up: the next save is not due yet")
+        #expect(fetcher.heldTexts == 0, "saved at start-up: the next save is not due yet")
         #expect(store.metadata(for: "rpz")?.serial == 1)
 
         clock.advance(PolicyManager.incrementalSaveInterval + 1)
         fetcher.queue(.unchanged)
         await manager.refresh("rpz")
-        #expect(fetcher.fetches == 1)
+        #expect(fetcher.heldTexts == 1 && fetcher.fetches == 0)
         #expect(store.metadata(for: "rpz")?.serial == 2)
         let saved = try String(contentsOfFile: store.feedPath(for: "rpz"), encoding: .utf8)
         #expect(saved.contains("b.example CNAME ."))

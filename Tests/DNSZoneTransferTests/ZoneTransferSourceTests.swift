@@ -70,6 +70,7 @@ import Testing
         let primary = try await ScriptedPrimary.start { zone.script($0) }
         defer { primary.stop() }
         let source = try Self.source(port: primary.port)
+        #expect(await source.heldText() == nil, "nothing is held before the first transfer")
 
         guard case .whole(let first) = try await source.fetchUpdate(since: nil) else {
             Issue.record("the first fetch must return the whole text")
@@ -87,6 +88,11 @@ import Testing
         }
         #expect(from == 1 && to == 2)
         #expect(changes == [.deleted(Self.a), .added(Self.c)])
+        // The text after the IXFR comes from the zone held: the primary is not asked anything more.
+        let asked = primary.received.count
+        let held = Self.text(try #require(await source.heldText()))
+        #expect(held.contains("\nnew.example 300 IN CNAME .\n") && !held.contains("\nevil.example 300 IN CNAME .\n"))
+        #expect(primary.received.count == asked)
         // Another caller holding another serial gets the whole text, rendered now.
         guard case .whole(let text) = try await source.fetchUpdate(since: 7) else {
             Issue.record("a caller at another serial must get the whole text")

@@ -182,8 +182,9 @@ public actor PolicyManager {
                     if await self.applyIncrementally(name, config, from: from, to: to, changes: changes) {
                         return self.status(of: name)
                     }
-                    // The changes did not fit the copy held: compile the whole text instead.
-                    body = try await self.fetcher.fetch(config.location)
+                    // The changes did not fit the copy held: compile the whole text instead (the fetcher's, as the
+                    // update just left it).
+                    body = try await incremental.heldText(config.location)
                 }
             } else {
                 body = try await self.fetcher.fetch(config.location)
@@ -328,7 +329,7 @@ public actor PolicyManager {
     /// Replaces an incrementally updated copy with a full compile of the current text (off the actor; the
     /// overlay keeps answering meanwhile), and saves it.
     private func merge(_ name: String, _ config: PolicySourceConfig) async {
-        guard let body = try? await self.fetcher.fetch(config.location),
+        guard let body = try? await self.textAfterUpdate(config.location),
             let held = self.states[name]?.compiled
         else { return }
         let outcome = await Self.detached { () throws(PolicyLoadError) -> (String, CompiledPolicySource) in
@@ -348,12 +349,21 @@ public actor PolicyManager {
         self.rebuildEngine()
     }
 
+    /// The whole text of a source the fetcher has just updated: what it holds, for an incremental fetcher (no
+    /// second request to the primary), else fetched again.
+    private func textAfterUpdate(_ location: String) async throws -> [UInt8] {
+        if let incremental = self.fetcher as? any IncrementalFeedFetcher {
+            return try await incremental.heldText(location)
+        }
+        return try await self.fetcher.fetch(location)
+    }
+
     /// Writes the whole text of an incrementally updated source to the data directory when its save is due.
     private func saveIfDue(_ name: String, _ config: PolicySourceConfig) async {
         guard let store = self.store, let state = self.states[name], state.unsaved else { return }
         let now = self.now()
         if let saved = state.savedAt, now.timeIntervalSince(saved) < Self.incrementalSaveInterval { return }
-        guard let body = try? await self.fetcher.fetch(config.location),
+        guard let body = try? await self.textAfterUpdate(config.location),
             var current = self.states[name], current.config == config, let compiled = current.compiled
         else { return }
         Self.saveCopy(body, hash: FeedStore.contentHash(body), of: compiled, config, to: store,

@@ -72,6 +72,13 @@ public final class ZoneTransferFetcher: NotifyAuthorizer {
         try await self.source(for: location).fetchUpdate(since: serial)
     }
 
+    /// The zone held for `location`, as master-file text, without contacting its primary (see
+    /// ``ZoneTransferSource/heldText()``); nil when nothing has been transferred from it yet.
+    public func heldText(_ location: String) async -> [UInt8]? {
+        guard let source = self.state.withLock({ $0.sources[location] }) else { return nil }
+        return await source.heldText()
+    }
+
     /// The source for `location`, created (and so known to NOTIFY) on first use.
     /// - Throws: ``ZoneTransferError`` `.badLocation` or `.unknownKey`.
     @discardableResult

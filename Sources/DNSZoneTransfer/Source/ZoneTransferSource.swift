@@ -135,6 +135,12 @@ public actor ZoneTransferSource {
         return .whole(self.currentText())
     }
 
+    /// The zone held now, as master-file text, without asking the primary anything: what the last
+    /// ``fetch()`` or ``fetchUpdate(since:)`` brought it up to. Nil before the first successful transfer.
+    public func heldText() -> [UInt8]? {
+        self.current == nil ? nil : self.currentText()
+    }
+
     private func bringUpToDate() async throws(ZoneTransferError) {
         if let running = self.inFlight { return try await Self.value(of: running) }
         let task = Task { () async throws -> Void in try await self.update() }
