@@ -93,6 +93,38 @@ struct BlockingTests {
         }
     }
 
+    @Test("a stream of new names below a wildcard rule is logged as the rule's rows, keeping the names asked")
+    func wildcardFloodIsGroupedByRule() async throws {
+        try await withDaemons { r in
+            let nsd = r.keep(try await NSDServer.start(zones: [Self.zone]))
+            let dir = try r.directory(prefix: "palisade-flood")
+            let rpz = try dir.write("threats.rpz", Self.rules)
+            let palisade = r.keep(try await PalisadeProcess.start(arguments: ["--rpz", rpz],
+                upstreams: ["127.0.0.1:\(nsd.port)"]))
+            // A DGA or a tunnel: a new name on every query, all below one blocked domain; one name comes twice.
+            let names = (0..<20).map { "n\($0).wild.example.org" } + ["n3.wild.example.org"]
+            for name in names {
+                let answer = try await DigClient.dig(name, port: palisade.dnsPort)
+                #expect(answer.status == "NXDOMAIN", "\(name): \(answer)")
+            }
+            // SIGTERM hands the open groups to the writer, which flushes before the process exits.
+            #expect(await palisade.terminate(), "palisade did not stop on SIGTERM:\n\(palisade.log)")
+            guard Requirements.sqlite3 else { return }
+            let out = try await ExternalTool.run("sqlite3", ["-readonly", "-separator", "|", palisade.queryLogPath,
+                "SELECT qname, query_count, IFNULL(other_names, '') FROM events "
+                    + "WHERE policy_rule = '*.wild.example.org' ORDER BY id"])
+            #expect(out.status == 0, "\(out)")
+            let rows = out.output.split(separator: "\n").map { $0.split(separator: "|", maxSplits: 2).map(String.init) }
+            // The first block is logged at once; the rest of the window is one row for the rule.
+            #expect(rows.count == 2, "\(rows)")
+            guard rows.count == 2, rows.allSatisfy({ $0.count == 3 }) else { return }
+            #expect(rows[0][0].hasPrefix("n0.wild.example.org") && rows[0][1] == "1" && rows[0][2] == "", "\(rows)")
+            #expect(rows[1][0].hasPrefix("n1.wild.example.org") && rows[1][1] == "20", "\(rows)")
+            let others = (2..<18).map { "\"n\($0).wild.example.org\"" }.joined(separator: ",")
+            #expect(rows[1][2] == "[\(others)]", "the next 16 distinct names, in order: \(rows[1][2])")
+        }
+    }
+
     /// Whether `answer` carries EDE 15 whose text names `names` (the source) and `rule`.
     static func ede15(_ answer: DigAnswer, names source: String, rule: String) -> Bool {
         answer.extendedErrors.contains { $0.hasPrefix("EDE: 15") && $0.contains(source) && $0.contains("rule \(rule)") }
