@@ -70,6 +70,9 @@ public final class QueryEventBuffer: Sendable {
     /// Rows waiting at the start of a drain: due, plus open groups (each will be a row).
     private let depth = Gauge(label: "palisade_querylog_buffer_depth")
     private let folded = Counter(label: "palisade_querylog_folded_queries_total")
+    /// How many of a client's latest groups a first block hands over ahead of it unless told otherwise: as many
+    /// as an incident shows by default (`incidents.lastQueries`).
+    public static let defaultBlockContext = 20
     /// Most other names kept on a row grouped by its rule (see ``QueryEvent/otherNames``).
     public static let maxOtherNames = 16
 
@@ -85,7 +88,7 @@ public final class QueryEventBuffer: Sendable {
     ///     window (an incident's "last queries"); older ones close with their generation. Bounded because the
     ///     work is done on the DNS path, under the lock: closing every group of a busy client took up to 17 ms.
     public init(sinks: [any QueryEventSink], capacity: Int = 65_536, aggregationWindow: Duration = .zero,
-        maxGroups: Int = 100_000, blockContext: Int = 20)
+        maxGroups: Int = 100_000, blockContext: Int = QueryEventBuffer.defaultBlockContext)
     {
         self.blockContext = max(0, blockContext)
         self.sinks = sinks
@@ -138,9 +141,9 @@ public final class QueryEventBuffer: Sendable {
         } else {
             ok = self.state.withLock { s -> Bool in
                 if let i = s.find(key) {
-                    s.groups[i].count += 1
-                    if latencyMicros > s.groups[i].slowest { s.groups[i].slowest = latencyMicros }
-                    if key.byRule { s.groups[i].note(key.name) }
+                    s.current.groups[i].count += 1
+                    if latencyMicros > s.current.groups[i].slowest { s.current.groups[i].slowest = latencyMicros }
+                    if key.byRule { s.current.groups[i].note(key.name) }
                     s.folded += 1
                     return true
                 }
@@ -253,47 +256,45 @@ public final class QueryEventBuffer: Sendable {
 /// with the log off). A group so covers the queries from its first one until its generation closes: at most
 /// one window.
 struct AggregationState {
-    /// Open groups by key hash; the value is the position in `groups` of the latest group with that hash, the start
-    /// of a chain of ``Group/sameHash`` links. Keyed by the precomputed hash so a lookup hashes an integer and copies
-    /// no key (a `[GroupKey: Int]` copied each probed key, retains included).
-    var index: [Int: Int] = [:]
-    /// The generation's groups in the order they were opened.
-    var groups: [Group] = []
-    /// Groups still open.
+    /// One generation's groups, their index and each subject's latest group.
+    struct Generation {
+        /// Open groups by key hash; the value is the position in `groups` of the latest group with that hash, the
+        /// start of a chain of ``Group/sameHash`` links. Keyed by the precomputed hash so a lookup hashes an integer
+        /// and copies no key (a `[GroupKey: Int]` copied each probed key, retains included).
+        var index: [Int: Int] = [:]
+        /// The groups in the order they were opened.
+        var groups: [Group] = []
+        /// The position of each subject's latest group: the start of its chain of `previous` links.
+        var subjects: [SubjectKey: Int] = [:]
+
+        /// Arrival time of the generation's first query; nil while it has none.
+        var start: Int64? { self.groups.first?.query.timestampMicros }
+    }
+
+    /// The generation groups open into.
+    var current = Generation()
+    /// The storage of the generation before last, emptied outside the lock and swapped in at the next rotation, so
+    /// the DNS path does not regrow (reallocate, rehash) the arrays and the index from nothing under the lock.
+    var spare = Generation()
+    /// Groups of `current` still open.
     var open = 0
     /// Rows ready to be built and handed over, in order.
     var due: [Due] = []
-    /// The position of each subject's latest group in this generation: the start of its chain of `previous` links.
-    var latestBySubject: [SubjectKey: Int] = [:]
     /// When each client's latest block was handed over at once.
     var lastImmediateBlock: [SubjectKey: Int64] = [:]
     /// Repeats folded since the last drain.
     var folded = 0
-    /// Arrival time of the generation's first query; nil while it has none.
-    var generationStart: Int64?
-    /// The storage of the generation before last, emptied outside the lock and swapped in at the next rotation, so
-    /// the DNS path never grows (rehashes, copies) the arrays and the index from scratch under the lock: their
-    /// growth had cost up to 8 ms holds on the blocked mix.
-    var spare = Generation()
-
-    /// A closed generation, taken out from under the lock.
-    struct Generation {
-        var groups: [Group] = []
-        var index: [Int: Int] = [:]
-        var subjects: [SubjectKey: Int] = [:]
-    }
 
     /// The position in `groups` of the open group for `key`.
     func find(_ key: GroupKey) -> Int? {
-        guard let first = self.index[key.hash] else { return nil }
-        // Compared in place through the buffer: `groups[i].query.key == key` copied the stored key (retains).
-        return self.groups.withUnsafeBufferPointer { groups -> Int? in
+        guard let first = self.current.index[key.hash] else { return nil }
+        return self.current.groups.withUnsafeBufferPointer { groups -> Int? in
             guard let base = groups.baseAddress else { return nil }
             var i = first
             while i >= 0 {
-                // Field by field through the pointer, scalars first: passing the stored key whole to `==` (or
-                // calling a method on it) materialized a copy of it, six retains and releases: 3 % of the event
-                // loop on the blocked mix (perf).
+                // Field by field through the pointer, scalars first: passing the stored key whole to a comparison
+                // (or calling a method on it) materialized a copy of it, six retains and releases: 3 % of the
+                // event loop on the blocked mix (perf).
                 let stored = base + i
                 if stored.pointee.query.key.hash == key.hash && stored.pointee.query.key.type == key.type
                     && stored.pointee.query.key.rcode == key.rcode && stored.pointee.query.key.source == key.source
@@ -314,30 +315,31 @@ struct AggregationState {
 
     /// Removes the group at `i` (open) from the hash chains.
     private mutating func unindex(_ i: Int) {
-        let h = self.groups[i].query.key.hash
-        let next = self.groups[i].sameHash
-        guard let first = self.index[h] else { return }
+        let h = self.current.groups[i].query.key.hash
+        let next = self.current.groups[i].sameHash
+        guard let first = self.current.index[h] else { return }
         if first == i {
-            if next >= 0 { self.index[h] = next } else { self.index.removeValue(forKey: h) }
+            if next >= 0 { self.current.index[h] = next } else { self.current.index.removeValue(forKey: h) }
             return
         }
         // A full 64-bit hash collision between open groups: walk the short chain.
         var j = first
-        while self.groups[j].sameHash >= 0 {
-            if self.groups[j].sameHash == i {
-                self.groups[j].sameHash = next
+        while self.current.groups[j].sameHash >= 0 {
+            if self.current.groups[j].sameHash == i {
+                self.current.groups[j].sameHash = next
                 return
             }
-            j = self.groups[j].sameHash
+            j = self.current.groups[j].sameHash
         }
     }
 
     /// Opens a group for `q`, the first query of its kind in this generation.
-    mutating func openGroup(_ q: LoggedQuery, blocked: Bool, window: Int64, context: Int = 20) {
-        let position = self.groups.count
-        if self.generationStart == nil { self.generationStart = q.timestampMicros }
+    mutating func openGroup(_ q: LoggedQuery, blocked: Bool, window: Int64,
+        context: Int = QueryEventBuffer.defaultBlockContext)
+    {
+        let position = self.current.groups.count
         let subject = q.key.subject
-        let previous = self.latestBySubject.updateValue(position, forKey: subject) ?? -1
+        let previous = self.current.subjects.updateValue(position, forKey: subject) ?? -1
         // A client's first block in a window is handed over at once, after what the client asked before it (so an
         // incident's "last queries" read in order); its repeats, and the client's other blocked names in the same
         // window, fold like any query. One client blocked on thousands of names (a DGA, a block storm) so costs a
@@ -357,18 +359,18 @@ struct AggregationState {
             var chain: [Int] = []
             var i = previous
             while i >= 0 && chain.count < context {
-                guard self.groups[i].isOpen else { break }
+                guard self.current.groups[i].isOpen else { break }
                 chain.append(i)
-                i = self.groups[i].previous
+                i = self.current.groups[i].previous
             }
             for i in chain.reversed() {
                 if let row = self.close(i) { self.due.append(row) }
             }
             self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
         }
-        let sameHash = self.index.updateValue(position, forKey: q.key.hash) ?? -1
+        let sameHash = self.current.index.updateValue(position, forKey: q.key.hash) ?? -1
         // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
-        self.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
+        self.current.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
             previous: previous, sameHash: sameHash, isOpen: true, name: immediate ? nil : q.key.name))
         self.open += 1
     }
@@ -377,23 +379,20 @@ struct AggregationState {
     /// counts only the repeats after it).
     private mutating func close(_ i: Int) -> Due? {
         self.unindex(i)
-        self.groups[i].isOpen = false
+        self.current.groups[i].isOpen = false
         self.open -= 1
-        return self.groups[i].row
+        return self.current.groups[i].row
     }
 
     /// Takes the current generation out when `window` has passed since its first query (with `all`, whatever its
     /// age), leaving an empty one: constant time, so the lock is held for no longer than a lookup. Its groups' rows
     /// are built, and its memory freed, by the caller outside the lock.
     mutating func takeGeneration(nowMicros: Int64, window: Int64, all: Bool) -> Generation? {
-        guard let start = self.generationStart, all || nowMicros - start >= window else { return nil }
+        guard let start = self.current.start, all || nowMicros - start >= window else { return nil }
         var taken = Generation()
         swap(&taken, &self.spare)
-        swap(&taken.groups, &self.groups)
-        swap(&taken.index, &self.index)
-        swap(&taken.subjects, &self.latestBySubject)
+        swap(&taken, &self.current)
         self.open = 0
-        self.generationStart = nil
         // Forget blocks whose window is over: a few entries (the clients that were blocked lately).
         if !self.lastImmediateBlock.isEmpty {
             self.lastImmediateBlock = self.lastImmediateBlock.filter { nowMicros - $0.value < window }
@@ -512,8 +511,9 @@ struct SubjectKey: Hashable {
     var workloadID: String?
 }
 
-/// What makes two queries "the same" for the log, hashed once when it is built.
-struct GroupKey: Equatable, Sendable {
+/// What makes two queries "the same" for the log, hashed once when it is built; ``AggregationState/find(_:)``
+/// compares it in place.
+struct GroupKey: Sendable {
     let client: IPAddress
     let transport: Transport
     let workloadKind: Workload.Kind?
@@ -594,11 +594,4 @@ struct GroupKey: Equatable, Sendable {
 
     var subject: SubjectKey { SubjectKey(client: self.client, workloadKind: self.workloadKind, workloadID: self.workloadID) }
 
-    /// The same comparison as ``AggregationState/find(_:)`` makes in place.
-    static func == (a: GroupKey, b: GroupKey) -> Bool {
-        a.hash == b.hash && a.type == b.type && a.rcode == b.rcode && a.source == b.source
-            && a.transport == b.transport && a.byRule == b.byRule && a.client == b.client
-            && (a.byRule || a.name == b.name) && a.workloadKind == b.workloadKind && a.workloadID == b.workloadID
-            && a.policy == b.policy
-    }
 }

@@ -58,12 +58,12 @@ import Testing
         let due = s.takeGeneration(nowMicros: 60, window: 10, all: false)
         let taken = try #require(due)
         #expect(taken.groups.compactMap { $0.row?.query.key.name.description } == ["a.example.", "b.example."])
-        #expect(s.open == 0 && s.groups.isEmpty && s.index.isEmpty && s.latestBySubject.isEmpty)
+        #expect(s.open == 0 && s.current.groups.isEmpty && s.current.index.isEmpty && s.current.subjects.isEmpty)
         #expect(s.find(a.key) == nil)
         // The next generation starts with its own first query.
         let c = try self.logged("c.example.", hash: 3, at: 70)
         s.openGroup(c, blocked: false, window: 10)
-        #expect(s.find(c.key) == 0 && s.generationStart == 70)
+        #expect(s.find(c.key) == 0 && s.current.start == 70)
         let forced = s.takeGeneration(nowMicros: 71, window: 10, all: true)
         #expect(forced?.groups.count == 1, "all: whatever its age")
     }
