@@ -58,14 +58,13 @@ enum RawInsert {
     /// import).
     private static let transient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)
 
-    /// Binds `values` to parameters 1…n of `statement`, steps it once and resets it.
+    /// Binds `values` to parameters 1…n of `statement` (all of them: `values` has one per parameter), steps it once
+    /// and resets it.
     ///
     /// - Throws: ``QueryStoreError`` `.writeFailed` with SQLite's message when binding or stepping fails.
     static func run(_ statement: OpaquePointer?, _ values: [SQLValue], connection: OpaquePointer?) throws {
-        defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-        }
+        // Every parameter is bound on every call, so the bindings are never cleared: reset is enough.
+        defer { sqlite3_reset(statement) }
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
             let rc: Int32
