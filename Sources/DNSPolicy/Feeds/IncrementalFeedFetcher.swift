@@ -28,15 +28,10 @@ public protocol IncrementalFeedFetcher: FeedFetcher {
     func fetchUpdate(_ location: String, since serial: UInt32?) async throws -> FeedUpdate
 
     /// The whole text of `location` as the last ``fetchUpdate(_:since:)`` left it, without asking the source
-    /// again when the fetcher holds it (a zone transfer keeps the zone it transferred). The manager needs the
+    /// again when the fetcher holds it (a zone transfer keeps the zone it transferred); a fetcher that keeps
+    /// nothing fetches it. The manager needs the
     /// text after applying changes: to compile it whole (a merge, or changes that did not fit) and to save it.
     /// - Throws: any error; the caller keeps its copy.
     func heldText(_ location: String) async throws -> [UInt8]
 }
 
-extension IncrementalFeedFetcher {
-    /// Fetches the text again: for fetchers that keep nothing between calls.
-    public func heldText(_ location: String) async throws -> [UInt8] {
-        try await self.fetch(location)
-    }
-}
