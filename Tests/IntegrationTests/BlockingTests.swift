@@ -24,11 +24,7 @@ struct BlockingTests {
     @Test("exact, wildcard, NODATA, passthru and local-data rules answer as RPZ says, with EDE 15 naming source and rule")
     func rpzActions() async throws {
         try await withDaemons { r in
-            let nsd = r.keep(try await NSDServer.start(zones: [Self.zone]))
-            let dir = try r.directory(prefix: "palisade-rpz")
-            let rpz = try dir.write("threats.rpz", Self.rules)
-            let palisade = r.keep(try await PalisadeProcess.start(arguments: ["--rpz", rpz],
-                upstreams: ["127.0.0.1:\(nsd.port)"]))
+            let palisade = try await Self.start(r)
             let port = palisade.dnsPort
 
             let bad = try await DigClient.dig("bad.example.org", port: port)
@@ -96,11 +92,7 @@ struct BlockingTests {
     @Test("a stream of new names below a wildcard rule is logged as the rule's rows, keeping the names asked")
     func wildcardFloodIsGroupedByRule() async throws {
         try await withDaemons { r in
-            let nsd = r.keep(try await NSDServer.start(zones: [Self.zone]))
-            let dir = try r.directory(prefix: "palisade-flood")
-            let rpz = try dir.write("threats.rpz", Self.rules)
-            let palisade = r.keep(try await PalisadeProcess.start(arguments: ["--rpz", rpz],
-                upstreams: ["127.0.0.1:\(nsd.port)"]))
+            let palisade = try await Self.start(r)
             // A DGA or a tunnel: a new name on every query, all below one blocked domain; one name comes twice.
             let names = (0..<20).map { "n\($0).wild.example.org" } + ["n3.wild.example.org"]
             for name in names {
@@ -123,6 +115,13 @@ struct BlockingTests {
             let others = (2..<18).map { "\"n\($0).wild.example.org\"" }.joined(separator: ",")
             #expect(rows[1][2] == "[\(others)]", "the next 16 distinct names, in order: \(rows[1][2])")
         }
+    }
+
+    /// NSD with `zone`, and Palisade forwarding to it with `rules` loaded as `threats.rpz`.
+    static func start(_ r: TestResources) async throws -> PalisadeProcess {
+        let nsd = r.keep(try await NSDServer.start(zones: [Self.zone]))
+        let rpz = try r.directory(prefix: "palisade-rpz").write("threats.rpz", Self.rules)
+        return r.keep(try await PalisadeProcess.start(arguments: ["--rpz", rpz], upstreams: ["127.0.0.1:\(nsd.port)"]))
     }
 
     /// Whether `answer` carries EDE 15 whose text names `names` (the source) and `rule`.
