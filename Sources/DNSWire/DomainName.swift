@@ -210,12 +210,30 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
         return out
     }
 
+    /// Equal ignoring ASCII case, eight octets at a time (names are compared on every cache and query-log lookup).
+    /// Length octets are at most 63, below 'A', so lowercasing the whole wire form leaves them alone.
     public static func == (a: DomainName, b: DomainName) -> Bool {
-        guard a.wire.count == b.wire.count else { return false }
-        for i in a.wire.indices where Self.lower(a.wire[i]) != Self.lower(b.wire[i]) {
-            return false
+        let n = a.wire.count
+        guard n == b.wire.count else { return false }
+        return a.wire.withUnsafeBytes { ra in
+            b.wire.withUnsafeBytes { rb in
+                if ra.baseAddress == rb.baseAddress { return true }
+                var i = 0
+                while i + 8 <= n {
+                    if Self.lower8(ra.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                        != Self.lower8(rb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                    {
+                        return false
+                    }
+                    i += 8
+                }
+                while i < n {
+                    if Self.lower(ra[i]) != Self.lower(rb[i]) { return false }
+                    i += 1
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// Hashes the lowercased wire form eight octets at a time (names are cache and policy keys,

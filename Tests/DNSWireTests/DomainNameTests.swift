@@ -50,6 +50,14 @@ extension DomainNameTests {
         // Octets next to the letter range are not folded.
         for (x, y): (UInt8, UInt8) in [(0x40, 0x60), (0x5B, 0x7B), (0xC1, 0xE1), (0xDA, 0xFA)] {
             #expect(try DomainName(labels: [[x]]) != DomainName(labels: [[y]]))
+            // The same octets inside a whole eight-octet block, and in the tail after one.
+            let pad = [UInt8](repeating: 0x61, count: 10)
+            #expect(try DomainName(labels: [pad + [x] + pad]) != DomainName(labels: [pad + [y] + pad]))
+            #expect(try DomainName(labels: [pad + [x]]) != DomainName(labels: [pad + [y]]))
         }
+        // Names equal but for one octet deep in a long name, either case of it.
+        let long = try DomainName("abcdefgh.ijklmnopq.rstuvwxyz.example.org.")
+        #expect(try long != DomainName("abcdefgh.ijklmnopq.rstuvwxya.example.org."))
+        #expect(try long == DomainName("abcdefgh.ijklmnopq.rstuvwxyZ.example.org."))
     }
 }
