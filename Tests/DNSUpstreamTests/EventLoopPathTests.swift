@@ -340,3 +340,61 @@ struct EventLoopPathWithNSDTests {
         #expect(metrics.counter("palisade_upstream_tcp_fallback_total", [("upstream", "udp://127.0.0.1:\(nsd.port)")]) == 1)
     }
 }
+
+/// The loop sockets' timeouts: one sweep for the queries sent in order, a timer of its own for a query whose deadline
+/// is shorter than one already queued.
+@Suite(.tags(.integration))
+struct LoopSocketTimeoutTests {
+    /// Sends `deadlines.count` queries in one loop turn on one pooled UDP transport to a silent server, the i-th with
+    /// deadline now + `deadlines[i]`; returns the indices in the order they failed and each failure's code.
+    static func silentExchanges(_ deadlines: [TimeAmount]) async throws -> (order: [Int], codes: [UpstreamError.Code]) {
+        let silent = try await FakeUDPServer.start { _ in [] }
+        let metrics = UpstreamMetrics(upstream: "silent", factory: TestMetrics())
+        let server = try SocketAddress(ipAddress: "127.0.0.1", port: silent.port)
+        let options = UpstreamOptions(timeout: .seconds(5), udpSockets: .pooled(size: 1, usesPerSocket: 1000))
+        let tcp = TCPTransport(id: "silent", server: server, tls: nil, options: options, group: TestNetwork.group,
+            metrics: metrics)
+        let udp = UDPTransport(id: "silent", server: server, strategy: options.udpSockets, fallback: tcp,
+            group: TestNetwork.group, metrics: metrics)
+        let loop = TestNetwork.group.next()
+        let queries = try deadlines.indices.map { try Fixtures.query("q\($0).example.org.") }
+        let outcome: ([Int], [UpstreamError.Code]) = await withCheckedContinuation { continuation in
+            loop.execute {
+                let done = NIOLoopBoundBox(([Int](), [UpstreamError.Code]()), eventLoop: loop)
+                let now = NIODeadline.now()
+                for (i, q) in queries.enumerated() {
+                    udp.exchange(q, deadline: now + deadlines[i], on: loop) { result in
+                        guard case .failure(let error) = result else {
+                            Issue.record("a silent server answered")
+                            return
+                        }
+                        done.value.0.append(i)
+                        done.value.1.append(error.code)
+                        if done.value.0.count == queries.count { continuation.resume(returning: done.value) }
+                    }
+                }
+            }
+        }
+        await udp.shutdown()
+        await silent.stop()
+        #expect(silent.queries.count == deadlines.count)
+        return outcome
+    }
+
+    @Test("Queries sent in order time out in order, every one of them, through the one sweep")
+    func sweepInOrder() async throws {
+        let deadlines = (0..<50).map { TimeAmount.milliseconds(200 + Int64($0 / 10) * 60) }
+        let (order, codes) = try await Self.silentExchanges(deadlines)
+        #expect(codes.allSatisfy { $0 == .timeout })
+        // Same-deadline groups may fail in any order within a sweep; the groups fail in deadline order.
+        #expect(order.map { $0 / 10 } == order.map { $0 / 10 }.sorted())
+        #expect(Set(order) == Set(0..<50))
+    }
+
+    @Test("A deadline shorter than one queued before it still fires first")
+    func shorterDeadlineFiresFirst() async throws {
+        let (order, codes) = try await Self.silentExchanges([.seconds(3), .milliseconds(150), .seconds(3)])
+        #expect(codes == [.timeout, .timeout, .timeout])
+        #expect(order.first == 1)
+    }
+}

@@ -76,8 +76,24 @@ final class LoopSocketSet: @unchecked Sendable {
     private var waiting: [Waiting] = []
     private var turn = 0
     private var closed = false
+    /// Sockets with queries written but not yet flushed, and whether their flush is scheduled.
+    private var unflushed: [LoopSocket] = []
+    private var flushScheduled = false
+    /// Deadlines of the queries sent, in the order sent (each one checked against its socket's table when due,
+    /// so a query answered in time costs nothing here), and the one timer that sweeps them.
+    private var expiries = CircularBuffer<Expiry>(initialCapacity: 1024)
+    private var sweep: Scheduled<Void>?
     /// Queries held while no socket is open yet; more than this fail at once.
     private static let maxWaiting = 4096
+    /// How late a timeout may fire, so the sweep runs a few hundred times a second at most, not once per query.
+    static let sweepSlack = TimeAmount.milliseconds(5)
+
+    private struct Expiry {
+        let socket: LoopSocket
+        let id: UInt16
+        let serial: UInt64
+        let deadline: NIODeadline
+    }
 
     private struct Waiting {
         var message: DNSMessage
@@ -122,6 +138,54 @@ final class LoopSocketSet: @unchecked Sendable {
         let socket = self.active[self.turn]
         socket.send(message, question: question, deadline: deadline, completion: completion)
         if socket.uses >= self.usesPerSocket { self.retire(socket) }
+    }
+
+    /// Flushes `socket` once the loop has handled the events of this round: the queries that one burst of client
+    /// datagrams sends upstream leave with one sendmmsg per socket rather than a sendmsg each.
+    func needsFlush(_ socket: LoopSocket) {
+        if !socket.unflushed {
+            socket.unflushed = true
+            self.unflushed.append(socket)
+        }
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        // Tasks run after the loop has handled the I/O events it picked up.
+        self.loop.execute {
+            self.flushScheduled = false
+            let sockets = self.unflushed
+            self.unflushed.removeAll(keepingCapacity: true)
+            for s in sockets {
+                s.unflushed = false
+                s.channel?.flush()
+            }
+        }
+    }
+
+    /// Times out query `id` (`serial`) on `socket` at `deadline` unless it is answered first. Returns false when
+    /// `deadline` is earlier than one already queued (a retry cut short by the query's overall deadline): the
+    /// caller then schedules its own timer, so no timeout ever fires late behind a longer one.
+    func expire(_ socket: LoopSocket, id: UInt16, serial: UInt64, at deadline: NIODeadline) -> Bool {
+        if let last = self.expiries.last, deadline < last.deadline { return false }
+        self.expiries.append(Expiry(socket: socket, id: id, serial: serial, deadline: deadline))
+        if self.sweep == nil { self.scheduleSweep(at: deadline) }
+        return true
+    }
+
+    private func scheduleSweep(at deadline: NIODeadline) {
+        self.sweep = self.loop.scheduleTask(deadline: deadline) { self.sweepExpired() }
+    }
+
+    /// Fails the queries whose deadline has passed and are still outstanding; answered ones are just dropped.
+    private func sweepExpired() {
+        self.sweep = nil
+        let now = NIODeadline.now()
+        while let first = self.expiries.first, first.deadline <= now {
+            self.expiries.removeFirst()
+            first.socket.timedOut(first.id, serial: first.serial)
+        }
+        if let next = self.expiries.first, !self.closed {
+            self.scheduleSweep(at: max(next.deadline, now + Self.sweepSlack))
+        }
     }
 
     /// Opens sockets until `size` are open or opening.
@@ -210,6 +274,9 @@ final class LoopSocketSet: @unchecked Sendable {
     func close() {
         self.loop.assertInEventLoop()
         self.closed = true
+        self.sweep?.cancel()
+        self.sweep = nil
+        self.expiries.removeAll()
         let waiting = self.waiting
         self.waiting = []
         for w in waiting { w.completion(.failure(TransportFailure.shutdown)) }
@@ -238,6 +305,8 @@ final class LoopSocket: @unchecked Sendable {
     var pending: [UInt16: Pending] = [:]
     var uses = 0
     var retired = false
+    /// Written to since the last flush (see ``LoopSocketSet/needsFlush(_:)``).
+    var unflushed = false
     private var serial: UInt64 = 0
     /// Outstanding queries on one socket at most; IDs must stay easy to find among 65,536.
     static let maxPending = 16384
@@ -265,8 +334,12 @@ final class LoopSocket: @unchecked Sendable {
         self.serial &+= 1
         let serial = self.serial
         self.uses += 1
-        let timeout = channel.eventLoop.scheduleTask(deadline: deadline) {
-            self.finish(id, serial: serial, .failure(TransportFailure.timeout))
+        // The set's sweep times the query out; only a deadline shorter than one already queued needs a timer.
+        var timeout: Scheduled<Void>? = nil
+        if !self.set.expire(self, id: id, serial: serial, at: deadline) {
+            timeout = channel.eventLoop.scheduleTask(deadline: deadline) {
+                self.finish(id, serial: serial, .failure(TransportFailure.timeout))
+            }
         }
         self.pending[id] = Pending(matcher: ReplyMatcher(server: self.server, id: id, question: question,
             opcode: message.header.opcode), serial: serial, timeout: timeout, completion: completion)
@@ -274,8 +347,14 @@ final class LoopSocket: @unchecked Sendable {
         written.futureResult.whenFailure { error in
             self.finish(id, serial: serial, .failure(error))
         }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: self.server, data: ByteBuffer(bytes: out.encode())),
+        channel.write(AddressedEnvelope(remoteAddress: self.server, data: ByteBuffer(bytes: out.encode())),
             promise: written)
+        self.set.needsFlush(self)
+    }
+
+    /// The set's sweep found query `id` (`serial`) past its deadline: fails it if it is still outstanding.
+    func timedOut(_ id: UInt16, serial: UInt64) {
+        self.finish(id, serial: serial, .failure(TransportFailure.timeout))
     }
 
     /// A datagram arrived.
