@@ -127,6 +127,25 @@ public final class QueryEventBuffer: Sendable {
     private func record(_ query: Query, workload: Workload?, resolution: Resolution, latencyMicros: Int64,
         timestampMicros: Int64?) -> Bool
     {
+        // A cache hit whose packet points at an open group of the same client: no key to build or hash.
+        var hinted: CachedPacket? = nil
+        if self.windowMicros != 0, case .cache = resolution.source, case .cached(let packet, _) = resolution.reply,
+            resolution.findings.isEmpty
+        {
+            hinted = packet
+            let hint = packet.logGroupHint.load(ordering: .relaxed)
+            if hint >= 0 {
+                let client = query.client
+                let folded = self.state.withLock { s -> Bool in
+                    guard s.current.foldHit(at: hint, packet: packet, client: client, workload: workload,
+                        latencyMicros: latencyMicros)
+                    else { return false }
+                    s.folded += 1
+                    return true
+                }
+                if folded { return true }
+            }
+        }
         // Hashed here, outside the lock; the lock then costs one lookup for a repeat.
         let key = GroupKey(query: query, workload: workload, resolution: resolution)
         let ok: Bool
@@ -139,21 +158,25 @@ public final class QueryEventBuffer: Sendable {
                 return true
             }
         } else {
+            var position = -1
             ok = self.state.withLock { s -> Bool in
                 if let i = s.find(key) {
                     s.current.groups[i].count += 1
                     if latencyMicros > s.current.groups[i].slowest { s.current.groups[i].slowest = latencyMicros }
                     if key.byRule { s.current.groups[i].note(key.name) }
                     s.folded += 1
+                    position = i
                     return true
                 }
                 guard s.due.count < self.capacity, s.open < self.maxGroups + self.capacity else { return false }
                 let logged = LoggedQuery(key: key,
                     timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros), latencyMicros: latencyMicros,
                     workload: workload, resolution: resolution, findings: [])
+                position = s.current.groups.count
                 s.openGroup(logged, blocked: key.blocked, window: self.windowMicros, context: self.blockContext)
                 return true
             }
+            if let hinted, position >= 0 { hinted.logGroupHint.store(position, ordering: .relaxed) }
         }
         if !ok { self.dropped.increment() }
         return ok
@@ -269,6 +292,28 @@ struct AggregationState {
 
         /// Arrival time of the generation's first query; nil while it has none.
         var start: Int64? { self.groups.first?.query.timestampMicros }
+
+        /// Counts a cache hit on `packet` in the group at `i` when that group is open, holds answers from this very
+        /// packet (so the same name, type and rcode), came from the cache with no policy hit, and has the same
+        /// client, transport and workload: everything its ``GroupKey`` would have compared. False leaves the
+        /// generation untouched.
+        mutating func foldHit(at i: Int, packet: CachedPacket, client: ClientInfo, workload: Workload?,
+            latencyMicros: Int64) -> Bool
+        {
+            guard i < self.groups.count else { return false }
+            return self.groups.withUnsafeMutableBufferPointer { groups -> Bool in
+                guard let base = groups.baseAddress else { return false }
+                let g = base + i
+                guard g.pointee.isOpen, case .packet(let p) = g.pointee.query.answers, p === packet,
+                    g.pointee.query.key.source == GroupKey.cacheSource, g.pointee.query.key.policy == nil,
+                    g.pointee.query.key.client == client.address, g.pointee.query.key.transport == client.transport,
+                    g.pointee.query.key.workloadKind == workload?.kind, g.pointee.query.key.workloadID == workload?.id
+                else { return false }
+                g.pointee.count += 1
+                if latencyMicros > g.pointee.slowest { g.pointee.slowest = latencyMicros }
+                return true
+            }
+        }
     }
 
     /// The generation groups open into.
@@ -534,6 +579,8 @@ struct GroupKey: Sendable {
 
     /// `rcode` when there was no reply.
     static let noReply: UInt16 = 0xFFFF
+    /// ``source`` of an answer from the cache.
+    static let cacheSource: UInt8 = 1
     /// ``AnswerSource/label`` by `source`.
     static let sourceLabels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
 
@@ -553,7 +600,7 @@ struct GroupKey: Sendable {
         }
         switch resolution.source {
         case .upstream: self.source = 0; self.policy = nil
-        case .cache: self.source = 1; self.policy = nil
+        case .cache: self.source = Self.cacheSource; self.policy = nil
         case .staleCache: self.source = 2; self.policy = nil
         case .policy(let p): self.source = 3; self.policy = p
         case .local: self.source = 4; self.policy = nil

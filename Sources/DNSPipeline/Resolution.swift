@@ -1,4 +1,5 @@
 public import DNSWire
+import Synchronization
 
 /// The policy rule that produced an answer: which feed and which rule, for the EDE text, the log and metrics.
 public struct PolicyHit: Sendable, Hashable, Codable {
@@ -79,6 +80,9 @@ public final class CachedPacket: Sendable {
     public let rcode: ResponseCode
     /// The decoded message, for consumers that need records (response policy, logging, trace).
     public let message: DNSMessage
+    /// Where the query log's group for the latest hit on this packet sits (-1: none): a hint that lets a repeated cache
+    /// hit skip hashing the group key. ``QueryEventBuffer`` checks the group it points to in full before using it.
+    let logGroupHint = Atomic<Int>(-1)
 
     /// Wraps an encoded response.
     public init(bytes: [UInt8], ttlOffsets: [Int], ttls: [UInt32], rcode: ResponseCode, message: DNSMessage) {

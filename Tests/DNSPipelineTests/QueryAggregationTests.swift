@@ -316,3 +316,76 @@ import Testing
         #expect(dropped.rcode == "DROP" && dropped.answers.isEmpty)
     }
 }
+
+extension QueryAggregationTests {
+    /// A cache hit on `packet` (or a stale hit) from `address` over `transport`.
+    private func hit(_ packet: CachedPacket, from address: String = "10.0.0.5", transport: Transport = .udp,
+        workload: Workload? = nil, stale: Bool = false, at micros: Int64) throws -> RawQueryEvent
+    {
+        let q = Query(message: DNSMessage.query(id: 7, name: packet.message.questions[0].name,
+            type: packet.message.questions[0].type),
+            client: ClientInfo(address: try #require(IPAddress(address)), transport: transport))
+        return RawQueryEvent(timestampMicros: micros, query: q, workload: workload,
+            resolution: Resolution(reply: .cached(packet, age: 0), source: stale ? .staleCache : .cache),
+            latency: .microseconds(100))
+    }
+
+    private func packet(_ name: String) throws -> CachedPacket {
+        let m = try TestMessages.query(name).makeResponse(rcode: .noError)
+        return CachedPacket(bytes: m.encode(), ttlOffsets: [], ttls: [], rcode: .noError, message: m)
+    }
+
+    @Test("Cache hits fold by client, transport and workload whichever packet or group the last hit pointed at")
+    func cacheHitsFoldExactly() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let www = try self.packet("www.example.org.")
+        let other = try self.packet("other.example.org.")
+        let web = Workload(kind: .container, id: "c1", name: "web")
+        var t = t0
+        func at() -> Int64 { t += 1_000; return t }
+        // The packet's last group keeps changing owner: every hit must still land in its own client's group.
+        for _ in 0..<3 { buffer.record(try self.hit(www, at: at())) }
+        for _ in 0..<2 { buffer.record(try self.hit(www, from: "10.0.0.6", at: at())) }
+        buffer.record(try self.hit(www, at: at()))
+        buffer.record(try self.hit(www, transport: .tcp, at: at()))
+        buffer.record(try self.hit(www, workload: web, at: at()))
+        buffer.record(try self.hit(www, workload: web, at: at()))
+        buffer.record(try self.hit(other, at: at()))
+        buffer.record(try self.hit(www, stale: true, at: at()))
+        // The cache replaced the entry: a new packet for the same name joins the same group.
+        let refreshed = try self.packet("WWW.example.org.")
+        for _ in 0..<2 { buffer.record(try self.hit(refreshed, at: at())) }
+        buffer.record(try self.hit(www, at: at()))
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 6)
+        var events = sink.events.withLock { $0 }
+        func count(_ name: String, _ client: String = "10.0.0.5", transport: String = "udp", workload: String? = nil,
+            source: String = "cache") -> Int?
+        {
+            events.first {
+                $0.qname == name && $0.clientIP == client && $0.transport == transport && $0.workload?.id == workload
+                    && $0.source == source
+            }?.count
+        }
+        #expect(count("www.example.org.") == 7)
+        #expect(count("www.example.org.", "10.0.0.6") == 2)
+        #expect(count("www.example.org.", transport: "tcp") == 1)
+        #expect(count("www.example.org.", workload: "c1") == 2)
+        #expect(count("other.example.org.") == 1)
+        #expect(count("www.example.org.", source: "stale") == 1)
+        #expect(events.reduce(0) { $0 + $1.count } == 14)
+
+        // The next generation: the packets still point at positions of the last one, now other groups.
+        sink.events.withLock { $0 = [] }
+        t = t0 + 4 * Self.second
+        buffer.record(try self.hit(other, from: "10.0.0.6", at: at()))
+        buffer.record(try self.hit(www, from: "10.0.0.7", at: at()))
+        for _ in 0..<3 { buffer.record(try self.hit(www, at: at())) }
+        #expect(buffer.drain(nowMicros: t0 + 7 * Self.second) == 3)
+        events = sink.events.withLock { $0 }
+        #expect(count("other.example.org.", "10.0.0.6") == 1)
+        #expect(count("www.example.org.", "10.0.0.7") == 1)
+        #expect(count("www.example.org.") == 3)
+    }
+}
