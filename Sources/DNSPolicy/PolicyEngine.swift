@@ -21,6 +21,17 @@ public final class PolicyEngine: Sendable {
     private let blockSources: [CompiledPolicySource]
     private let allowSources: [CompiledPolicySource]
     private let responseTriggers: Bool
+    /// Outcomes of query-name matches already decided, by source and matched rule: printing the rule and the EDE
+    /// text was a tenth of the event loop's time on a blocked flood. Sources are immutable, so an outcome never
+    /// goes stale while this snapshot lives; it is emptied when full.
+    private let memo = Mutex<[MemoKey: Outcome]>([:])
+    /// Entries the memo holds at most.
+    static let memoCapacity = 4096
+
+    private struct MemoKey: Hashable {
+        let source: ObjectIdentifier
+        let match: NameIndex.Match
+    }
 
     /// An engine with no sources: every query passes.
     public static let empty = PolicyEngine(sources: [])
@@ -75,6 +86,26 @@ public final class PolicyEngine: Sendable {
         let code: ExtendedErrorCode = source.config.extendedError == .filtered ? .filtered : .blocked
         return .decided(PolicyDecision(action: action, hit: hit, matchedName: matched, watched: watched,
             extendedErrorCode: code, extendedErrorText: text))
+    }
+
+    /// ``decide(_:_:rule:trigger:matched:detail:watched:)`` for a query-name match, remembered when no watch hit
+    /// came before it (the outcome then depends on the source and the matched rule alone).
+    private func decideName(_ s: CompiledPolicySource, _ kind: RuleKind, _ m: NameIndex.Match, watched: [PolicyHit])
+        -> Outcome
+    {
+        let decide = {
+            self.decide(s, kind, rule: s.ruleText(kind, m), trigger: s.format == .rpz ? .qname : .list, matched: nil,
+                detail: nil, watched: watched)
+        }
+        guard watched.isEmpty else { return decide() }
+        let key = MemoKey(source: ObjectIdentifier(s), match: m)
+        if let known = self.memo.withLock({ $0[key] }) { return known }
+        let outcome = decide()
+        self.memo.withLock { memo in
+            if memo.count >= Self.memoCapacity { memo.removeAll(keepingCapacity: true) }
+            memo[key] = outcome
+        }
+        return outcome
     }
 
     private func notReady(_ source: CompiledPolicySource, watched: [PolicyHit]) -> Outcome {
@@ -143,9 +174,7 @@ public final class PolicyEngine: Sendable {
                 }
             }
             if allow == nil, case let (kind, m)? = s.matchName(name) {
-                switch self.decide(s, kind, rule: s.ruleText(kind, m),
-                    trigger: s.format == .rpz ? .qname : .list, matched: nil, detail: nil, watched: watched)
-                {
+                switch self.decideName(s, kind, m, watched: watched) {
                 case .decided(let d): return d
                 case .watched(let h): watched.append(h)
                 }
