@@ -146,6 +146,13 @@ import Testing
         #expect(d?.hit == PolicyHit(source: "urlhaus", rule: "*.evil.example", action: "nxdomain", trigger: "list"))
         let filtered = try compile("evil.example\n", name: "family", kind: .domains) { $0.extendedError = .filtered }
         #expect(self.decide(PolicyEngine(sources: [filtered]), "evil.example.")?.extendedErrorCode == .filtered)
+        // The encoded option follows the code and the text, also when either is changed afterwards.
+        var changed = try #require(d)
+        #expect(changed.extendedError.extendedErrorValue?.text == "palisade: blocked by urlhaus rule *.evil.example")
+        changed.extendedErrorText = "palisade: other"
+        changed.extendedErrorCode = .filtered
+        #expect(changed.extendedError.extendedErrorValue?.text == "palisade: other")
+        #expect(changed.extendedError.extendedErrorValue?.code == .filtered)
     }
 
     @Test("evaluating an engine with no sources finds nothing")
