@@ -21,16 +21,18 @@ public final class PolicyEngine: Sendable {
     private let blockSources: [CompiledPolicySource]
     private let allowSources: [CompiledPolicySource]
     private let responseTriggers: Bool
-    /// Outcomes of query-name matches already decided, by source and matched rule: printing the rule and the EDE
-    /// text was a tenth of the event loop's time on a blocked flood. Sources are immutable, so an outcome never
-    /// goes stale while this snapshot lives; it is emptied when full.
-    private let memo = Mutex<[MemoKey: Outcome]>([:])
-    /// Entries the memo holds at most.
-    static let memoCapacity = 4096
+    /// Outcomes of recent query-name matches, by source and matched rule: printing the rule and the EDE text was a
+    /// tenth of the event loop's time on a blocked flood. Direct-mapped (a new rule takes its slot over), so a
+    /// stream of distinct rules costs a slot write each and nothing grows; allocated on the first match. Sources
+    /// are immutable, so an outcome never goes stale while this snapshot lives.
+    private let memo = Mutex<[MemoEntry?]>([])
+    /// Slots of the memo.
+    static let memoSlots = 2048
 
-    private struct MemoKey: Hashable {
-        let source: ObjectIdentifier
+    private struct MemoEntry {
+        let source: Int
         let match: NameIndex.Match
+        let outcome: Outcome
     }
 
     /// An engine with no sources: every query passes.
@@ -98,12 +100,20 @@ public final class PolicyEngine: Sendable {
                 detail: nil, watched: watched)
         }
         guard watched.isEmpty else { return decide() }
-        let key = MemoKey(source: ObjectIdentifier(s), match: m)
-        if let known = self.memo.withLock({ $0[key] }) { return known }
+        // The source's address: unique while this snapshot holds it.
+        let source = Int(bitPattern: UInt(bitPattern: ObjectIdentifier(s)))
+        // The rule's arena offset tells rules of one index apart; the multiply spreads neighbouring offsets.
+        let mixed = (UInt64(m.offset) << 3 | UInt64(m.code) << 1 | (m.inOverlay ? 1 : 0)) &+ UInt64(UInt(bitPattern: source))
+        let slot = Int(truncatingIfNeeded: (mixed &* 0x9E37_79B9_7F4A_7C15) >> 53) & (Self.memoSlots - 1)
+        let known = self.memo.withLock { memo -> Outcome? in
+            guard slot < memo.count, let e = memo[slot], e.source == source, e.match == m else { return nil }
+            return e.outcome
+        }
+        if let known { return known }
         let outcome = decide()
         self.memo.withLock { memo in
-            if memo.count >= Self.memoCapacity { memo.removeAll(keepingCapacity: true) }
-            memo[key] = outcome
+            if memo.isEmpty { memo = [MemoEntry?](repeating: nil, count: Self.memoSlots) }
+            memo[slot] = MemoEntry(source: source, match: m, outcome: outcome)
         }
         return outcome
     }

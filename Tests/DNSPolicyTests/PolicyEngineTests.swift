@@ -194,12 +194,12 @@ extension PolicyEngineTests {
         let alone = PolicyEngine(sources: [feed])
         #expect(try #require(self.decide(alone, "seen.example.")).watched.isEmpty)
         // More distinct rules than the memo holds: every answer is still its own rule's.
-        let many = (0..<(PolicyEngine.memoCapacity + 100)).map { "n\($0).example CNAME .\n" }.joined()
+        let many = (0..<(PolicyEngine.memoSlots + 100)).map { "n\($0).example CNAME .\n" }.joined()
         let big = PolicyEngine(sources: [try self.rpz("big", many)])
-        for i in stride(from: 0, to: PolicyEngine.memoCapacity + 100, by: 7) {
+        for i in stride(from: 0, to: PolicyEngine.memoSlots + 100, by: 7) {
             #expect(self.decide(big, "n\(i).example.")?.hit.rule == "n\(i).example")
         }
-        for i in stride(from: 3, to: PolicyEngine.memoCapacity + 100, by: 11) {
+        for i in stride(from: 3, to: PolicyEngine.memoSlots + 100, by: 11) {
             #expect(self.decide(big, "n\(i).example.")?.hit.rule == "n\(i).example")
         }
     }
