@@ -21,19 +21,6 @@ public final class PolicyEngine: Sendable {
     private let blockSources: [CompiledPolicySource]
     private let allowSources: [CompiledPolicySource]
     private let responseTriggers: Bool
-    /// Outcomes of recent query-name matches, by source and matched rule: printing the rule and the EDE text was a
-    /// tenth of the event loop's time on a blocked flood. Direct-mapped (a new rule takes its slot over), so a
-    /// stream of distinct rules costs a slot write each and nothing grows; allocated on the first match. Sources
-    /// are immutable, so an outcome never goes stale while this snapshot lives.
-    private let memo = Mutex<[MemoEntry?]>([])
-    /// Slots of the memo.
-    static let memoSlots = 2048
-
-    private struct MemoEntry {
-        let source: Int
-        let match: NameIndex.Match
-        let outcome: Outcome
-    }
 
     /// An engine with no sources: every query passes.
     public static let empty = PolicyEngine(sources: [])
@@ -88,34 +75,6 @@ public final class PolicyEngine: Sendable {
         let code: ExtendedErrorCode = source.config.extendedError == .filtered ? .filtered : .blocked
         return .decided(PolicyDecision(action: action, hit: hit, matchedName: matched, watched: watched,
             extendedErrorCode: code, extendedErrorText: text))
-    }
-
-    /// ``decide(_:_:rule:trigger:matched:detail:watched:)`` for a query-name match, remembered when no watch hit
-    /// came before it (the outcome then depends on the source and the matched rule alone).
-    private func decideName(_ s: CompiledPolicySource, _ kind: RuleKind, _ m: NameIndex.Match, watched: [PolicyHit])
-        -> Outcome
-    {
-        let decide = {
-            self.decide(s, kind, rule: s.ruleText(kind, m), trigger: s.format == .rpz ? .qname : .list, matched: nil,
-                detail: nil, watched: watched)
-        }
-        guard watched.isEmpty else { return decide() }
-        // The source's address: unique while this snapshot holds it.
-        let source = Int(bitPattern: UInt(bitPattern: ObjectIdentifier(s)))
-        // The rule's arena offset tells rules of one index apart; the multiply spreads neighbouring offsets.
-        let mixed = (UInt64(m.offset) << 3 | UInt64(m.code) << 1 | (m.inOverlay ? 1 : 0)) &+ UInt64(UInt(bitPattern: source))
-        let slot = Int(truncatingIfNeeded: (mixed &* 0x9E37_79B9_7F4A_7C15) >> 53) & (Self.memoSlots - 1)
-        let known = self.memo.withLock { memo -> Outcome? in
-            guard slot < memo.count, let e = memo[slot], e.source == source, e.match == m else { return nil }
-            return e.outcome
-        }
-        if let known { return known }
-        let outcome = decide()
-        self.memo.withLock { memo in
-            if memo.isEmpty { memo = [MemoEntry?](repeating: nil, count: Self.memoSlots) }
-            memo[slot] = MemoEntry(source: source, match: m, outcome: outcome)
-        }
-        return outcome
     }
 
     private func notReady(_ source: CompiledPolicySource, watched: [PolicyHit]) -> Outcome {
@@ -184,7 +143,9 @@ public final class PolicyEngine: Sendable {
                 }
             }
             if allow == nil, case let (kind, m)? = s.matchName(name) {
-                switch self.decideName(s, kind, m, watched: watched) {
+                switch self.decide(s, kind, rule: s.ruleText(kind, m),
+                    trigger: s.format == .rpz ? .qname : .list, matched: nil, detail: nil, watched: watched)
+                {
                 case .decided(let d): return d
                 case .watched(let h): watched.append(h)
                 }

@@ -171,36 +171,3 @@ import Testing
         #expect(reference.current.evaluateQuery(name: name("x.example."), type: .a, client: ordinaryClient) != nil)
     }
 }
-
-extension PolicyEngineTests {
-    @Test("remembered decisions stay per rule and per source, and never carry watch hits into another query")
-    func rememberedDecisions() throws {
-        let watch = try self.rpz("watch", "seen.example CNAME .\n") { $0.override = .log }
-        let feed = try self.rpz("feed", "*.bad.example CNAME .\nexact.bad.example CNAME rpz-drop.\nseen.example CNAME .\n")
-        let e = PolicyEngine(sources: [watch, feed])
-        for _ in 0..<3 {
-            // The wildcard's decision names the wildcard, whichever name below it was asked.
-            let a = try #require(self.decide(e, "a.bad.example."))
-            let b = try #require(self.decide(e, "b.b.bad.example."))
-            #expect(a.hit.rule == "*.bad.example" && b.hit.rule == "*.bad.example")
-            #expect(a.action == .nxdomain && a.watched.isEmpty)
-            // The exact rule under it is its own decision.
-            let exact = try #require(self.decide(e, "exact.bad.example."))
-            #expect(exact.hit.rule == "exact.bad.example" && exact.action == .drop)
-            // After a watch hit the decision carries it, every time; the same feed rule alone does not.
-            let seen = try #require(self.decide(e, "seen.example."))
-            #expect(seen.hit.source == "feed" && seen.watched.map(\.source) == ["watch"])
-        }
-        let alone = PolicyEngine(sources: [feed])
-        #expect(try #require(self.decide(alone, "seen.example.")).watched.isEmpty)
-        // More distinct rules than the memo holds: every answer is still its own rule's.
-        let many = (0..<(PolicyEngine.memoSlots + 100)).map { "n\($0).example CNAME .\n" }.joined()
-        let big = PolicyEngine(sources: [try self.rpz("big", many)])
-        for i in stride(from: 0, to: PolicyEngine.memoSlots + 100, by: 7) {
-            #expect(self.decide(big, "n\(i).example.")?.hit.rule == "n\(i).example")
-        }
-        for i in stride(from: 3, to: PolicyEngine.memoSlots + 100, by: 11) {
-            #expect(self.decide(big, "n\(i).example.")?.hit.rule == "n\(i).example")
-        }
-    }
-}
