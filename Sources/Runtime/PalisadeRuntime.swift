@@ -109,8 +109,9 @@ public final class PalisadeRuntime: Sendable {
                 identity: self.identityHistory,
                 logger: self.logger)
             store = try await opening
-            chains.swap(try assembly.chain(events: store.buffer))
+            // Before the swap, so that blocking starts with the compile's garbage already given back.
             Self.returnFreedMemory()
+            chains.swap(try assembly.chain(events: store.buffer))
         } catch {
             for s in listeners { await s.stop() }
             throw error
