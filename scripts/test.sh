@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev postgresql dnsperf chromium podman runc busybox-static"
+PKGS="nsd knot knot-dnsutils bind9-dnsutils unbound python3-dnspython openssl libsqlite3-dev sqlite3 postgresql dnsperf chromium podman runc busybox-static"
 # Podman's network stack (netavark, aardvark-dns, CNI plugins) and helpers arrive as recommendations.
 WITH_RECOMMENDS="podman"
 missing=()

@@ -67,7 +67,7 @@ struct BlockingTests {
             // The query log: SIGTERM makes the writer flush what it holds before the process exits.
             #expect(await palisade.terminate(), "palisade did not stop on SIGTERM:\n\(palisade.log)")
             #expect(palisade.daemon.exitStatus == 0, "exit status \(palisade.daemon.exitStatus ?? -1):\n\(palisade.log)")
-            guard Requirements.sqlite3 else { return }
+            try #require(Requirements.sqlite3, Requirements.sqlite3Message)
             let rows = try await Self.queryLog(palisade.queryLogPath)
             let expected: [(String, String, String)] = [
                 ("bad.example.org", "NXDOMAIN", "bad.example.org"),
@@ -101,7 +101,7 @@ struct BlockingTests {
             }
             // SIGTERM hands the open groups to the writer, which flushes before the process exits.
             #expect(await palisade.terminate(), "palisade did not stop on SIGTERM:\n\(palisade.log)")
-            guard Requirements.sqlite3 else { return }
+            try #require(Requirements.sqlite3, Requirements.sqlite3Message)
             let out = try await ExternalTool.run("sqlite3", ["-readonly", "-separator", "|", palisade.queryLogPath,
                 "SELECT qname, query_count, IFNULL(other_names, '') FROM events "
                     + "WHERE policy_rule = '*.wild.example.org' ORDER BY id"])

@@ -19,6 +19,9 @@ enum Requirements {
     static let sqlite3 = TestBinaries.has("sqlite3")
     /// The message shown when NSD or dig is missing.
     static let nsdAndDigMessage: Comment = "needs nsd and dig (Debian: nsd, bind9-dnsutils; scripts/test.sh installs them)"
+    /// The failure shown when the sqlite3 shell is missing: the query-log checks need it, so they fail rather than pass
+    /// without looking.
+    static let sqlite3Message: Comment = "needs the sqlite3 shell (Debian: sqlite3; scripts/test.sh installs it)"
     /// The message shown when kdig or openssl is missing.
     static let kdigMessage: Comment = "needs nsd, kdig and openssl (Debian: nsd, knot-dnsutils, openssl)"
 }
