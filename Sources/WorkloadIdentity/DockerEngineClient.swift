@@ -122,7 +122,7 @@ public final class DockerEngineClient: Sendable {
         let t = timeout ?? self.requestTimeout
         do {
             let response = try await self.client.http.execute(self.request(method, path),
-                timeout: OwnedHTTPClient.timeAmount(t))
+                timeout: TimeAmount(t))
             let body = try await response.body.collect(upTo: Self.maxResponseBytes)
             return (Int(response.status.code), String(buffer: body))
         } catch let e as WorkloadIdentityError {

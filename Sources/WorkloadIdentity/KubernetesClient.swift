@@ -59,7 +59,7 @@ public final class KubernetesClient: Sendable {
             let response: HTTPClientResponse
             let body: ByteBuffer
             do {
-                response = try await self.client.http.execute(self.request(path), timeout: OwnedHTTPClient.timeAmount(self.requestTimeout))
+                response = try await self.client.http.execute(self.request(path), timeout: TimeAmount(self.requestTimeout))
                 body = try await response.body.collect(upTo: 256 << 20)
             } catch {
                 throw self.connectError(error, path)

@@ -32,9 +32,4 @@ final class OwnedHTTPClient: Sendable {
     deinit {
         if self.markShutDown() { _ = self.http.shutdown() }
     }
-
-    /// A Swift `Duration` as the `TimeAmount` AsyncHTTPClient takes for a request timeout.
-    static func timeAmount(_ d: Duration) -> TimeAmount {
-        .nanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
-    }
 }
