@@ -12,15 +12,9 @@ public struct PolicyDecision: Sendable {
     /// Watch-mode (`override: log`) hits met before this decision, with the action they would have taken.
     public var watched: [PolicyHit]
     /// The EDE INFO-CODE the answer carries (RFC 8914).
-    public var extendedErrorCode: ExtendedErrorCode {
-        didSet { self.extendedError = .extendedError(self.extendedErrorCode, text: self.extendedErrorText) }
-    }
+    public var extendedErrorCode: ExtendedErrorCode
     /// The EDE EXTRA-TEXT: `palisade: blocked by urlhaus rule *.evil.example`.
-    public var extendedErrorText: String {
-        didSet { self.extendedError = .extendedError(self.extendedErrorCode, text: self.extendedErrorText) }
-    }
-    /// The EDE option for the answer, encoded once per decision (a remembered decision answers many queries).
-    public private(set) var extendedError: EDNSOption
+    public var extendedErrorText: String
 
     /// Creates a decision.
     public init(action: PolicyAction, hit: PolicyHit, matchedName: DomainName? = nil, watched: [PolicyHit] = [],
@@ -32,8 +26,10 @@ public struct PolicyDecision: Sendable {
         self.watched = watched
         self.extendedErrorCode = extendedErrorCode
         self.extendedErrorText = extendedErrorText
-        self.extendedError = .extendedError(extendedErrorCode, text: extendedErrorText)
     }
+
+    /// The EDE option for the answer.
+    public var extendedError: EDNSOption { .extendedError(self.extendedErrorCode, text: self.extendedErrorText) }
 
     /// One finding per watch-mode hit, so the query log shows what would have been blocked.
     public var watchFindings: [Finding] {
