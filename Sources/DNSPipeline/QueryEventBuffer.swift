@@ -304,8 +304,9 @@ struct AggregationState {
             return self.groups.withUnsafeMutableBufferPointer { groups -> Bool in
                 guard let base = groups.baseAddress else { return false }
                 let g = base + i
+                // A cache-sourced key never has a policy hit (``GroupKey/init``), so the source says both.
                 guard g.pointee.isOpen, case .packet(let p) = g.pointee.query.answers, p === packet,
-                    g.pointee.query.key.source == GroupKey.cacheSource, g.pointee.query.key.policy == nil,
+                    g.pointee.query.key.source == GroupKey.cacheSource,
                     g.pointee.query.key.client == client.address, g.pointee.query.key.transport == client.transport,
                     g.pointee.query.key.workloadKind == workload?.kind, g.pointee.query.key.workloadID == workload?.id
                 else { return false }

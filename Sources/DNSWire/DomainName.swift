@@ -210,7 +210,8 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
         return out
     }
 
-    /// Equal ignoring ASCII case, eight octets at a time (names are compared on every cache and query-log lookup).
+    /// Equal ignoring ASCII case, eight octets at a time (the query log compares names on every group lookup, and up
+    /// to 17 times per query for a group kept by its rule).
     /// Length octets are at most 63, below 'A', so lowercasing the whole wire form leaves them alone.
     public static func == (a: DomainName, b: DomainName) -> Bool {
         let n = a.wire.count
