@@ -80,6 +80,9 @@ public final class CachedPacket: Sendable {
     public let rcode: ResponseCode
     /// The decoded message, for consumers that need records (response policy, logging, trace).
     public let message: DNSMessage
+    /// Whether the answer section holds a CNAME: the response policy stage needs the records only then (or when a
+    /// zone has response triggers), and reading `message` out of the packet copies it.
+    public let hasCNAMEAnswer: Bool
     /// Where the query log's group for the latest hit on this packet sits (-1: none): a hint that lets a repeated cache
     /// hit skip hashing the group key. ``QueryEventBuffer`` checks the group it points to in full before using it.
     let logGroupHint = Atomic<Int>(-1)
@@ -91,6 +94,7 @@ public final class CachedPacket: Sendable {
         self.ttls = ttls
         self.rcode = rcode
         self.message = message
+        self.hasCNAMEAnswer = message.answers.contains { $0.type == .cname }
     }
 }
 

@@ -21,6 +21,9 @@ public final class PolicyEngine: Sendable {
     private let blockSources: [CompiledPolicySource]
     private let allowSources: [CompiledPolicySource]
     private let responseTriggers: Bool
+    /// Whether an answer without a CNAME can still match a rule: some source has response-IP, NSDNAME or NSIP
+    /// triggers. When false, ``evaluateResponse(name:type:client:response:)`` returns nil for such an answer.
+    public var checksEveryResponse: Bool { self.responseTriggers }
 
     /// An engine with no sources: every query passes.
     public static let empty = PolicyEngine(sources: [])

@@ -175,6 +175,43 @@ import Testing
         #expect(r.policy?.rule == "*.nxdomain.example")
     }
 
+    @Test("cached answers are checked too: a CNAME into a blocked name, an address in a blocked network")
+    func cachedAnswers() async throws {
+        func packet(_ records: [ResourceRecord]) -> CachedPacket {
+            let q = query(records[0].name.description)
+            let m = DNSMessage(header: Header(isResponse: true), questions: q.message.questions, answers: records)
+            return CachedPacket(bytes: [], ttlOffsets: [], ttls: [], rcode: .noError, message: m)
+        }
+        let cloaked = packet([
+            ResourceRecord(name: name("metrics.shop.example."), ttl: 60, rdata: .cname(.init(target: name("t.trk.example.")))),
+            ResourceRecord(name: name("t.trk.example."), ttl: 60, rdata: .a(.init(address: IPv4Address(192, 0, 2, 1)))),
+        ])
+        let plain = packet([ResourceRecord(name: name("site.example."), ttl: 60,
+            rdata: .a(.init(address: IPv4Address(203, 0, 113, 5))))])
+        #expect(!plain.hasCNAMEAnswer && cloaked.hasCNAMEAnswer)
+        // A list has no response triggers: only the answer with a CNAME is looked at.
+        let list = try compile("*.trk.example\nsite.example.net\n", name: "trackers", kind: .domains)
+        let listChain = self.chain(list: list, cached: [cloaked, plain])
+        #expect(PolicyEngine(sources: [list]).checksEveryResponse == false)
+        let blocked = listChain.resolveNow(query("metrics.shop.example."), in: QueryContext())
+        #expect(blocked?.rcode == .nxDomain)
+        #expect(blocked?.policy?.rule == "*.trk.example")
+        #expect(await listChain.resolve(query("metrics.shop.example."), in: QueryContext()).rcode == .nxDomain)
+        #expect(listChain.resolveNow(query("site.example."), in: QueryContext())?.source == .cache)
+        // The RPZ fixture has an rpz-ip rule for 203.0.113.0/24: a cached answer without a CNAME is checked too.
+        let rpz = try self.threats()
+        #expect(PolicyEngine(sources: [rpz]).checksEveryResponse == true)
+        let r = self.chain(list: rpz, cached: [cloaked, plain]).resolveNow(query("site.example."), in: QueryContext())
+        #expect(r?.rcode == .nxDomain)
+        #expect(r?.policy?.trigger == "response-ip")
+    }
+
+    private func chain(list: CompiledPolicySource, cached: [CachedPacket]) -> Chain {
+        let reference = PolicyEngineReference(PolicyEngine(sources: [list]))
+        return Chain(stages: [QueryPolicyStage(engine: reference), ResponsePolicyStage(engine: reference),
+            CachedAnswers(packets: cached)])
+    }
+
     @Test("an allowlisted name is answered by upstream even when a feed lists it")
     func allowlisted() async throws {
         let upstream = RecordingUpstream()
@@ -201,5 +238,26 @@ import Testing
         #expect(await chain.resolve(query("new.example."), in: QueryContext()).source == .upstream("recorder"))
         reference.replace(with: PolicyEngine(sources: [try compile("new.example\n", kind: .domains)]))
         #expect(await chain.resolve(query("new.example."), in: QueryContext()).rcode == .nxDomain)
+    }
+}
+
+/// Answers from cached packets, as the cache stage does, by question name.
+private struct CachedAnswers: Stage {
+    let id: StageID = "cache"
+    let packets: [CachedPacket]
+
+    private func answer(_ q: Query) -> Resolution {
+        guard let p = self.packets.first(where: { $0.message.questions.first?.name == q.question.name }) else {
+            return .failure(for: q, text: "not cached")
+        }
+        return Resolution(reply: .cached(p, age: 0), source: .cache)
+    }
+
+    func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {
+        self.answer(query)
+    }
+
+    func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
+        self.answer(query)
     }
 }

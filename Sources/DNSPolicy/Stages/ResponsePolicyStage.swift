@@ -18,8 +18,13 @@ public struct ResponsePolicyStage: Stage {
     }
 
     private func decide(_ query: Query, _ result: Resolution) -> (PolicyDecision, DNSMessage)? {
-        // A cached packet keeps its decoded message: use it as is (TTLs do not matter to policy), so a
-        // cache hit costs no copy here.
+        // Most cached answers have no CNAME and most engines no response triggers: then there is nothing to
+        // evaluate, and the packet's message is not read (reading it out of the packet copies it: six retains and
+        // releases, 6 % of the event loop on the cached-hit mix, perf, session 6).
+        if case .cached(let p, _) = result.reply, !p.hasCNAMEAnswer, !self.engine.current.checksEveryResponse {
+            return nil
+        }
+        // Otherwise the packet's decoded message is used as is (TTLs do not matter to policy).
         let message: DNSMessage
         switch result.reply {
         case .message(let m): message = m
