@@ -26,7 +26,10 @@ public enum AnswerSource: Sendable, Hashable {
     case upstream(String)
     case cache
     case staleCache
-    case policy(PolicyHit)
+    /// Boxed, like ``Reply/message(_:)``: a ``Resolution`` is returned through every stage, and four strings
+    /// inline made each return copy 152 bytes (twice per stage in the chain: 5 % of the event loop on the cached
+    /// hit mix, perf, session 6).
+    indirect case policy(PolicyHit)
     case local
     case synthesized
     case failure
@@ -100,8 +103,8 @@ public final class CachedPacket: Sendable {
 
 /// What goes back to the client.
 public enum Reply: Sendable {
-    /// A message to encode.
-    case message(DNSMessage)
+    /// A message to encode (boxed: see ``AnswerSource/policy(_:)``).
+    indirect case message(DNSMessage)
     /// A cached packet whose TTLs must be reduced by `age` seconds.
     case cached(CachedPacket, age: UInt32)
     /// No answer at all (RPZ DROP, rate limit).
