@@ -82,35 +82,47 @@ public enum ResponseEncoder {
         }
         let total = p.bytes.count + opt.count
         guard total <= query.maxResponseSize, p.bytes.count >= 12 else { return nil }
-        var out = p.bytes
-        out.reserveCapacity(total)
-        let id = query.message.header.id
-        out[0] = UInt8(id >> 8)
-        out[1] = UInt8(id & 0xFF)
         let qh = query.message.header
-        // Flags: keep TC/AD/RCODE from the cached answer; RD, CD and opcode come from the query; AA is cleared.
-        var f = UInt16(out[2]) << 8 | UInt16(out[3])
-        f = (f & ~UInt16(0x7800 | 0x0100 | 0x0010 | 0x0400)) | (qh.flags & (0x7800 | 0x0100 | 0x0010)) | 0x8080
-        if !query.dnssecOK { f &= ~UInt16(0x0020) }
-        out[2] = UInt8(f >> 8)
-        out[3] = UInt8(f & 0xFF)
-        // Echo the question's case: the cached question has the same length and offset.
         let qname = query.question.name.wire
-        if out.count >= 12 + qname.count {
-            for i in 0..<qname.count { out[12 + i] = qname[i] }
-        }
-        for (i, off) in p.ttlOffsets.enumerated() {
-            let t = p.ttls[i] > age ? p.ttls[i] - age : 0
-            out[off] = UInt8(t >> 24)
-            out[off + 1] = UInt8((t >> 16) & 0xFF)
-            out[off + 2] = UInt8((t >> 8) & 0xFF)
-            out[off + 3] = UInt8(t & 0xFF)
-        }
-        if !opt.isEmpty {
-            let ar = (UInt16(out[10]) << 8 | UInt16(out[11])) &+ 1
-            out[10] = UInt8(ar >> 8)
-            out[11] = UInt8(ar & 0xFF)
-            out.append(contentsOf: opt)
+        let dnssecOK = query.dnssecOK
+        // One allocation, written in place: copying the packet's array (copy on write) and then reserving room
+        // for the OPT record allocated and copied twice.
+        let out = [UInt8](unsafeUninitializedCapacity: total) { buf, initialized in
+            guard let o = buf.baseAddress else { return }
+            p.bytes.withUnsafeBufferPointer { src in o.initialize(from: src.baseAddress!, count: src.count) }
+            let n = p.bytes.count
+            o[0] = UInt8(qh.id >> 8)
+            o[1] = UInt8(qh.id & 0xFF)
+            // Flags: keep TC/AD/RCODE from the cached answer; RD, CD and opcode come from the query; AA is cleared.
+            var f = UInt16(o[2]) << 8 | UInt16(o[3])
+            f = (f & ~UInt16(0x7800 | 0x0100 | 0x0010 | 0x0400)) | (qh.flags & (0x7800 | 0x0100 | 0x0010)) | 0x8080
+            if !dnssecOK { f &= ~UInt16(0x0020) }
+            o[2] = UInt8(f >> 8)
+            o[3] = UInt8(f & 0xFF)
+            // Echo the question's case: the cached question has the same length and offset.
+            if n >= 12 + qname.count {
+                qname.withUnsafeBufferPointer { q in (o + 12).update(from: q.baseAddress!, count: q.count) }
+            }
+            p.ttlOffsets.withUnsafeBufferPointer { offsets in
+                p.ttls.withUnsafeBufferPointer { ttls in
+                    for i in 0..<min(offsets.count, ttls.count) {
+                        let off = offsets[i]
+                        guard off >= 0, off + 4 <= n else { continue }
+                        let t = ttls[i] > age ? ttls[i] - age : 0
+                        o[off] = UInt8(t >> 24)
+                        o[off + 1] = UInt8((t >> 16) & 0xFF)
+                        o[off + 2] = UInt8((t >> 8) & 0xFF)
+                        o[off + 3] = UInt8(t & 0xFF)
+                    }
+                }
+            }
+            if !opt.isEmpty {
+                let ar = (UInt16(o[10]) << 8 | UInt16(o[11])) &+ 1
+                o[10] = UInt8(ar >> 8)
+                o[11] = UInt8(ar & 0xFF)
+                opt.withUnsafeBufferPointer { src in (o + n).initialize(from: src.baseAddress!, count: src.count) }
+            }
+            initialized = total
         }
         return out
     }
