@@ -245,8 +245,13 @@ package final class CompiledPolicySource: Sendable {
             index = nsdname ? self.nsdnames : self.names
         }
         let n = index.name(at: match.offset)
-        var base = n.isRoot ? "" : String(n.description.dropLast())
-        base += suffix
+        // In place: `String(description.dropLast())` copied the text once more (a block builds it per query).
+        var base = ""
+        if !n.isRoot {
+            base = n.description
+            base.removeLast()
+        }
+        if !suffix.isEmpty { base += suffix }
         switch kind.form {
         case .rpz:
             guard match.slot == .below else { return base }
