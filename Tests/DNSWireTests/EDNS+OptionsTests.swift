@@ -85,6 +85,19 @@ import Testing
         #expect(ede?.text == "by policy")
     }
 
+    @Test("an EDE option carries its text whole up to 512 bytes, and the first 512 bytes of a longer one")
+    func extendedErrorText() {
+        let short = EDNSOption.extendedError(.blocked, text: "palisade: blocked by feed rule *.évil.example")
+        #expect(short.data.prefix(2) == [0, 15])
+        #expect(short.extendedErrorValue?.text == "palisade: blocked by feed rule *.évil.example")
+        let exact = String(repeating: "a", count: 512)
+        #expect(EDNSOption.extendedError(.filtered, text: exact).extendedErrorValue?.text == exact)
+        let long = EDNSOption.extendedError(.filtered, text: exact + "tail")
+        #expect(long.data.count == 2 + 512)
+        #expect(long.extendedErrorValue?.text == exact)
+        #expect(EDNSOption.extendedError(.blocked).data == [0, 15])
+    }
+
     @Test("Block padding brings a message to a multiple of the block size", arguments: [128, 468])
     func blockPadding(block: Int) throws {
         var m = DNSMessage.query(id: 1, name: try DomainName("www.example.org."), type: .a)
