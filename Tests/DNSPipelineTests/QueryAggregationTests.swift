@@ -388,4 +388,29 @@ extension QueryAggregationTests {
         #expect(count("www.example.org.", "10.0.0.7") == 1)
         #expect(count("www.example.org.") == 3)
     }
+
+    @Test("Cache hits after a first block closed their group open a new one: no hit lands in a handed-over row")
+    func cacheHitsAfterBlockCloseTheirGroup() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let www = try self.packet("www.example.org.")
+        var t = t0
+        func at() -> Int64 { t += 1_000; return t }
+        for _ in 0..<3 { buffer.record(try self.hit(www, at: at())) }
+        // The client's first block in the window hands over its latest groups, the cache hits' among them.
+        let q = Query(message: try TestMessages.query("c2.evil.example."),
+            client: ClientInfo(address: .v4(IPv4Address(10, 0, 0, 5)), transport: .udp))
+        let hit = PolicyHit(source: "feed", rule: "c2.evil.example", action: "nxdomain", trigger: "qname")
+        buffer.record(RawQueryEvent(timestampMicros: at(), query: q, workload: nil,
+            resolution: Resolution.rcode(.nxDomain, for: q, source: .policy(hit)), latency: .microseconds(50)))
+        #expect(buffer.drain(nowMicros: t0 + Self.second / 2) == 2)
+        #expect(sink.events.withLock { $0.map(\.count) } == [3, 1])
+        // The packet's hint still points at the handed-over group: these hits must make a row of their own.
+        for _ in 0..<4 { buffer.record(try self.hit(www, at: at())) }
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 1)
+        let events = sink.events.withLock { $0 }
+        #expect(events.last?.qname == "www.example.org." && events.last?.count == 4)
+        #expect(events.reduce(0) { $0 + $1.count } == 8)
+    }
 }
