@@ -210,7 +210,6 @@ public final class PalisadeRuntime: Sendable {
         self.logger.info("palisade stopped")
     }
 
-    /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
     /// Gives the pages freed by the start-up compile back to the system. Compiling a feed holds its text, parse
     /// state and the index being built at once; glibc keeps the freed chunks mapped. With a 1M-rule feed this
     /// took 1.1–1.6 MiB off the resident size measured 0.5 s after ready (BENCHMARKS.md, session 5).
@@ -222,6 +221,7 @@ public final class PalisadeRuntime: Sendable {
         #endif
     }
 
+    /// SIGHUP: re-read the configuration, build a new chain, swap it in; on failure keep the old one.
     private func reload(current: AssemblyBox, chains: ChainReference, events: QueryEventBuffer?,
         group: any EventLoopGroup, operatorState: OperatorState) async
     {
