@@ -245,12 +245,7 @@ package final class CompiledPolicySource: Sendable {
             index = nsdname ? self.nsdnames : self.names
         }
         let n = index.name(at: match.offset)
-        // In place: `String(description.dropLast())` copied the text once more (a block builds it per query).
-        var base = ""
-        if !n.isRoot {
-            base = n.description
-            base.removeLast()
-        }
+        var base = n.descriptionWithoutDot
         if !suffix.isEmpty { base += suffix }
         switch kind.form {
         case .rpz:

@@ -73,7 +73,7 @@ public final class PolicyEngine: Sendable {
         default: verb = "blocked"
         }
         var text = "palisade: \(verb) by \(source.config.name) rule \(rule)"
-        if let matched { text += " (matched \(String(matched.description.dropLast())))" }
+        if let matched { text += " (matched \(matched.descriptionWithoutDot))" }
         if let detail { text += " (\(detail))" }
         let code: ExtendedErrorCode = source.config.extendedError == .filtered ? .filtered : .blocked
         return .decided(PolicyDecision(action: action, hit: hit, matchedName: matched, watched: watched,

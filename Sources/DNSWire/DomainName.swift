@@ -282,6 +282,14 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
         return la.count < lb.count
     }
 
+    /// ``description`` without its final dot: `www.example` for `www.example.`, empty for the root. The form rule
+    /// texts, relative owner names and messages print.
+    public var descriptionWithoutDot: String {
+        var text = self.description
+        text.removeLast()  // in place; `String(description.dropLast())` copied the text once more
+        return text
+    }
+
     /// Presentation form with a trailing dot; special characters are escaped (RFC 4343 §2.1).
     public var description: String {
         if self.isRoot { return "." }

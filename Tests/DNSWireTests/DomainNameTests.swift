@@ -25,6 +25,13 @@ import Testing
         #expect(try DomainName("WWW.Example.ORG.").hashValue == DomainName("www.example.org.").hashValue)
         #expect(try DomainName("\\200.") != DomainName("\\232."))
     }
+
+    @Test("The form without the final dot keeps escaped dots and is empty for the root")
+    func withoutDot() throws {
+        #expect(try DomainName("www.example.org.").descriptionWithoutDot == "www.example.org")
+        #expect(try DomainName("esc\\.aped.").descriptionWithoutDot == "esc\\.aped")
+        #expect(DomainName.root.descriptionWithoutDot == "")
+    }
 }
 
 extension DomainNameTests {

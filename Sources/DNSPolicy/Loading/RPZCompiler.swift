@@ -285,7 +285,7 @@ package struct RPZCompiler: Sendable {
                 q += Int(w[q]) + 1
             }
             guard case let (address, prefix)? = Self.ipTrigger(labels) else {
-                let shown = owner.relativized(to: apex).map { String($0.description.dropLast()) } ?? owner.description
+                let shown = owner.relativized(to: apex).map(\.descriptionWithoutDot) ?? owner.description
                 throw self.reject("bad IP trigger '\(shown)': expected <prefix length>.<reversed address>", line: line)
             }
             return Trigger(kind: kind, slot: .exact, keyStart: 0, keyEnd: 0, labels: 0, address: address,

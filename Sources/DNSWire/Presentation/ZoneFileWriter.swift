@@ -40,6 +40,6 @@ public struct ZoneFileWriter: Sendable {
         if name == o { return "@" }
         // `name` lies strictly below `o` here, so the relative part has at least one label.
         guard let rel = name.relativized(to: o) else { return name.description }
-        return String(rel.description.dropLast())
+        return rel.descriptionWithoutDot
     }
 }
