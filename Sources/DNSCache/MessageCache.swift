@@ -14,11 +14,8 @@ public enum ReplyKind: String, Sendable {
 public final class MessageCache<C: Clock<Duration>>: Sendable {
     /// A lookup result.
     public typealias Lookup = CacheLookup
-    typealias Entry = CacheEntry
-    typealias Shard = CacheShard
-    typealias ShardBox = CacheShardBox
 
-    private let shards: [ShardBox]
+    private let shards: [CacheShardBox]
     private let perShard: Int
     private let clock: C
     private let origin: C.Instant
@@ -32,7 +29,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         self.origin = clock.now
         let n = max(1, shards)
         self.perShard = max(1, (configuration.maxEntries + n - 1) / n)
-        self.shards = (0..<n).map { _ in ShardBox() }
+        self.shards = (0..<n).map { _ in CacheShardBox() }
     }
 
     private var now: Duration { self.origin.duration(to: self.clock.now) }
@@ -80,7 +77,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         let now = self.now
         let cap = self.perShard
         self.shards[self.shard(for: key)].withLock { s in
-            let entry = Entry(key: key, packet: packet, storedAt: now, ttl: ttl, hits: 0, referenced: false, prefetching: false)
+            let entry = CacheEntry(key: key, packet: packet, storedAt: now, ttl: ttl, hits: 0, referenced: false, prefetching: false)
             if let i = s.index[key] {
                 s.slots[i] = entry
                 return
@@ -121,7 +118,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
 
     /// Drops every entry.
     public func removeAll() {
-        for s in self.shards { s.withLock { $0 = Shard() } }
+        for s in self.shards { s.withLock { $0 = CacheShard() } }
     }
 
     /// Classifies a response and returns the TTL it may be cached for (nil: not cacheable).
