@@ -87,7 +87,7 @@ public final class CachedPacket: Sendable {
     /// zone has response triggers), and reading `message` out of the packet copies it.
     public let hasCNAMEAnswer: Bool
     /// Where the query log's group for the latest hit on this packet sits (-1: none): a hint that lets a repeated cache
-    /// hit skip hashing the group key. ``QueryEventBuffer`` checks the group it points to in full before using it.
+    /// hit skip hashing the group key. ``QueryEventBuffer`` checks that group's slot in full before using it.
     let logGroupHint = Atomic<Int>(-1)
 
     /// Wraps an encoded response.
