@@ -25,6 +25,14 @@ public final class PolicyEngine: Sendable {
     /// triggers. When false, ``evaluateResponse(name:type:client:response:)`` returns nil for such an answer.
     public var checksEveryResponse: Bool { self.responseTriggers }
 
+    /// Whether ``evaluateResponse(name:type:client:response:)`` can find anything in an answer that has (or has no)
+    /// CNAME: most answers have none and most engines no response triggers, and then the query phase (already
+    /// applied by the query stage) need not run again. Callers that know `hasCNAME` without reading the message
+    /// (a cached packet) ask first.
+    public func needsResponseCheck(hasCNAME: Bool) -> Bool {
+        !self.sources.isEmpty && (hasCNAME || self.responseTriggers)
+    }
+
     /// An engine with no sources: every query passes.
     public static let empty = PolicyEngine(sources: [])
 
@@ -173,15 +181,8 @@ public final class PolicyEngine: Sendable {
     public func evaluateResponse(name: DomainName, type: RecordType, client: IPAddress, response: DNSMessage)
         -> PolicyDecision?
     {
-        guard !self.sources.isEmpty else { return nil }
-        // Most answers have no CNAME, and most engines no response triggers: then there is nothing to do,
-        // and the query phase (already applied by the query stage) need not run again.
-        var hasCNAME = false
-        for rr in response.answers where rr.type == .cname {
-            hasCNAME = true
-            break
-        }
-        guard hasCNAME || self.responseTriggers else { return nil }
+        let hasCNAME = response.answers.contains { $0.type == .cname }
+        guard self.needsResponseCheck(hasCNAME: hasCNAME) else { return nil }
         // Query-phase watch hits were reported by the query stage already; only new ones are collected.
         var watched: [PolicyHit] = []
         if let q = self.evaluateQuery(name: name, type: type, client: client) {
