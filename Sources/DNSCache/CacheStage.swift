@@ -58,13 +58,26 @@ public struct CacheStage<C: Clock<Duration>>: Stage {
             if m.rcode == .servFail, case .failure = result.source, let stale {
                 return self.serveStale(stale, query, context)
             }
-            if case .upstream = result.source, let ttl = self.cache.store(key, message: m) {
-                context.note(self.id, "stored for \(ttl)s")
+            if case .upstream = result.source, let stored = self.cache.storeAnswer(key, message: m) {
+                context.note(self.id, "stored for \(stored.ttl)s")
+                // Answer from the packet just stored, as a hit of age 0 would be: patching it costs less than
+                // encoding the message again, and the first answer shows the same (clamped) TTLs as the hits after
+                // it. Not when the upstream sent Extended DNS Errors: the stored packet has no OPT to carry them.
+                if !Self.hasExtendedErrors(m) {
+                    var answer = result
+                    answer.reply = .cached(stored.packet, age: 0)
+                    return answer
+                }
             }
         default:
             break
         }
         return result
+    }
+
+    private static func hasExtendedErrors(_ m: DNSMessage) -> Bool {
+        guard let edns = m.edns else { return false }
+        return edns.options.contains { $0.code == .extendedError }
     }
 
     public func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {

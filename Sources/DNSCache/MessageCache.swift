@@ -67,6 +67,11 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
     /// Stores a response under `key` if its kind is cacheable; returns the TTL used, or nil.
     @discardableResult
     public func store(_ key: CacheKey, message: DNSMessage) -> UInt32? {
+        self.storeAnswer(key, message: message)?.ttl
+    }
+
+    /// Stores a response under `key` if its kind is cacheable; returns the TTL used and the packet stored, or nil.
+    public func storeAnswer(_ key: CacheKey, message: DNSMessage) -> (ttl: UInt32, packet: CachedPacket)? {
         guard self.configuration.maxEntries > 0 else { return nil }
         let (kind, ttl) = self.cacheability(of: message)
         guard let ttl, ttl > 0 else {
@@ -106,7 +111,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             s.slots[slot] = entry
             s.index[key] = slot
         }
-        return ttl
+        return (ttl, packet)
     }
 
     /// Clears the prefetch flag after a failed refresh, so a later hit may try again.
@@ -158,16 +163,16 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         let rcode = m.rcode
         m.edns = nil
         m.header.rcodeLow = UInt8(rcode.rawValue & 0x0F)
-        func clamp(_ rrs: [ResourceRecord]) -> [ResourceRecord] {
-            rrs.map { rr in
-                var r = rr
-                r.ttl = min(max(r.ttl, cfg.minTTL), max(cfg.maxTTL, cfg.minTTL))
-                return r
-            }
+        let low = cfg.minTTL
+        let high = max(cfg.maxTTL, cfg.minTTL)
+        // Copy a section only when one of its TTLs is outside the clamps (most answers are inside them).
+        func clamp(_ rrs: inout [ResourceRecord]) {
+            guard rrs.contains(where: { $0.ttl < low || $0.ttl > high }) else { return }
+            for i in rrs.indices { rrs[i].ttl = min(max(rrs[i].ttl, low), high) }
         }
-        m.answers = clamp(m.answers)
-        m.authorities = clamp(m.authorities)
-        m.additionals = clamp(m.additionals)
+        clamp(&m.answers)
+        clamp(&m.authorities)
+        clamp(&m.additionals)
         var w = WireWriter(capacity: 512)
         w.writeUInt16(0)
         w.writeUInt16(m.header.flags)
@@ -180,9 +185,12 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             w.writeUInt16(q.type.rawValue)
             w.writeUInt16(q.dnsClass.rawValue)
         }
+        let records = m.answers.count + m.authorities.count + m.additionals.count
         var offsets: [Int] = []
+        offsets.reserveCapacity(records)
         var ttls: [UInt32] = []
-        for section in [m.answers, m.authorities, m.additionals] {
+        ttls.reserveCapacity(records)
+        func write(_ section: [ResourceRecord]) {
             for rr in section {
                 w.writeName(rr.name, compress: true)
                 w.writeUInt16(rr.type.rawValue)
@@ -196,6 +204,9 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
                 w.patchUInt16(UInt16(w.bytes.count - lenAt - 2), at: lenAt)
             }
         }
+        write(m.answers)
+        write(m.authorities)
+        write(m.additionals)
         return CachedPacket(bytes: w.bytes, ttlOffsets: offsets, ttls: ttls, rcode: rcode, message: m)
     }
 }

@@ -102,6 +102,9 @@ public final class UpstreamPool: Sendable {
 
     /// The order in which the next query would try the upstreams (advances the round-robin turn).
     package func nextOrder() -> [Upstream] {
+        // One upstream is tried whatever its health (a down server stays a last resort), so its order needs no
+        // work: no arrays built per query on the common single-upstream pool.
+        if self.upstreams.count == 1 { return self.upstreams }
         let now = self.clock.now()
         let turn = self.turn.wrappingAdd(1, ordering: .relaxed).oldValue
         var rng = SystemRandomNumberGenerator()

@@ -26,6 +26,12 @@ package enum UpstreamSelection {
             base = Array(0..<count)
             base.shuffle(using: &generator)
         }
-        return base.filter(isAvailable) + base.filter { !isAvailable($0) }
+        var available: [Int] = []
+        available.reserveCapacity(count)
+        var down: [Int] = []
+        for i in base {
+            if isAvailable(i) { available.append(i) } else { down.append(i) }
+        }
+        return down.isEmpty ? available : available + down
     }
 }

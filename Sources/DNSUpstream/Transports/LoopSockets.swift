@@ -83,6 +83,8 @@ final class LoopSocketSet: @unchecked Sendable {
     /// so a query answered in time costs nothing here), and the one timer that sweeps them.
     private var expiries = CircularBuffer<Expiry>(initialCapacity: 1024)
     private var sweep: Scheduled<Void>?
+    /// Kernel randomness for query IDs, fetched in bulk (see ``KernelRandomBuffer``).
+    private var random = KernelRandomBuffer()
     /// Queries held while no socket is open yet; more than this fail at once.
     private static let maxWaiting = 4096
     /// How late a timeout may fire, so the sweep runs a few hundred times a second at most, not once per query.
@@ -110,6 +112,11 @@ final class LoopSocketSet: @unchecked Sendable {
         self.size = size
         self.usesPerSocket = usesPerSocket
         self.onMismatch = onMismatch
+    }
+
+    /// A uniformly random query ID from the kernel CSPRNG.
+    func randomID() -> UInt16 {
+        UInt16.random(in: .min ... .max, using: &self.random)
     }
 
     /// Sockets open now, active and retired-but-draining.
@@ -324,10 +331,10 @@ final class LoopSocket: @unchecked Sendable {
             completion(.failure(TransportFailure.busy))
             return
         }
-        // SystemRandomNumberGenerator reads the kernel CSPRNG: the ID is one of the two secrets that stop
+        // The ID comes from the kernel CSPRNG (the set's buffer of it): it is one of the two secrets that stop
         // off-path spoofing (RFC 5452 §4). It must also differ from every ID outstanding on this socket.
-        var fresh = UInt16.random(in: .min ... .max)
-        while self.pending[fresh] != nil { fresh = UInt16.random(in: .min ... .max) }
+        var fresh = self.set.randomID()
+        while self.pending[fresh] != nil { fresh = self.set.randomID() }
         let id = fresh
         var out = message
         out.header.id = id
