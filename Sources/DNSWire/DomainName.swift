@@ -205,8 +205,11 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// Lowercases ASCII letters in a byte array.
     public static func lowercase(_ bytes: [UInt8]) -> [UInt8] {
+        // Most names arrive in lowercase already: share their storage instead of copying it (a cache key is built
+        // from the lowercased name on every lookup).
+        guard let first = bytes.firstIndex(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return bytes }
         var out = bytes
-        for i in out.indices { out[i] = Self.lower(out[i]) }
+        for i in first..<out.endIndex { out[i] = Self.lower(out[i]) }
         return out
     }
 

@@ -113,11 +113,13 @@ public struct WireWriter: Sendable {
             return
         }
         name.wire.withUnsafeBufferPointer { wire in
-            // A name has at most 127 labels (255 octets); (offset in name, suffix hash) per label.
-            withUnsafeTemporaryAllocation(of: (Int, Int).self, capacity: 128) { labels in
+            // A name has at most 127 labels (255 octets), and each label takes two octets at least; (offset in name,
+            // suffix hash) per label. Sized to the name, the scratch stays on the stack for every name under about
+            // 128 octets (a 128-label table, 2 KiB, went to the heap on every call).
+            withUnsafeTemporaryAllocation(of: (Int, Int).self, capacity: min(128, wire.count / 2 + 1)) { labels in
                 var n = 0
                 var pos = 0
-                while pos < wire.count, wire[pos] != 0, n < 128 {
+                while pos < wire.count, wire[pos] != 0, n < labels.count {
                     labels[n] = (pos, 0)
                     n += 1
                     pos += Int(wire[pos]) + 1

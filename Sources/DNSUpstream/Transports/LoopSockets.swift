@@ -361,6 +361,8 @@ final class LoopSocket: @unchecked Sendable {
 
     /// The set's sweep found query `id` (`serial`) past its deadline: fails it if it is still outstanding.
     func timedOut(_ id: UInt16, serial: UInt64) {
+        // Most swept queries were answered long ago: look first, since making the error allocates.
+        guard let entry = self.pending[id], entry.serial == serial else { return }
         self.finish(id, serial: serial, .failure(TransportFailure.timeout))
     }
 
