@@ -207,7 +207,8 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         write(m.answers)
         write(m.authorities)
         write(m.additionals)
-        return CachedPacket(bytes: w.bytes, ttlOffsets: offsets, ttls: ttls, rcode: rcode, message: m)
+        return CachedPacket(bytes: w.bytes, ttlOffsets: offsets, ttls: ttls, rcode: rcode,
+            hasCNAMEAnswer: m.answers.contains { $0.type == .cname })
     }
 }
 
