@@ -185,18 +185,14 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             w.writeUInt16(q.type.rawValue)
             w.writeUInt16(q.dnsClass.rawValue)
         }
-        let records = m.answers.count + m.authorities.count + m.additionals.count
         var offsets: [Int] = []
-        offsets.reserveCapacity(records)
-        var ttls: [UInt32] = []
-        ttls.reserveCapacity(records)
+        offsets.reserveCapacity(m.answers.count + m.authorities.count + m.additionals.count)
         func write(_ section: [ResourceRecord]) {
             for rr in section {
                 w.writeName(rr.name, compress: true)
                 w.writeUInt16(rr.type.rawValue)
                 w.writeUInt16(rr.dnsClass.rawValue)
                 offsets.append(w.bytes.count)
-                ttls.append(rr.ttl)
                 w.writeUInt32(rr.ttl)
                 let lenAt = w.bytes.count
                 w.writeUInt16(0)
@@ -207,7 +203,11 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         write(m.answers)
         write(m.authorities)
         write(m.additionals)
-        return CachedPacket(bytes: w.bytes, ttlOffsets: offsets, ttls: ttls, rcode: rcode,
+        // The TTL offsets follow the packet in the same array (see ``CachedPacket``); a field past 64 KiB (no such
+        // packet is cached: TCP caps messages there) would not fit the table, and keeps its stored TTL.
+        let count = w.bytes.count
+        for off in offsets where off <= 0xFFFF { w.writeUInt16(UInt16(off)) }
+        return CachedPacket(storage: w.bytes, count: count, rcode: rcode,
             hasCNAMEAnswer: m.answers.contains { $0.type == .cname })
     }
 }

@@ -80,8 +80,9 @@ public enum ResponseEncoder {
                 opt = w.bytes
             }
         }
-        let total = p.bytes.count + opt.count
-        guard total <= query.maxResponseSize, p.bytes.count >= 12 else { return nil }
+        let n = p.count
+        let total = n + opt.count
+        guard total <= query.maxResponseSize, n >= 12 else { return nil }
         let qh = query.message.header
         let qname = query.question.name.wire
         let dnssecOK = query.dnssecOK
@@ -89,8 +90,24 @@ public enum ResponseEncoder {
         // for the OPT record allocated and copied twice.
         let out = [UInt8](unsafeUninitializedCapacity: total) { buf, initialized in
             guard let o = buf.baseAddress else { return }
-            p.bytes.withUnsafeBufferPointer { src in o.initialize(from: src.baseAddress!, count: src.count) }
-            let n = p.bytes.count
+            p.storage.withUnsafeBufferPointer { src in
+                o.initialize(from: src.baseAddress!, count: n)
+                // The offsets of the TTL fields follow the packet in the same array; the TTLs at store time are in
+                // the packet.
+                var i = n
+                while i + 2 <= src.count {
+                    let off = Int(src[i]) << 8 | Int(src[i + 1])
+                    i += 2
+                    guard off + 4 <= n else { continue }
+                    let stored = UInt32(src[off]) << 24 | UInt32(src[off + 1]) << 16 | UInt32(src[off + 2]) << 8
+                        | UInt32(src[off + 3])
+                    let t = stored > age ? stored - age : 0
+                    o[off] = UInt8(t >> 24)
+                    o[off + 1] = UInt8((t >> 16) & 0xFF)
+                    o[off + 2] = UInt8((t >> 8) & 0xFF)
+                    o[off + 3] = UInt8(t & 0xFF)
+                }
+            }
             o[0] = UInt8(qh.id >> 8)
             o[1] = UInt8(qh.id & 0xFF)
             // Flags: keep TC/AD/RCODE from the cached answer; RD, CD and opcode come from the query; AA is cleared.
@@ -102,19 +119,6 @@ public enum ResponseEncoder {
             // Echo the question's case: the cached question has the same length and offset.
             if n >= 12 + qname.count {
                 qname.withUnsafeBufferPointer { q in (o + 12).update(from: q.baseAddress!, count: q.count) }
-            }
-            p.ttlOffsets.withUnsafeBufferPointer { offsets in
-                p.ttls.withUnsafeBufferPointer { ttls in
-                    for i in 0..<min(offsets.count, ttls.count) {
-                        let off = offsets[i]
-                        guard off >= 0, off + 4 <= n else { continue }
-                        let t = ttls[i] > age ? ttls[i] - age : 0
-                        o[off] = UInt8(t >> 24)
-                        o[off + 1] = UInt8((t >> 16) & 0xFF)
-                        o[off + 2] = UInt8((t >> 8) & 0xFF)
-                        o[off + 3] = UInt8(t & 0xFF)
-                    }
-                }
             }
             if !opt.isEmpty {
                 let ar = (UInt16(o[10]) << 8 | UInt16(o[11])) &+ 1

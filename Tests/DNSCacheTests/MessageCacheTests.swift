@@ -139,3 +139,54 @@ extension MessageCacheTests {
         }
     }
 }
+
+@Suite struct CachedPacketLayoutTests {
+    @Test("A hit rewrites every section's TTLs from the one packed array, clamped at store time, with the client's ID and case")
+    func hitRewritesEveryTTL() throws {
+        let clock = ManualClock()
+        let cache = MessageCache(configuration: .init(maxTTL: 200, serveStale: false), clock: clock)
+        var m = try TestMessages.query("www.example.org.").makeResponse()
+        m.answers = [try TestMessages.a("www.example.org.", "192.0.2.1", ttl: 300),
+                     try TestMessages.a("www.example.org.", "192.0.2.2", ttl: 120)]
+        m.authorities = [ResourceRecord(name: try DomainName("example.org."), ttl: 100,
+            rdata: .ns(.init(target: try DomainName("ns1.example.org."))))]
+        m.additionals = [try TestMessages.a("ns1.example.org.", "192.0.2.53", ttl: 50)]
+        let key = CacheKey(question: Question(name: try DomainName("www.example.org."), type: .a), dnssecOK: false,
+            checkingDisabled: false)
+        #expect(cache.store(key, message: m) == 120)  // the answer section's smallest TTL
+        clock.advance(by: .seconds(30))
+        guard case .fresh(let packet, let age, _) = cache.lookup(key) else {
+            Issue.record("expected a fresh hit")
+            return
+        }
+        #expect(age == 30)
+        // Four TTL fields, each inside the packet.
+        #expect(packet.ttlOffsets.count == 4)
+        #expect(packet.ttlOffsets.allSatisfy { $0 >= 12 && $0 + 4 <= packet.count })
+
+        let asked = try TestMessages.query("WWW.Example.ORG.", id: 0xBEEF)
+        let query = Query(message: asked, client: ClientInfo(address: IPAddress("127.0.0.1")!, transport: .udp),
+            maxResponseSize: 1232)
+        let out = try #require(ResponseEncoder.encode(Resolution(reply: .cached(packet, age: age), source: .cache), for: query))
+        let reply = try DNSMessage.decode(out)
+        #expect(reply.header.id == 0xBEEF)
+        #expect(reply.questions.first?.name.wire == asked.questions.first?.name.wire)
+        // 300 was clamped to 200 when stored; every TTL then lost the 30 seconds of age.
+        #expect(reply.answers.map(\.ttl) == [170, 90])
+        #expect(reply.authorities.map(\.ttl) == [70])
+        #expect(reply.additionals.filter { $0.type != .opt }.map(\.ttl) == [20])
+        // The records themselves come back unchanged, and the message decoded on demand holds the stored TTLs.
+        #expect(reply.answers.map(\.rdata) == m.answers.map(\.rdata))
+        #expect(packet.message.answers.map(\.ttl) == [200, 120])
+        #expect(packet.message.additionals.map(\.ttl) == [50])
+    }
+
+    @Test("TTL offsets outside the packet are dropped when it is wrapped, and never written")
+    func badOffsetsDropped() throws {
+        let bytes = try TestMessages.query("a.example.").makeResponse().encode()
+        let p = CachedPacket(bytes: bytes, ttlOffsets: [-4, bytes.count - 2, 70_000], ttls: [1, 2, 3], rcode: .noError,
+            hasCNAMEAnswer: false)
+        #expect(p.ttlOffsets.isEmpty)
+        #expect(p.bytes == bytes)
+    }
+}
