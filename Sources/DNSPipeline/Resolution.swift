@@ -110,6 +110,21 @@ public final class CachedPacket: Sendable {
         }
     }
 
+    /// Whether the packet has one question and its name (written in full at offset 12: nothing precedes it that a
+    /// pointer could reach) equals `name`, a lowercased wire name, ignoring ASCII case.
+    public func questionNameEquals(lowercased name: [UInt8]) -> Bool {
+        let n = name.count
+        guard n > 0, 12 + n <= self.count else { return false }
+        return self.storage.withUnsafeBufferPointer { s in
+            // Exactly one question (QDCOUNT at bytes 4–5), so offset 12 holds its name.
+            guard s[4] == 0, s[5] == 1 else { return false }
+            return name.withUnsafeBufferPointer { k in
+                for i in 0..<n where DomainName.lower(s[12 + i]) != k[i] { return false }
+                return true
+            }
+        }
+    }
+
     /// The response bytes (ID 0, no OPT).
     public var bytes: [UInt8] { Array(self.storage[0..<self.count]) }
 

@@ -181,6 +181,31 @@ extension MessageCacheTests {
         #expect(packet.message.additionals.map(\.ttl) == [50])
     }
 
+    @Test("An entry answers only the key whose name is the packet's question: the index holds hashes, the packet decides")
+    func entryCheckedAgainstPacketQuestion() throws {
+        let cache = MessageCache(configuration: .init(serveStale: false), clock: ManualClock())
+        let key = CacheKey(question: Question(name: try DomainName("asked.example."), type: .a), dnssecOK: false,
+            checkingDisabled: false)
+        // A reply whose question is another name, stored under the key: a lookup must not hand it out.
+        var other = try TestMessages.query("other.example.").makeResponse()
+        other.answers = [try TestMessages.a("other.example.", "192.0.2.9", ttl: 60)]
+        #expect(cache.store(key, message: other) == 60)
+        guard case .miss = cache.lookup(key) else {
+            Issue.record("an entry whose packet asks another name answered the key")
+            return
+        }
+        // Stored with its own question, the same key hits, in any case.
+        var own = try TestMessages.query("Asked.Example.").makeResponse()
+        own.answers = [try TestMessages.a("asked.example.", "192.0.2.1", ttl: 60)]
+        cache.store(key, message: own)
+        guard case .fresh(let p, _, _) = cache.lookup(key) else {
+            Issue.record("expected a hit")
+            return
+        }
+        #expect(p.message.answers.first?.rdata == own.answers.first?.rdata)
+        #expect(cache.count == 1)
+    }
+
     @Test("TTL offsets outside the packet are dropped when it is wrapped, and never written")
     func badOffsetsDropped() throws {
         let bytes = try TestMessages.query("a.example.").makeResponse().encode()
