@@ -163,7 +163,11 @@ public struct DNSMessage: Sendable, Hashable {
     private func encodeSections(answers: [ResourceRecord], authorities: [ResourceRecord],
         additionals: [ResourceRecord], truncated: Bool) -> [UInt8]
     {
-        var w = WireWriter(capacity: 512)
+        // A message of one question and no records (a query, an empty NXDOMAIN or NODATA) has no name a pointer
+        // could shorten; without compression the writer keeps no table of suffixes (one allocation per query sent
+        // upstream, and per policy answer).
+        let compress = self.questions.count > 1 || !answers.isEmpty || !authorities.isEmpty || !additionals.isEmpty
+        var w = WireWriter(capacity: 512, compression: compress)
         var h = self.header
         h.truncated = truncated
         w.writeUInt16(h.id)
@@ -182,7 +186,7 @@ public struct DNSMessage: Sendable, Hashable {
         }
         w.patchUInt16(UInt16(qd), at: 4)
         let ednsSlot = self.edns == nil ? 0 : 1
-        for (index, section) in [answers, authorities, additionals].enumerated() {
+        func write(_ section: [ResourceRecord], index: Int) {
             var n = 0
             let cap = index == 2 ? 0xFFFF - ednsSlot : 0xFFFF
             for rr in section where n < cap {
@@ -190,6 +194,9 @@ public struct DNSMessage: Sendable, Hashable {
             }
             w.patchUInt16(UInt16(n + (index == 2 ? ednsSlot : 0)), at: 6 + 2 * index)
         }
+        write(answers, index: 0)
+        write(authorities, index: 1)
+        write(additionals, index: 2)
         self.edns?.encode(into: &w)
         return w.bytes
     }
