@@ -209,8 +209,11 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         // packet is cached: TCP caps messages there) would not fit the table, and keeps its stored TTL.
         let count = w.bytes.count
         for off in offsets where off <= 0xFFFF { w.writeUInt16(UInt16(off)) }
-        return CachedPacket(storage: w.bytes, count: count, rcode: rcode,
-            hasCNAMEAnswer: m.answers.contains { $0.type == .cname })
+        // A CNAME answer is read as records on every hit (the response policy follows the chain): keep its message.
+        // Any other is decoded from the bytes only if a consumer asks (see ``CachedPacket/message``).
+        let hasCNAME = m.answers.contains { $0.type == .cname }
+        return CachedPacket(storage: w.bytes, count: count, rcode: rcode, hasCNAMEAnswer: hasCNAME,
+            message: hasCNAME ? m : nil)
     }
 }
 

@@ -134,12 +134,13 @@ public final class CachedPacket: Sendable {
     }
 
     /// Wraps a response already laid out as ``storage`` is: `count` bytes of response, then the TTL offsets.
-    public init(storage: [UInt8], count: Int, rcode: ResponseCode, hasCNAMEAnswer: Bool) {
+    /// - Parameter message: its decoded form, kept when given (else decoded from the bytes when first asked for).
+    public init(storage: [UInt8], count: Int, rcode: ResponseCode, hasCNAMEAnswer: Bool, message: DNSMessage? = nil) {
         self.storage = storage
         self.count = min(count, storage.count)
         self.rcode = rcode
         self.hasCNAMEAnswer = hasCNAMEAnswer
-        self.decoded = Mutex(nil)
+        self.decoded = Mutex(message)
     }
 
     /// Wraps an encoded response whose decoded form is at hand.
