@@ -577,7 +577,7 @@ struct LoggedQuery: Sendable {
         let records: [ResourceRecord]
         switch self.answers {
         case .records(let r): records = r
-        case .packet(let p): records = p.message.answers
+        case .packet(let p): records = p.messageForOneRead().answers
         }
         for rr in records.prefix(8) { answers.append("\(rr.type) \(rr.rdata.presentation)") }
         return QueryEvent(

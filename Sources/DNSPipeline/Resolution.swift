@@ -110,6 +110,14 @@ public final class CachedPacket: Sendable {
         }
     }
 
+    /// The message for a one-off reader (the query log's answer text): the kept one if a consumer already decoded it,
+    /// else decoded from the bytes and not kept. Keeping it would hand every logged miss's record graph to the cache
+    /// (see ``message``).
+    public func messageForOneRead() -> DNSMessage {
+        if let kept = self.decoded.withLock({ $0 }) { return kept }
+        return (try? DNSMessage.decode(self.bytes)) ?? DNSMessage(header: Header(id: 0, flags: 0x8000))
+    }
+
     /// Whether the packet has one question and its name (written in full at offset 12: nothing precedes it that a
     /// pointer could reach) equals `name`, a lowercased wire name, ignoring ASCII case.
     public func questionNameEquals(lowercased name: [UInt8]) -> Bool {
