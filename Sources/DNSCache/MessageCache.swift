@@ -232,9 +232,10 @@ public enum CacheLookup: Sendable {
 /// One cached answer, found through its key's hash (``CacheShard/index``) and checked against the key here.
 ///
 /// The entry keeps the key's hash, type, class and flags, but not its name: the name is checked against the
-/// question in the packet's own bytes. A hit reads those bytes anyway to copy them, so the check costs no cache miss
-/// of its own; comparing with a stored copy of the name cost one (perf, hit mix: 7 % of the loop's samples in
-/// `CacheKey.==`, most of them on the first read of the stored name).
+/// question in the packet's own bytes. A hit reads those bytes anyway to copy them, so the check reads no memory of its
+/// own, where comparing with a stored copy of the name read one more heap object (perf, hit mix: about 7 % of the
+/// loop's samples in `CacheKey.==` and the array comparison under it). A/B runs showed no throughput change this
+/// machine could resolve (BENCHMARKS.md, session 7); the entry is smaller by the name it no longer holds.
 struct CacheEntry {
     var hash: Int
     var type: UInt16

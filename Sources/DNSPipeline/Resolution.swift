@@ -102,9 +102,7 @@ public final class CachedPacket: Sendable {
     public var message: DNSMessage {
         self.decoded.withLock { kept in
             if let kept { return kept }
-            // The bytes are our own encoding of a decoded message, so this does not fail; if it ever did, the
-            // consumers get a message with no records rather than a crash.
-            let m = (try? DNSMessage.decode(self.bytes)) ?? DNSMessage(header: Header(id: 0, flags: 0x8000))
+            let m = self.decodeBytes()
             kept = m
             return m
         }
@@ -115,7 +113,13 @@ public final class CachedPacket: Sendable {
     /// (see ``message``).
     public func messageForOneRead() -> DNSMessage {
         if let kept = self.decoded.withLock({ $0 }) { return kept }
-        return (try? DNSMessage.decode(self.bytes)) ?? DNSMessage(header: Header(id: 0, flags: 0x8000))
+        return self.decodeBytes()
+    }
+
+    /// The bytes decoded. They are our own encoding of a decoded message, so this does not fail; if it ever did, the
+    /// consumers get a message with no records rather than a crash.
+    private func decodeBytes() -> DNSMessage {
+        (try? DNSMessage.decode(self.bytes)) ?? DNSMessage(header: Header(id: 0, flags: 0x8000))
     }
 
     /// Whether the packet has one question and its name (written in full at offset 12: nothing precedes it that a

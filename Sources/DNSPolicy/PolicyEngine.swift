@@ -21,10 +21,6 @@ public final class PolicyEngine: Sendable {
     private let blockSources: [CompiledPolicySource]
     private let allowSources: [CompiledPolicySource]
     private let responseTriggers: Bool
-    /// Whether an answer without a CNAME can still match a rule: some source has response-IP, NSDNAME or NSIP
-    /// triggers. When false, ``evaluateResponse(name:type:client:response:)`` returns nil for such an answer.
-    public var checksEveryResponse: Bool { self.responseTriggers }
-
     /// Whether ``evaluateResponse(name:type:client:response:)`` can find anything in an answer that has (or has no)
     /// CNAME: most answers have none and most engines no response triggers, and then the query phase (already
     /// applied by the query stage) need not run again. Callers that know `hasCNAME` without reading the message

@@ -192,7 +192,7 @@ import Testing
         // A list has no response triggers: only the answer with a CNAME is looked at.
         let list = try compile("*.trk.example\nsite.example.net\n", name: "trackers", kind: .domains)
         let listChain = self.chain(list: list, cached: [cloaked, plain])
-        #expect(PolicyEngine(sources: [list]).checksEveryResponse == false)
+        #expect(PolicyEngine(sources: [list]).needsResponseCheck(hasCNAME: false) == false)
         let blocked = listChain.resolveNow(query("metrics.shop.example."), in: QueryContext())
         #expect(blocked?.rcode == .nxDomain)
         #expect(blocked?.policy?.rule == "*.trk.example")
@@ -200,7 +200,7 @@ import Testing
         #expect(listChain.resolveNow(query("site.example."), in: QueryContext())?.source == .cache)
         // The RPZ fixture has an rpz-ip rule for 203.0.113.0/24: a cached answer without a CNAME is checked too.
         let rpz = try self.threats()
-        #expect(PolicyEngine(sources: [rpz]).checksEveryResponse == true)
+        #expect(PolicyEngine(sources: [rpz]).needsResponseCheck(hasCNAME: false) == true)
         let r = self.chain(list: rpz, cached: [cloaked, plain]).resolveNow(query("site.example."), in: QueryContext())
         #expect(r?.rcode == .nxDomain)
         #expect(r?.policy?.trigger == "response-ip")

@@ -361,8 +361,6 @@ final class LoopSocket: @unchecked Sendable {
 
     /// The set's sweep found query `id` (`serial`) past its deadline: fails it if it is still outstanding.
     func timedOut(_ id: UInt16, serial: UInt64) {
-        // Most swept queries were answered long ago: look first, since making the error allocates.
-        guard let entry = self.pending[id], entry.serial == serial else { return }
         self.finish(id, serial: serial, .failure(TransportFailure.timeout))
     }
 
@@ -386,11 +384,13 @@ final class LoopSocket: @unchecked Sendable {
         }
     }
 
-    private func finish(_ id: UInt16, serial: UInt64, _ result: Result<DNSMessage, any Error>) {
+    /// Completes query `id` (`serial`) with `result` if it is still outstanding. The result is built only then: most
+    /// queries the timeout sweep visits were answered long ago, and boxing the error allocates.
+    private func finish(_ id: UInt16, serial: UInt64, _ result: @autoclosure () -> Result<DNSMessage, any Error>) {
         guard let entry = self.pending[id], entry.serial == serial else { return }
         self.pending[id] = nil
         entry.timeout?.cancel()
-        entry.completion(result)
+        entry.completion(result())
         if self.retired, self.pending.isEmpty, self.channel != nil { self.set.drained(self) }
     }
 
