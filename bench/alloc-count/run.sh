@@ -13,7 +13,7 @@ BIN=$1; MIX=${2:-miss}; N=${3:-100000}
 D=$(ls -d /tmp/dnsbench/data-N10000-M10000-* 2>/dev/null | head -1)
 [ -n "$D" ] || { echo "alloc-count: no /tmp/dnsbench/data-N10000-M10000-*: run bench/run.sh once" >&2; exit 1; }
 W=$(mktemp -d /tmp/alloc-count.XXXXXX)
-cc -O2 -shared -fPIC -o "$W/alloc-count.so" "$HERE/alloc-count.c"
+cc -O2 -shared -fPIC -o "$W/alloc-count.so" "$HERE/../policy/malloc-count.c"
 AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1))
 cat > "$W/nsd.conf" <<C
 server:
