@@ -48,7 +48,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         let now = self.now
         let cfg = self.configuration
         return self.shards[self.shard(for: key)].withLock { s -> Lookup in
-            guard let i = s.index[key.precomputedHash], s.slots[i]?.matches(key) == true else { return .miss }
+            guard let i = s.index.slot(for: key.precomputedHash), s.slots[i]?.matches(key) == true else { return .miss }
             // Optional chaining calls `hit` on the entry in place: copying it out and back would retain and
             // release its key and packet on every hit.
             if let fresh = s.slots[i]?.hit(now: now, prefetchEnabled: cfg.prefetch) { return fresh }
@@ -57,7 +57,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             if cfg.serveStale && age < e.ttl &+ cfg.staleTTL {
                 return .stale(e.packet)
             }
-            s.index[key.precomputedHash] = nil
+            s.index.remove(key.precomputedHash)
             s.slots[i] = nil
             s.free.append(i)
             return .miss
@@ -85,7 +85,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             let entry = CacheEntry(key: key, packet: packet, storedAt: now, ttl: ttl)
             // The slot of this hash is replaced whoever holds it: the same key, or (once in 2^64) another key with
             // the same hash, which then misses until stored again — never answered with this entry's packet.
-            if let i = s.index[key.precomputedHash] {
+            if let i = s.index.slot(for: key.precomputedHash) {
                 s.slots[i] = entry
                 return
             }
@@ -107,11 +107,11 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
                     break
                 }
                 slot = s.hand
-                if let old = s.slots[slot] { s.index[old.hash] = nil }
+                if let old = s.slots[slot] { s.index.remove(old.hash) }
                 s.hand += 1
             }
             s.slots[slot] = entry
-            s.index[key.precomputedHash] = slot
+            s.index.set(key.precomputedHash, slot: slot)
         }
         return (ttl, packet)
     }
@@ -119,7 +119,7 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
     /// Clears the prefetch flag after a failed refresh, so a later hit may try again.
     public func prefetchFailed(_ key: CacheKey) {
         self.shards[self.shard(for: key)].withLock { s in
-            if let i = s.index[key.precomputedHash], s.slots[i]?.matches(key) == true { s.slots[i]?.prefetching = false }
+            if let i = s.index.slot(for: key.precomputedHash), s.slots[i]?.matches(key) == true { s.slots[i]?.prefetching = false }
         }
     }
 
@@ -247,6 +247,9 @@ struct CacheEntry {
     var ttl: UInt32
     var storedAt: Duration
     var packet: CachedPacket
+    /// The packet's ``CachedPacket/storage``, the same array: ``matches(_:)`` reads the question from it without first
+    /// loading the packet object.
+    let bytes: [UInt8]
 
     init(key: CacheKey, packet: CachedPacket, storedAt: Duration, ttl: UInt32) {
         self.hash = key.precomputedHash
@@ -256,6 +259,7 @@ struct CacheEntry {
         self.ttl = ttl
         self.storedAt = storedAt
         self.packet = packet
+        self.bytes = packet.storage
     }
 
     /// Whether this entry answers `key`: same hash, type, class and flags, and the packet's question name equals the
@@ -264,7 +268,7 @@ struct CacheEntry {
         guard self.hash == key.precomputedHash, self.type == key.type, self.dnsClass == key.dnsClass,
             self.flags == key.flags
         else { return false }
-        return self.packet.questionNameEquals(lowercased: key.name)
+        return CachedPacket.questionNameEquals(self.bytes, count: .max, lowercased: key.name)
     }
 
     /// Counts a hit and returns the fresh answer, or nil when the entry has expired.
@@ -287,7 +291,7 @@ struct CacheEntry {
 
 struct CacheShard {
     /// Key hash → slot. Lookups check the slot's entry against the key (``CacheEntry/matches(_:)``).
-    var index: [Int: Int] = [:]
+    var index = CacheIndex()
     var slots: [CacheEntry?] = []
     var hand = 0
     var free: [Int] = []

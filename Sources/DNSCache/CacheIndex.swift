@@ -1,0 +1,98 @@
+/// A shard's map from key hash to slot: open addressing with linear probing, each bucket holding the hash and the
+/// slot side by side.
+///
+/// Replaces a `[Int: Int]`. The standard dictionary keeps keys and values in separate regions of its storage and
+/// hashes its key again with SipHash, so a lookup read two cold cache lines and paid a second hash for a key that is
+/// already a hash (``CacheKey`` hashes with the process's random seed, so its low bits are safe to probe with). Here
+/// a lookup reads one bucket line. perf on the cached-hit mix showed the cache lookup at about 10 % of the event
+/// loop's samples, almost all of it stalls on the first read of each object on the way (BENCHMARKS.md, session 8).
+///
+/// Removal shifts the following buckets of the run back (no tombstones), so a long-lived cache never degrades.
+package struct CacheIndex {
+    /// A bucket; `slot` is -1 when empty.
+    struct Bucket {
+        var hash: Int
+        var slot: Int32
+    }
+
+    private var buckets: [Bucket]
+    private var mask: Int
+    /// Number of keys.
+    package private(set) var count = 0
+
+    package init() {
+        self.buckets = Array(repeating: Bucket(hash: 0, slot: -1), count: 16)
+        self.mask = 15
+    }
+
+    /// The slot for `hash`, or nil.
+    package func slot(for hash: Int) -> Int? {
+        self.buckets.withUnsafeBufferPointer { b in
+            var i = hash & self.mask
+            while true {
+                let s = b[i].slot
+                if s < 0 { return nil }
+                if b[i].hash == hash { return Int(s) }
+                i = (i + 1) & self.mask
+            }
+        }
+    }
+
+    /// Maps `hash` to `slot`, replacing any earlier slot for it.
+    package mutating func set(_ hash: Int, slot: Int) {
+        if (self.count + 1) * 2 > self.buckets.count { self.grow() }
+        let mask = self.mask
+        let added = self.buckets.withUnsafeMutableBufferPointer { b -> Bool in
+            var i = hash & mask
+            while b[i].slot >= 0 {
+                if b[i].hash == hash {
+                    b[i].slot = Int32(truncatingIfNeeded: slot)
+                    return false
+                }
+                i = (i + 1) & mask
+            }
+            b[i] = Bucket(hash: hash, slot: Int32(truncatingIfNeeded: slot))
+            return true
+        }
+        if added { self.count += 1 }
+    }
+
+    /// Removes `hash` if present.
+    package mutating func remove(_ hash: Int) {
+        let mask = self.mask
+        let removed = self.buckets.withUnsafeMutableBufferPointer { b -> Bool in
+            var i = hash & mask
+            while true {
+                if b[i].slot < 0 { return false }
+                if b[i].hash == hash { break }
+                i = (i + 1) & mask
+            }
+            // Backward shift: move each later bucket of the run into the hole when the hole lies on its probe path
+            // (between its home bucket and where it sits, cyclically), so every key stays reachable from its home.
+            var hole = i
+            var j = i
+            while true {
+                j = (j + 1) & mask
+                if b[j].slot < 0 { break }
+                let home = b[j].hash & mask
+                let distanceToJ = (j - home) & mask
+                let distanceToHole = (hole - home) & mask
+                if distanceToHole < distanceToJ {
+                    b[hole] = b[j]
+                    hole = j
+                }
+            }
+            b[hole] = Bucket(hash: 0, slot: -1)
+            return true
+        }
+        if removed { self.count -= 1 }
+    }
+
+    private mutating func grow() {
+        let old = self.buckets
+        self.buckets = Array(repeating: Bucket(hash: 0, slot: -1), count: old.count * 2)
+        self.mask = self.buckets.count - 1
+        self.count = 0
+        for b in old where b.slot >= 0 { self.set(b.hash, slot: Int(b.slot)) }
+    }
+}
