@@ -291,7 +291,7 @@ struct CacheEntry {
 
 struct CacheShard {
     /// Key hash → slot. Lookups check the slot's entry against the key (``CacheEntry/matches(_:)``).
-    var index = CacheIndex()
+    var index = HashSlotIndex()
     var slots: [CacheEntry?] = []
     var hand = 0
     var free: [Int] = []

@@ -285,7 +285,7 @@ struct AggregationState {
         /// Open groups by key hash; the value is the position in `groups` of the latest group with that hash, the
         /// start of a chain of ``Group/sameHash`` links. Keyed by the precomputed hash so a lookup hashes an integer
         /// and copies no key (a `[GroupKey: Int]` copied each probed key, retains included).
-        var index: [Int: Int] = [:]
+        var index = HashSlotIndex()
         /// The groups in the order they were opened.
         var groups: [Group] = []
         /// The position of each subject's latest group: the start of its chain of `previous` links.
@@ -347,7 +347,7 @@ struct AggregationState {
 
     /// The position in `groups` of the open group for `key`.
     func find(_ key: GroupKey) -> Int? {
-        guard let first = self.current.index[key.hash] else { return nil }
+        guard let first = self.current.index.slot(for: key.hash) else { return nil }
         return self.current.groups.withUnsafeBufferPointer { groups -> Int? in
             guard let base = groups.baseAddress else { return nil }
             var i = first
@@ -377,9 +377,9 @@ struct AggregationState {
     private mutating func unindex(_ i: Int) {
         let h = self.current.groups[i].query.key.hash
         let next = self.current.groups[i].sameHash
-        guard let first = self.current.index[h] else { return }
+        guard let first = self.current.index.slot(for: h) else { return }
         if first == i {
-            if next >= 0 { self.current.index[h] = next } else { self.current.index.removeValue(forKey: h) }
+            if next >= 0 { self.current.index.set(h, slot: next) } else { self.current.index.remove(h) }
             return
         }
         // A full 64-bit hash collision between open groups: walk the short chain.
@@ -428,7 +428,7 @@ struct AggregationState {
             }
             self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
         }
-        let sameHash = self.current.index.updateValue(position, forKey: q.key.hash) ?? -1
+        let sameHash = self.current.index.update(q.key.hash, slot: position) ?? -1
         // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
         self.current.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
             previous: previous, sameHash: sameHash, isOpen: true, name: immediate ? nil : q.key.name))

@@ -1,16 +1,17 @@
-/// A shard's map from key hash to slot: open addressing with linear probing, each bucket holding the hash and the
-/// slot side by side.
+/// A map from a precomputed, randomly seeded hash to a slot (a position in an array the owner keeps): open addressing
+/// with linear probing, each bucket holding the hash and the slot side by side.
 ///
-/// Replaces a `[Int: Int]`. The standard dictionary keeps keys and values in separate regions of its storage and
-/// hashes its key again with SipHash, so a lookup read two cold cache lines and paid a second hash for a key that is
-/// already a hash (``CacheKey`` hashes with the process's random seed, so its low bits are safe to probe with). Here
-/// a lookup reads one bucket line. perf on the cached-hit mix showed the cache lookup at about 10 % of the event
-/// loop's samples, almost all of it stalls on the first read of each object on the way (BENCHMARKS.md, session 8).
+/// Used where a `[Int: Int]` was: the message cache's shards, the query log's open groups. The standard dictionary
+/// keeps keys and values in separate regions of its storage and hashes its key again with SipHash, so a lookup read
+/// two cold cache lines and paid a second hash for a key that is already a hash. The keys here come from `Hasher`,
+/// seeded per process, so their low bits are safe to probe with: a client cannot aim names at one bucket. A lookup
+/// reads one bucket line. perf on the cached-hit mix showed the cache lookup at about 10 % of the event loop's samples,
+/// almost all of it stalls on the first read of each object on the way (BENCHMARKS.md, session 8).
 ///
-/// Removal shifts the following buckets of the run back (no tombstones), so a long-lived cache never degrades.
-package struct CacheIndex {
+/// Removal shifts the following buckets of the run back (no tombstones), so a long-lived map never degrades.
+package struct HashSlotIndex: Sendable {
     /// A bucket; `slot` is -1 when empty.
-    struct Bucket {
+    struct Bucket: Sendable {
         var hash: Int
         var slot: Int32
     }
@@ -19,6 +20,8 @@ package struct CacheIndex {
     private var mask: Int
     /// Number of keys.
     package private(set) var count = 0
+    /// Whether no key is mapped.
+    package var isEmpty: Bool { self.count == 0 }
 
     package init() {
         self.buckets = Array(repeating: Bucket(hash: 0, slot: -1), count: 16)
@@ -86,6 +89,21 @@ package struct CacheIndex {
             return true
         }
         if removed { self.count -= 1 }
+    }
+
+    /// Maps `hash` to `slot` and returns the slot it had before, if any.
+    package mutating func update(_ hash: Int, slot: Int) -> Int? {
+        let old = self.slot(for: hash)
+        self.set(hash, slot: slot)
+        return old
+    }
+
+    /// Removes every key; the table keeps its size when `keepingCapacity`.
+    package mutating func removeAll(keepingCapacity: Bool) {
+        let size = keepingCapacity ? self.buckets.count : 16
+        self.buckets = Array(repeating: Bucket(hash: 0, slot: -1), count: size)
+        self.mask = size - 1
+        self.count = 0
     }
 
     private mutating func grow() {

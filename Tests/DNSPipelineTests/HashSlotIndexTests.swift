@@ -1,7 +1,7 @@
-import DNSCache
+import DNSPipeline
 import Testing
 
-@Suite struct CacheIndexTests {
+@Suite struct HashSlotIndexTests {
     /// A deterministic generator (xorshift64*), so a failure reproduces.
     struct Seeded: RandomNumberGenerator {
         var state: UInt64
@@ -15,7 +15,7 @@ import Testing
 
     @Test("Keys whose hashes share their low bits all stay reachable, through inserts, updates and removals")
     func collidingRuns() {
-        var index = CacheIndex()
+        var index = HashSlotIndex()
         // Same low 16 bits: one probe run, wrapping round the end of the table as it grows.
         let hashes = (1...40).map { $0 << 16 | 0xFFFF }
         for (slot, h) in hashes.enumerated() { index.set(h, slot: slot) }
@@ -35,7 +35,7 @@ import Testing
     @Test("A random sequence of sets and removals agrees with a dictionary at every step")
     func agreesWithDictionary() {
         var rng = Seeded(state: 0x9E37_79B9_7F4A_7C15)
-        var index = CacheIndex()
+        var index = HashSlotIndex()
         var model: [Int: Int] = [:]
         // Hashes from a small range so that runs collide and removals shift buckets back often.
         for step in 0..<20_000 {
