@@ -244,6 +244,17 @@ package final class CompiledPolicySource: Sendable {
         } else {
             index = nsdname ? self.nsdnames : self.names
         }
+        // The common forms in one string built from the index's bytes (this runs for every blocked query).
+        if suffix.isEmpty {
+            switch kind.form {
+            case .rpz where match.slot != .below, .plain:
+                if let text = index.text(at: match.offset, prefix: "") { return text }
+            case .rpz, .star:
+                if let text = index.text(at: match.offset, prefix: "*.") { return text }
+            case .adblock, .adblockException:
+                break
+            }
+        }
         let n = index.name(at: match.offset)
         var base = n.descriptionWithoutDot
         if !suffix.isEmpty { base += suffix }

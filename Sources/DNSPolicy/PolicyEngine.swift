@@ -76,7 +76,15 @@ public final class PolicyEngine: Sendable {
         case .passthru: verb = "passed"
         default: verb = "blocked"
         }
-        var text = "palisade: \(verb) by \(source.config.name) rule \(rule)"
+        // Appended into one reserved buffer: the interpolation grew its buffer twice (three allocations per blocked
+        // query, malloc probe on the blocked mix).
+        var text = "palisade: "
+        text.reserveCapacity(32 + verb.utf8.count + source.config.name.utf8.count + rule.utf8.count)
+        text += verb
+        text += " by "
+        text += source.config.name
+        text += " rule "
+        text += rule
         if let matched { text += " (matched \(matched.descriptionWithoutDot))" }
         if let detail { text += " (\(detail))" }
         let code: ExtendedErrorCode = source.config.extendedError == .filtered ? .filtered : .blocked

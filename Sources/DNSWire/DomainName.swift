@@ -288,46 +288,77 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// ``description`` without its final dot: `www.example` for `www.example.`, empty for the root. The form rule
     /// texts, relative owner names and messages print.
     public var descriptionWithoutDot: String {
-        var text = self.description
-        text.removeLast()  // in place; `String(description.dropLast())` copied the text once more
-        return text
+        self.wire.withUnsafeBufferPointer { Self.presentation(ofLabels: $0, prefix: "", trailingDot: false) }
     }
 
     /// Presentation form with a trailing dot; special characters are escaped (RFC 4343 §2.1).
     public var description: String {
         if self.isRoot { return "." }
-        // One pass over the wire into a byte buffer: names are printed for every logged and blocked query,
-        // and appending Characters one at a time was the largest cost of building a block's rule text.
-        let w = self.wire
-        var out: [UInt8] = []
-        out.reserveCapacity(w.count + 8)
-        var pos = 0
-        while pos < w.count {
-            let l = Int(w[pos])
-            if l == 0 { break }
-            let end = min(pos + l, w.count - 1)
-            var i = pos + 1
-            while i <= end {
-                let b = w[i]
-                switch b {
-                case UInt8(ascii: "."), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "("),
-                    UInt8(ascii: ")"), UInt8(ascii: ";"), UInt8(ascii: "@"), UInt8(ascii: "$"):
-                    out.append(UInt8(ascii: "\\"))
-                    out.append(b)
-                case 0x21...0x7E:
-                    out.append(b)
-                default:
-                    // \DDD, three decimal digits.
-                    out.append(UInt8(ascii: "\\"))
-                    out.append(UInt8(ascii: "0") + b / 100)
-                    out.append(UInt8(ascii: "0") + (b / 10) % 10)
-                    out.append(UInt8(ascii: "0") + b % 10)
+        return self.wire.withUnsafeBufferPointer { Self.presentation(ofLabels: $0, prefix: "", trailingDot: true) }
+    }
+
+    /// The presentation form of wire-format labels, escaped as ``description`` escapes them, built in one string
+    /// allocation: names are printed for every logged and blocked query, and going through a byte array and then a
+    /// string (or appending Characters one at a time) was the largest cost of building a block's rule text.
+    ///
+    /// - Parameters:
+    ///   - labels: length-prefixed labels; a zero length (the root) or the end of the buffer ends the name, and a
+    ///     label running past the end is cut there.
+    ///   - prefix: ASCII text put before the name (`*.` for a wildcard rule).
+    ///   - trailingDot: whether the last label is followed by a dot.
+    package static func presentation(ofLabels labels: UnsafeBufferPointer<UInt8>, prefix: StaticString,
+        trailingDot: Bool) -> String
+    {
+        // Each byte becomes at most four (`\DDD`); each label adds a dot.
+        let capacity = prefix.utf8CodeUnitCount + labels.count * 4 + 1
+        return String(unsafeUninitializedCapacity: capacity) { out in
+            var n = 0
+            prefix.withUTF8Buffer { p in
+                for b in p {
+                    out[n] = b
+                    n += 1
                 }
-                i += 1
             }
-            out.append(UInt8(ascii: "."))
-            pos += l + 1
+            var pos = 0
+            var first = true
+            while pos < labels.count {
+                let l = Int(labels[pos])
+                if l == 0 { break }
+                if !first {
+                    out[n] = UInt8(ascii: ".")
+                    n += 1
+                }
+                first = false
+                let end = min(pos + l, labels.count - 1)
+                var i = pos + 1
+                while i <= end {
+                    let b = labels[i]
+                    switch b {
+                    case UInt8(ascii: "."), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "("),
+                        UInt8(ascii: ")"), UInt8(ascii: ";"), UInt8(ascii: "@"), UInt8(ascii: "$"):
+                        out[n] = UInt8(ascii: "\\")
+                        out[n + 1] = b
+                        n += 2
+                    case 0x21...0x7E:
+                        out[n] = b
+                        n += 1
+                    default:
+                        // \DDD, three decimal digits.
+                        out[n] = UInt8(ascii: "\\")
+                        out[n + 1] = UInt8(ascii: "0") + b / 100
+                        out[n + 2] = UInt8(ascii: "0") + (b / 10) % 10
+                        out[n + 3] = UInt8(ascii: "0") + b % 10
+                        n += 4
+                    }
+                    i += 1
+                }
+                pos += l + 1
+            }
+            if trailingDot && !first {
+                out[n] = UInt8(ascii: ".")
+                n += 1
+            }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -25,6 +25,28 @@ import Testing
         #expect(index.match(name("evil.example.org.")) == nil)
     }
 
+    @Test("a rule's text read from the arena is the name's presentation form, escapes included, after the prefix")
+    func ruleText() throws {
+        var index = NameIndex()
+        // A dot and a backslash inside labels, a byte outside printable ASCII, and a plain name.
+        let names = [
+            try DomainName(wire: [5, 0x61, 0x2E, 0x62, 0x5C, 0x63, 7, 0x65, 0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 0]),
+            try DomainName(wire: [2, 0xC8, 0x20, 7, 0x65, 0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 0]),
+            name("evil.example."),
+        ]
+        for n in names {
+            guard let offset = index.entry(for: n) else {
+                Issue.record("index full")
+                return
+            }
+            #expect(index.text(at: offset, prefix: "") == n.descriptionWithoutDot)
+            #expect(index.text(at: offset, prefix: "*.") == "*." + n.descriptionWithoutDot)
+        }
+        #expect(names[0].descriptionWithoutDot == #"a\.b\\c.example"#)
+        #expect(names[1].description == #"\200\032.example."#)
+        #expect(DomainName.root.descriptionWithoutDot == "")
+    }
+
     @Test("a below rule matches strictly below the name, never the name itself")
     func below() {
         var index = NameIndex()

@@ -352,6 +352,19 @@ package struct NameIndex: Sendable {
     }
 
     /// The stored name at `offset` (lower case), for printing the rule that matched.
+    /// The presentation text (no trailing dot) of the name stored at `offset`, after `prefix`, read straight from the
+    /// arena: one string allocation, where materializing the name first copied its bytes into an array of their own.
+    /// Nil for the root, whose text callers spell themselves.
+    package func text(at offset: UInt32, prefix: StaticString) -> String? {
+        let o = Int(offset)
+        let len = Int(self.arena[o])
+        guard len > 0 else { return nil }
+        return self.arena.withUnsafeBufferPointer { a in
+            DomainName.presentation(ofLabels: UnsafeBufferPointer(rebasing: a[(o + 1)..<(o + 1 + len)]), prefix: prefix,
+                trailingDot: false)
+        }
+    }
+
     package func name(at offset: UInt32) -> DomainName {
         let o = Int(offset)
         let len = Int(self.arena[o])
