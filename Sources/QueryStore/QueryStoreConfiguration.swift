@@ -11,8 +11,11 @@ public struct QueryStoreConfiguration: Codable, Sendable, Equatable {
     /// Events the writer queues in memory before it drops new ones (each dropped event is counted in
     /// `palisade_querylog_dropped_total`). Default 65 536: 13 s of a 5 000 queries/s burst, a few tens of MB.
     public var queueCapacity: Int
-    /// Most events written in one transaction. Default 1 000: large enough to amortise the commit, small
-    /// enough that one transaction holds the write lock for only a few milliseconds.
+    /// Most events written in one transaction. Default 10 000: a page that several events of a transaction
+    /// change (the right edge of the time indexes, leaves of the name index) goes to the WAL once per transaction,
+    /// so at tens of thousands of new names a second (a blocklist's worth of queries) ten times fewer commits
+    /// write far fewer pages; 1 000 cost 1.4–1.9 µs more kernel time per blocked query at M=1M (BENCHMARKS.md,
+    /// session 8). Readers are not held up (WAL); a transaction of 10 000 events takes a few tens of milliseconds.
     public var batchSize: Int
     /// How often the writer drains the queue, in milliseconds. Default 200: events reach the console within
     /// a fraction of a second while a busy resolver still writes in full batches.
@@ -35,7 +38,7 @@ public struct QueryStoreConfiguration: Codable, Sendable, Equatable {
     public init(
         path: String = QueryStoreConfiguration.defaultPath,
         queueCapacity: Int = 65_536,
-        batchSize: Int = 1_000,
+        batchSize: Int = 10_000,
         flushIntervalMilliseconds: Int = 200,
         maxAgeHours: Int? = 168,
         maxRows: Int? = 10_000_000,

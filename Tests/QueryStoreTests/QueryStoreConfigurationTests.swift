@@ -9,7 +9,7 @@ import Testing
         #expect(decoded == QueryStoreConfiguration())
         #expect(decoded.path == "querylog.sqlite")
         #expect(decoded.queueCapacity == 65_536)
-        #expect(decoded.batchSize == 1_000)
+        #expect(decoded.batchSize == 10_000)
         #expect(decoded.flushInterval == .milliseconds(200))
         #expect(decoded.maxAge == .seconds(7 * 24 * 3600))
         #expect(decoded.maxRows == 10_000_000)
