@@ -244,29 +244,22 @@ package final class CompiledPolicySource: Sendable {
         } else {
             index = nsdname ? self.nsdnames : self.names
         }
-        // The common forms in one string built from the index's bytes (this runs for every blocked query).
-        if suffix.isEmpty {
-            switch kind.form {
-            case .rpz where match.slot != .below, .plain:
-                if let text = index.text(at: match.offset, prefix: "") { return text }
-            case .rpz, .star:
-                if let text = index.text(at: match.offset, prefix: "*.") { return text }
-            case .adblock, .adblockException:
-                break
-            }
-        }
-        let n = index.name(at: match.offset)
-        var base = n.descriptionWithoutDot
-        if !suffix.isEmpty { base += suffix }
+        // The prefix and the name rendered into one string from the index's bytes (this runs for every blocked
+        // query), then whatever follows the name.
+        let prefix: StaticString
+        var tail = suffix
         switch kind.form {
-        case .rpz:
-            guard match.slot == .below else { return base }
-            return base.isEmpty ? "*" : "*." + base
-        case .plain: return base
-        case .star: return "*." + base
-        case .adblock: return "||\(base)^"
-        case .adblockException: return "@@||\(base)^"
+        case .rpz: prefix = match.slot == .below ? "*." : ""
+        case .plain: prefix = ""
+        case .star: prefix = "*."
+        case .adblock: prefix = "||"; tail += "^"
+        case .adblockException: prefix = "@@||"; tail += "^"
         }
+        var text = index.text(at: match.offset, prefix: prefix)
+        // A wildcard RPZ rule below the root is the owner `*`, not `*.`.
+        if kind.form == .rpz, match.slot == .below, text == "*.", tail.isEmpty { return "*" }
+        text += tail
+        return text
     }
 
     /// The RPZ owner form of an IP trigger, e.g. `24.0.2.0.192.rpz-ip`.

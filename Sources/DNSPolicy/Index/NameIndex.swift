@@ -31,7 +31,7 @@ package struct NameIndex: Sendable {
         package var code: UInt8
         /// `.exact` when the query name itself matched, `.below` when an ancestor's wildcard did.
         package var slot: Slot
-        /// Arena offset of the matched name; pass it to ``name(at:)`` to print the rule.
+        /// Arena offset of the matched name; pass it to ``text(at:prefix:)`` to print the rule.
         package var offset: UInt32
         /// True when the match comes from an overlay (``match(wire:overlay:)``): `offset` is then an offset
         /// in the overlay's arena.
@@ -351,20 +351,19 @@ package struct NameIndex: Sendable {
         return self.walk(w, overlay: overlay)
     }
 
-    /// The stored name at `offset` (lower case), for printing the rule that matched.
-    /// The presentation text (no trailing dot) of the name stored at `offset`, after `prefix`, read straight from the
-    /// arena: one string allocation, where materializing the name first copied its bytes into an array of their own.
-    /// Nil for the root, whose text callers spell themselves.
-    package func text(at offset: UInt32, prefix: StaticString) -> String? {
+    /// The presentation text (no trailing dot; empty for the root) of the name stored at `offset`, after `prefix`, read
+    /// straight from the arena: one string allocation, where materializing the name first copied its bytes into an
+    /// array of their own. For printing the rule that matched.
+    package func text(at offset: UInt32, prefix: StaticString) -> String {
         let o = Int(offset)
         let len = Int(self.arena[o])
-        guard len > 0 else { return nil }
         return self.arena.withUnsafeBufferPointer { a in
             DomainName.presentation(ofLabels: UnsafeBufferPointer(rebasing: a[(o + 1)..<(o + 1 + len)]), prefix: prefix,
                 trailingDot: false)
         }
     }
 
+    /// The stored name at `offset` (lower case).
     package func name(at offset: UInt32) -> DomainName {
         let o = Int(offset)
         let len = Int(self.arena[o])
