@@ -268,7 +268,7 @@ struct CacheEntry {
         guard self.hash == key.precomputedHash, self.type == key.type, self.dnsClass == key.dnsClass,
             self.flags == key.flags
         else { return false }
-        return CachedPacket.questionNameEquals(self.bytes, count: .max, lowercased: key.name)
+        return CachedPacket.questionNameEquals(self.bytes, lowercased: key.name)
     }
 
     /// Counts a hit and returns the fresh answer, or nil when the entry has expired.

@@ -41,23 +41,25 @@ package struct HashSlotIndex: Sendable {
         }
     }
 
-    /// Maps `hash` to `slot`, replacing any earlier slot for it.
-    package mutating func set(_ hash: Int, slot: Int) {
+    /// Maps `hash` to `slot`, replacing any earlier slot for it; returns that earlier slot, if any.
+    @discardableResult
+    package mutating func set(_ hash: Int, slot: Int) -> Int? {
         if (self.count + 1) * 2 > self.buckets.count { self.grow() }
         let mask = self.mask
-        let added = self.buckets.withUnsafeMutableBufferPointer { b -> Bool in
+        let previous = self.buckets.withUnsafeMutableBufferPointer { b -> Int? in
             var i = hash & mask
             while b[i].slot >= 0 {
                 if b[i].hash == hash {
-                    b[i].slot = Int32(truncatingIfNeeded: slot)
-                    return false
+                    defer { b[i].slot = Int32(truncatingIfNeeded: slot) }
+                    return Int(b[i].slot)
                 }
                 i = (i + 1) & mask
             }
             b[i] = Bucket(hash: hash, slot: Int32(truncatingIfNeeded: slot))
-            return true
+            return nil
         }
-        if added { self.count += 1 }
+        if previous == nil { self.count += 1 }
+        return previous
     }
 
     /// Removes `hash` if present.
@@ -89,13 +91,6 @@ package struct HashSlotIndex: Sendable {
             return true
         }
         if removed { self.count -= 1 }
-    }
-
-    /// Maps `hash` to `slot` and returns the slot it had before, if any.
-    package mutating func update(_ hash: Int, slot: Int) -> Int? {
-        let old = self.slot(for: hash)
-        self.set(hash, slot: slot)
-        return old
     }
 
     /// Removes every key; the table keeps its size when `keepingCapacity`.

@@ -428,7 +428,7 @@ struct AggregationState {
             }
             self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
         }
-        let sameHash = self.current.index.update(q.key.hash, slot: position) ?? -1
+        let sameHash = self.current.index.set(q.key.hash, slot: position) ?? -1
         // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
         self.current.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
             previous: previous, sameHash: sameHash, isOpen: true, name: immediate ? nil : q.key.name))

@@ -122,20 +122,15 @@ public final class CachedPacket: Sendable {
         (try? DNSMessage.decode(self.bytes)) ?? DNSMessage(header: Header(id: 0, flags: 0x8000))
     }
 
-    /// Whether the packet has one question and its name (written in full at offset 12: nothing precedes it that a
-    /// pointer could reach) equals `name`, a lowercased wire name, ignoring ASCII case.
-    public func questionNameEquals(lowercased name: [UInt8]) -> Bool {
-        Self.questionNameEquals(self.storage, count: self.count, lowercased: name)
-    }
-
-    /// ``questionNameEquals(lowercased:)`` on a packet's ``storage`` read without the packet: the cache's entry keeps
-    /// the storage array beside the packet, so the check loads the bytes and the packet object in parallel rather than
-    /// one after the other (each was a cache miss of its own on the hit path: perf annotate).
+    /// Whether a packet's ``storage`` has one question and its name (written in full at offset 12: nothing precedes it
+    /// that a pointer could reach) equals `name`, a lowercased wire name, ignoring ASCII case.
     ///
-    /// - Parameter count: the packet's length if known; the check stays inside the array in any case.
-    package static func questionNameEquals(_ storage: [UInt8], count: Int, lowercased name: [UInt8]) -> Bool {
+    /// Static, on the storage: the cache's entry keeps the storage array beside the packet, so the check loads the bytes
+    /// and the packet object in parallel rather than one after the other (each was a cache miss of its own on the hit
+    /// path: perf annotate). The name's own zero byte ends it inside the packet, before the TTL table.
+    package static func questionNameEquals(_ storage: [UInt8], lowercased name: [UInt8]) -> Bool {
         let n = name.count
-        guard n > 0, 12 + n <= min(count, storage.count) else { return false }
+        guard n > 0, 12 + n <= storage.count else { return false }
         return storage.withUnsafeBufferPointer { s in
             // Exactly one question (QDCOUNT at bytes 4–5), so offset 12 holds its name.
             guard s[4] == 0, s[5] == 1 else { return false }

@@ -15,7 +15,8 @@ public struct QueryStoreConfiguration: Codable, Sendable, Equatable {
     /// change (the right edge of the time indexes, leaves of the name index) goes to the WAL once per transaction,
     /// so at tens of thousands of new names a second (a blocklist's worth of queries) ten times fewer commits
     /// write far fewer pages; 1 000 cost 1.4–1.9 µs more kernel time per blocked query at M=1M (BENCHMARKS.md,
-    /// session 8). Readers are not held up (WAL); a transaction of 10 000 events takes a few tens of milliseconds.
+    /// session 8). Readers are not held up (WAL); retention's deletes wait for a longer transaction to commit
+    /// (within `busyTimeoutMilliseconds`).
     public var batchSize: Int
     /// How often the writer drains the queue, in milliseconds. Default 200: events reach the console within
     /// a fraction of a second while a busy resolver still writes in full batches.
