@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Allocations per query on one mix of ../shared/bench's data, with the query log off.
 #
-#   bench/alloc-count/run.sh BIN [MIX] [N]     # MIX: hit or miss (default miss), N queries (default 100000)
+#   bench/alloc-count/run.sh BIN [MIX] [N]     # MIX: hit, block or miss (default miss), N queries (default 100000)
 #
 # Starts NSD with the harness's zone and Palisade (BIN) in front of it under an LD_PRELOAD counter of
-# malloc/calloc/realloc, warms the cache (hit) or the upstream sockets (miss) with dnsperf, then counts the
+# malloc/calloc/realloc, warms the cache (hit) or the rest of the path (block, miss: other names of the mix) with dnsperf, then counts the
 # allocations made while N further queries are answered. The data directory comes from a harness run
 # (bench/run.sh creates it under /tmp/dnsbench).
 set -euo pipefail
