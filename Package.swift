@@ -210,6 +210,7 @@ let package = Package(
             dependencies: [
                 "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Runtime
 
 /// The `palisade` command: a protective DNS resolver for containers.
@@ -118,8 +119,16 @@ struct Serve: AsyncParsableCommand {
     var readyFile: String?
 
     func run() async throws {
+        // Before anything starts: the allocator setting is read once, when the process begins (see MallocTuning).
+        let mallocProblem = MallocTuning.reexecIfNeeded()
         let config = try loadConfiguration(self.global, self.overrides)
         LoggingSetup.bootstrap(format: config.log.format, level: config.log.level)
+        let logger = Logger(label: "palisade")
+        if let mallocProblem {
+            logger.warning("running with glibc's default malloc cache: \(mallocProblem)")
+        } else if let count = MallocTuning.inForce {
+            logger.info("glibc malloc tcache_count=\(count)")
+        }
         do {
             let readyFile = self.readyFile
             try await PalisadeRuntime(configuration: config, configPath: self.global.config,

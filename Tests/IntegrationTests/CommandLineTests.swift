@@ -51,6 +51,36 @@ struct CommandLineTests {
         }
     }
 
+    @Test("serve runs with glibc's malloc cache raised, and keeps an operator's own setting")
+    func serveRaisesMallocCache() async throws {
+        try await TestResources.with { r in
+            // The variable the running process was started with, after its one re-execution.
+            func tunables(_ p: PalisadeProcess) throws -> String? {
+                let environ = try String(contentsOfFile: "/proc/\(p.pid)/environ", encoding: .utf8)
+                return environ.split(separator: "\0").first { $0.hasPrefix("GLIBC_TUNABLES=") }
+                    .map { String($0.dropFirst("GLIBC_TUNABLES=".count)) }
+            }
+            let plain = r.keep(try await PalisadeProcess.start(upstreams: ["127.0.0.1:9"]))
+            #expect(try tunables(plain) == "glibc.malloc.tcache_count=1000", "\(plain.log)")
+            #expect(plain.log.contains("glibc malloc tcache_count=1000"), "\(plain.log)")
+            // The process the harness started is the one serving (exec keeps the PID), and it answers.
+            let reply = try await DigClient.dig("localhost", port: plain.dnsPort)
+            #expect(reply.status == "NOERROR", "\(reply)")
+            #expect(reply.answerSet == ["localhost. IN A 127.0.0.1"], "\(reply)")
+
+            let mixed = r.keep(try await PalisadeProcess.start(upstreams: ["127.0.0.1:9"],
+                environment: ["GLIBC_TUNABLES": "glibc.malloc.mxfast=0"]))
+            // ld.so cuts the variable's original bytes at each ':' as it parses them, so /proc shows the first
+            // tunable only; the process's own environment (which the log line reads) has both.
+            #expect(mixed.log.contains("glibc malloc tcache_count=1000"), "\(mixed.log)")
+
+            let own = r.keep(try await PalisadeProcess.start(upstreams: ["127.0.0.1:9"],
+                environment: ["GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"]))
+            #expect(try tunables(own) == "glibc.malloc.tcache_count=7")
+            #expect(own.log.contains("glibc malloc tcache_count=7"), "\(own.log)")
+        }
+    }
+
     @Test("print-config --defaults prints YAML with the listen addresses")
     func printDefaults() async throws {
         let out = try await PalisadeProcess.run(["print-config", "--defaults"])
