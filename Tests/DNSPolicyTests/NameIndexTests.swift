@@ -112,6 +112,42 @@ import Testing
         for i in 0..<2000 { #expect(index.match(name("miss\(i).d\(i % 37).example.")) == nil) }
     }
 
+    @Test("names keep a shared last label once: past the table's 255 labels, long labels and the bare label itself still match and print")
+    func sharedLastLabels() {
+        var index = NameIndex()
+        // 300 short top-level labels (more than the table holds), a 7-byte one (too long for it), and the bare labels.
+        var texts: [String] = []
+        for t in 0..<300 { texts += ["host\(t).t\(t).", "t\(t)."] }
+        texts += ["a.toolong.", "b.com.", "c.b.com.", "com."]
+        for (i, text) in texts.enumerated() { self.add(&index, text, .exact, UInt8(1 + i % 200)) }
+        #expect(index.count == texts.count)
+        for (i, text) in texts.enumerated() {
+            let m = index.match(name(text.uppercased()))
+            #expect(m?.code == UInt8(1 + i % 200), "\(text)")
+            #expect(m.map { index.name(at: $0.offset).description } == text, "\(text)")
+            #expect(m.map { index.text(at: $0.offset, prefix: "*.") } == "*." + text.dropLast(), "\(text)")
+        }
+        // Same labels before a different last label, or the last label alone under another name: no match.
+        #expect(index.match(name("host1.t2.")) == nil)
+        #expect(index.match(name("host1.t1x.")) == nil)
+        #expect(index.match(name("b.co.")) == nil)
+        #expect(index.match(name("b.comx.")) == nil)
+        #expect(index.match(name("a.toolonG.")) != nil)
+    }
+
+    @Test("a shared last label is not stored with each name")
+    func sharedLastLabelSize() {
+        var index = NameIndex()
+        var inline = 0
+        for i in 0..<1000 {
+            let text = "name\(i).com."
+            self.add(&index, text, .exact, 1)
+            inline += name(text).wire.count - 1 + 3
+        }
+        // Each entry: [length][tail][labels before `com`][exact][below]; `\3com` (4 bytes) is kept once.
+        #expect(index.layout.arenaUsed == inline - 1000 * 3)
+    }
+
     @Test("adding a name twice finds the same entry")
     func dedup() {
         var index = NameIndex()

@@ -8,7 +8,10 @@ import Glibc
 ///
 /// Feeds of a million names are normal and ten million exist, so the index avoids a `Dictionary` of
 /// `String`s (tens of bytes of overhead and an allocation per name). Instead:
-/// - every name lives once in one byte arena as `[length][wire labels without the root byte][exact][below]`;
+/// - every name lives once in one byte arena as `[length][tail][wire labels without the root byte][exact][below]`,
+///   where a last label that many names share (`com`, `net`, …: up to 255 of them, 7 bytes each at most) is kept
+///   once in a table and the entry holds its number (`tail`, 0 for none) instead of its bytes. At 1M names that
+///   saves about 3 bytes a name (2.8 MiB on the harness's feed, 13 % of the arena);
 /// - an open-addressing table of `UInt64` slots holds `hash32 << 32 | (arena offset + 1)` (0 = empty),
 ///   so most mismatches are rejected without touching the arena;
 /// - a lookup hashes every suffix of the query name in one backward pass over its bytes, so checking the
@@ -40,6 +43,11 @@ package struct NameIndex: Sendable {
 
     private var arena: [UInt8] = []
     private var slots: [UInt64]
+    /// Shared last labels by number (index 0 unused): a label's wire bytes (length byte first, lower case) packed
+    /// little-endian into a word, and their count in the top byte.
+    private var tails: [UInt64] = [0]
+    /// Number of each shared last label (the word of ``tails`` without its count byte), for building.
+    private var tailNumbers: [UInt64: UInt8] = [:]
     /// Number of distinct names stored.
     package private(set) var count = 0
     /// Bit n set: some name with n labels (capped at 63) has an exact rule. Lets lookups skip probes.
@@ -119,19 +127,60 @@ package struct NameIndex: Sendable {
     package mutating func entry(for key: UnsafeBufferPointer<UInt8>) -> UInt32? {
         let h = self.hash(key)
         if let found = self.find(h, key, 0, key.count) { return found }
-        guard self.arena.count + key.count + 3 <= Self.maxArenaBytes, key.count <= 255 else { return nil }
+        guard self.arena.count + key.count + 4 <= Self.maxArenaBytes, key.count <= 255 else { return nil }
         if (self.count + 1) * 4 > self.slots.count * 3 { self.grow() }
+        let (tail, tailLength) = self.tailNumber(forLastLabelOf: key)
+        let stored = key.count - tailLength
         let offset = UInt32(self.arena.count)
-        // [length][key lower-cased][exact][below], written in one go rather than a checked append per byte.
+        // [length][tail][key before its tail, lower-cased][exact][below], written in one go rather than a checked
+        // append per byte.
         let start = self.arena.count
-        self.arena.append(contentsOf: repeatElement(0, count: key.count + 3))
+        self.arena.append(contentsOf: repeatElement(0, count: stored + 4))
         self.arena.withUnsafeMutableBufferPointer { a in
-            a[start] = UInt8(key.count)
-            for k in 0..<key.count { a[start + 1 + k] = Self.lower(key[k]) }
+            a[start] = UInt8(stored)
+            a[start + 1] = tail
+            for k in 0..<stored { a[start + 2 + k] = Self.lower(key[k]) }
         }
         self.place(UInt64(h) << 32 | UInt64(offset + 1), in: &self.slots)
         self.count += 1
         return offset
+    }
+
+    /// The shared-label number for the last label of `key` and that label's length in bytes, numbering it when it is
+    /// new and the table has room; (0, 0) when the label is kept in the entry (too long, table full, no label).
+    private mutating func tailNumber(forLastLabelOf key: UnsafeBufferPointer<UInt8>) -> (UInt8, Int) {
+        var p = 0
+        var last = -1
+        while p < key.count {
+            last = p
+            p += Int(key[p]) + 1
+        }
+        guard last >= 0, p == key.count, key.count - last <= 7 else { return (0, 0) }
+        let length = key.count - last
+        var word: UInt64 = 0
+        for k in 0..<length { word |= UInt64(Self.lower(key[last + k])) << UInt64(8 * k) }
+        if let n = self.tailNumbers[word] { return (n, length) }
+        guard self.tails.count < 256 else { return (0, 0) }
+        let n = UInt8(self.tails.count)
+        self.tails.append(word | UInt64(length) << 56)
+        self.tailNumbers[word] = n
+        return (n, length)
+    }
+
+    /// The bytes of the key stored at `offset` (before its tail, then the tail), lower case, handed to `body` as one
+    /// buffer on the stack.
+    private func withKey<R>(at offset: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let o = Int(offset)
+        return self.arena.withUnsafeBufferPointer { a in
+            let stored = Int(a[o])
+            let tail = self.tails[Int(a[o + 1])]
+            let tailLength = Int(tail >> 56)
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: stored + tailLength + 1) { buffer in
+                for k in 0..<stored { buffer[k] = a[o + 2 + k] }
+                for k in 0..<tailLength { buffer[stored + k] = UInt8(truncatingIfNeeded: tail >> UInt64(8 * k)) }
+                return body(UnsafeBufferPointer(rebasing: buffer[0..<(stored + tailLength)]))
+            }
+        }
     }
 
     /// Convenience for a `DomainName`: finds or adds the name.
@@ -150,13 +199,13 @@ package struct NameIndex: Sendable {
     /// The code stored at `offset` for `slot` (0 when none).
     package func code(at offset: UInt32, _ slot: Slot) -> UInt8 {
         let o = Int(offset)
-        return self.arena[o + 1 + Int(self.arena[o]) + (slot == .exact ? 0 : 1)]
+        return self.arena[o + 2 + Int(self.arena[o]) + (slot == .exact ? 0 : 1)]
     }
 
     /// Sets the code at `offset` for `slot`.
     package mutating func setCode(_ code: UInt8, at offset: UInt32, _ slot: Slot, labelCount: Int) {
         let o = Int(offset)
-        self.arena[o + 1 + Int(self.arena[o]) + (slot == .exact ? 0 : 1)] = code
+        self.arena[o + 2 + Int(self.arena[o]) + (slot == .exact ? 0 : 1)] = code
         let bit = UInt64(1) << UInt64(Swift.min(labelCount, 63))
         if slot == .exact { self.exactDepths |= bit } else { self.belowDepths |= bit }
     }
@@ -220,10 +269,19 @@ package struct NameIndex: Sendable {
                     if s == 0 { return nil }
                     if UInt32(truncatingIfNeeded: s >> 32) == h {
                         let off = Int(UInt32(truncatingIfNeeded: s)) - 1
-                        if Int(arena[off]) == length {
+                        let stored = Int(arena[off])
+                        let tail = self.tails[Int(arena[off + 1])]
+                        if stored + Int(tail >> 56) == length {
                             var k = 0
-                            while k < length && arena[off + 1 + k] == Self.lower(bytes[start + k]) { k += 1 }
-                            if k == length { return UInt32(off) }
+                            while k < stored && arena[off + 2 + k] == Self.lower(bytes[start + k]) { k += 1 }
+                            if k == stored {
+                                var t = tail
+                                while k < length && UInt8(truncatingIfNeeded: t) == Self.lower(bytes[start + k]) {
+                                    k += 1
+                                    t >>= 8
+                                }
+                                if k == length { return UInt32(off) }
+                            }
                         }
                     }
                     i += 1
@@ -352,23 +410,18 @@ package struct NameIndex: Sendable {
     }
 
     /// The presentation text (no trailing dot; empty for the root) of the name stored at `offset`, after `prefix`, read
-    /// straight from the arena: one string allocation, where materializing the name first copied its bytes into an
-    /// array of their own. For printing the rule that matched.
+    /// from the arena (and the shared last label) through a stack buffer: one string allocation, where materializing
+    /// the name first copied its bytes into an array of their own. For printing the rule that matched.
     package func text(at offset: UInt32, prefix: StaticString) -> String {
-        let o = Int(offset)
-        let len = Int(self.arena[o])
-        return self.arena.withUnsafeBufferPointer { a in
-            DomainName.presentation(ofLabels: UnsafeBufferPointer(rebasing: a[(o + 1)..<(o + 1 + len)]), prefix: prefix,
-                trailingDot: false)
-        }
+        self.withKey(at: offset) { DomainName.presentation(ofLabels: $0, prefix: prefix, trailingDot: false) }
     }
 
     /// The stored name at `offset` (lower case).
     package func name(at offset: UInt32) -> DomainName {
-        let o = Int(offset)
-        let len = Int(self.arena[o])
-        var w = Array(self.arena[(o + 1)..<(o + 1 + len)])
-        w.append(0)
-        return DomainName(uncheckedWire: w)
+        self.withKey(at: offset) { key in
+            var w = [UInt8](key)
+            w.append(0)
+            return DomainName(uncheckedWire: w)
+        }
     }
 }
