@@ -23,6 +23,9 @@ import Glibc
 public enum MallocTuning {
     /// The tunable and its value.
     public static let tcacheCount = "glibc.malloc.tcache_count=1000"
+    /// Set for the re-executed process only (and removed by it), so that it never re-executes in turn. Not `PALISADE_…`:
+    /// those are configuration overrides.
+    static let marker = "_PALISADE_MALLOC_REEXEC"
 
     /// The `GLIBC_TUNABLES` value to run with, given the current one; nil when it already sets `tcache_count`.
     public static func tunables(current: String?) -> String? {
@@ -47,13 +50,24 @@ public enum MallocTuning {
     /// re-execute; the result then says why the process runs without it when that is a failure (nil otherwise).
     public static func reexecIfNeeded() -> String? {
         #if canImport(Glibc)
-        let original = ProcessInfo.processInfo.environment["GLIBC_TUNABLES"]
-        guard let value = Self.tunables(current: original) else { return nil }
-        guard setenv("GLIBC_TUNABLES", value, 1) == 0 else { return "setenv GLIBC_TUNABLES failed: errno \(errno)" }
+        let environment = ProcessInfo.processInfo.environment
+        let original = environment["GLIBC_TUNABLES"]
+        let value = Self.tunables(current: original)
+        if environment[Self.marker] != nil {
+            // This is the re-executed process: never again, whatever the loader made of the variable (a binary with
+            // file capabilities or setuid runs in secure mode, where glibc may drop tunables).
+            unsetenv(Self.marker)
+            return value == nil ? nil : "glibc did not keep glibc.malloc.tcache_count in GLIBC_TUNABLES (secure mode?)"
+        }
+        guard let value else { return nil }
+        guard setenv("GLIBC_TUNABLES", value, 1) == 0, setenv(Self.marker, "1", 1) == 0 else {
+            return "setenv failed: errno \(errno)"
+        }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         let reason = "re-executing /proc/self/exe failed: \(String(cString: strerror(errno)))"
         // Running on without it: the environment must say what is in force.
         if let original { setenv("GLIBC_TUNABLES", original, 1) } else { unsetenv("GLIBC_TUNABLES") }
+        unsetenv(Self.marker)
         return reason
         #else
         return nil

@@ -78,6 +78,13 @@ struct CommandLineTests {
                 environment: ["GLIBC_TUNABLES": "glibc.malloc.tcache_count=7"]))
             #expect(try tunables(own) == "glibc.malloc.tcache_count=7")
             #expect(own.log.contains("glibc malloc tcache_count=7"), "\(own.log)")
+
+            // A re-executed process whose loader dropped the tunable (secure mode) runs on and says so: it never
+            // re-executes a second time.
+            let dropped = r.keep(try await PalisadeProcess.start(upstreams: ["127.0.0.1:9"],
+                environment: ["_PALISADE_MALLOC_REEXEC": "1"]))
+            #expect(try tunables(dropped) == nil, "\(dropped.log)")
+            #expect(dropped.log.contains("glibc did not keep glibc.malloc.tcache_count"), "\(dropped.log)")
         }
     }
 
