@@ -14,15 +14,17 @@ import Glibc
 /// With `tcache_count=1000` the loop's frees and mallocs stay in the thread's cache.
 ///
 /// Measured with `bench/cpu-split/run.sh` (alternating runs of one binary, only the variable changed; see BENCHMARKS.md,
-/// "Session 9"): user CPU per miss 18.0–21.7 µs at the default, 13.7–14.3 µs at 1000; 256 and 128 gave 15.5 and
-/// 16.3–17.2 µs, 4000 and 65535 no better than 1000. RSS with the 1M-rule RPZ loaded did not change.
+/// "Session 9"): user CPU per miss 18.0–21.7 µs at the default, 13.7–14.3 µs at 1000; 256 and 128 gave 15.5–15.8 and
+/// 16.4–17.2 µs, 4000 and 65535 no better than 1000. RSS when ready with the 1M-rule RPZ loaded did not change.
 ///
 /// The count can only be set in the environment before the process starts (`mallopt` has no parameter for it), so
 /// `palisade serve` re-executes itself once with it added to `GLIBC_TUNABLES`. An operator who sets
 /// `glibc.malloc.tcache_count` there keeps their value (`…tcache_count=7` is glibc's default).
 public enum MallocTuning {
+    /// The tunable's name.
+    static let tcacheName = "glibc.malloc.tcache_count"
     /// The tunable and its value.
-    public static let tcacheCount = "glibc.malloc.tcache_count=1000"
+    public static let tcacheCount = Self.tcacheName + "=1000"
     /// Set for the re-executed process only (and removed by it), so that it never re-executes in turn. Not `PALISADE_…`:
     /// those are configuration overrides.
     static let marker = "_PALISADE_MALLOC_REEXEC"
@@ -30,19 +32,25 @@ public enum MallocTuning {
     /// The `GLIBC_TUNABLES` value to run with, given the current one; nil when it already sets `tcache_count`.
     public static func tunables(current: String?) -> String? {
         guard let current, !current.isEmpty else { return Self.tcacheCount }
-        let set = current.split(separator: ":").contains { $0.split(separator: "=").first == "glibc.malloc.tcache_count" }
-        return set ? nil : current + ":" + Self.tcacheCount
+        return Self.tcacheValue(in: current) == nil ? current + ":" + Self.tcacheCount : nil
     }
 
     /// The `tcache_count` in force for this process, from its `GLIBC_TUNABLES` (nil: glibc's default of 7, or not glibc).
     public static var inForce: String? {
         #if canImport(Glibc)
-        guard let current = ProcessInfo.processInfo.environment["GLIBC_TUNABLES"] else { return nil }
-        return current.split(separator: ":").first { $0.hasPrefix("glibc.malloc.tcache_count=") }
-            .map { String($0.dropFirst("glibc.malloc.tcache_count=".count)) }
+        ProcessInfo.processInfo.environment["GLIBC_TUNABLES"].flatMap(Self.tcacheValue(in:))
         #else
-        return nil
+        nil
         #endif
+    }
+
+    /// The value `tunables` (`name=value` pairs separated by `:`) gives `tcache_count`, or nil when it sets none.
+    private static func tcacheValue(in tunables: String) -> String? {
+        for pair in tunables.split(separator: ":") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.first == Substring(Self.tcacheName) { return parts.count > 1 ? String(parts[1]) : "" }
+        }
+        return nil
     }
 
     /// Re-executes this process (`/proc/self/exe`, the same arguments) with ``tcacheCount`` added to `GLIBC_TUNABLES`,
