@@ -70,8 +70,10 @@ public final class QueryLogWriter: QueryEventSink, Service {
     ///   - clock: The clock `run` sleeps on (a manual clock in tests).
     ///   - logger: For failed writes.
     public init(
-        store: any EventStore, queueCapacity: Int = 65_536, batchSize: Int = 10_000,
-        flushInterval: Duration = .milliseconds(200), clock: any Clock<Duration> = ContinuousClock(),
+        store: any EventStore, queueCapacity: Int = QueryStoreConfiguration.defaultQueueCapacity,
+        batchSize: Int = QueryStoreConfiguration.defaultBatchSize,
+        flushInterval: Duration = .milliseconds(QueryStoreConfiguration.defaultFlushIntervalMilliseconds),
+        clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger = Logger(label: "palisade.querylog")
     ) {
         self.store = store

@@ -34,13 +34,19 @@ public struct QueryStoreConfiguration: Codable, Sendable, Equatable {
 
     /// The file name used when `path` is not set.
     public static let defaultPath = "querylog.sqlite"
+    /// Default ``queueCapacity`` (also ``QueryLogWriter``'s).
+    public static let defaultQueueCapacity = 65_536
+    /// Default ``batchSize`` (also ``QueryLogWriter``'s).
+    public static let defaultBatchSize = 10_000
+    /// Default ``flushIntervalMilliseconds`` (also ``QueryLogWriter``'s).
+    public static let defaultFlushIntervalMilliseconds = 200
 
     /// Creates a configuration; every argument defaults to the documented default.
     public init(
         path: String = QueryStoreConfiguration.defaultPath,
-        queueCapacity: Int = 65_536,
-        batchSize: Int = 10_000,
-        flushIntervalMilliseconds: Int = 200,
+        queueCapacity: Int = QueryStoreConfiguration.defaultQueueCapacity,
+        batchSize: Int = QueryStoreConfiguration.defaultBatchSize,
+        flushIntervalMilliseconds: Int = QueryStoreConfiguration.defaultFlushIntervalMilliseconds,
         maxAgeHours: Int? = 168,
         maxRows: Int? = 10_000_000,
         retentionIntervalSeconds: Int = 300,
