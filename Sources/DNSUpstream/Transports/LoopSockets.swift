@@ -208,9 +208,9 @@ final class LoopSocketSet: @unchecked Sendable {
                 // or two replies, and a second read would only return EAGAIN (half of all recvmmsg calls on the
                 // miss mix, strace). epoll is level-triggered in NIO, so replies left over wake the loop again.
                 // Up to 4 replies per read, 4 KiB each (NIO splits the receive buffer evenly between the messages
-                // of a vector read, so each part must hold a whole reply: above our 1232-byte EDNS size). 16 per
-                // read gave each socket a 64 KiB buffer that was mostly cold, and NIO a 16-envelope array per read
-                // that is too large for malloc's thread cache; 4 measured 2 % less CPU per miss.
+                // of a vector read, so each part must hold a whole reply: above our 1232-byte EDNS size). A read
+                // finds one or two replies, so 16 slots only made each socket's buffer 64 KiB; 4 measured about 2 %
+                // less CPU per miss (BENCHMARKS.md, session 9).
                 .channelOption(.maxMessagesPerRead, value: 1)
                 .channelOption(.datagramVectorReadMessageCount, value: 4)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4 * 4096))
