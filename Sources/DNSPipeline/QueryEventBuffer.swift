@@ -161,9 +161,7 @@ public final class QueryEventBuffer: Sendable {
             var position = -1
             ok = self.state.withLock { s -> Bool in
                 if let i = s.find(key) {
-                    s.current.groups[i].count += 1
-                    if latencyMicros > s.current.groups[i].slowest { s.current.groups[i].slowest = latencyMicros }
-                    if key.byRule { s.current.groups[i].note(key.name) }
+                    s.current.fold(at: i, name: key.byRule ? key.name : nil, latencyMicros: latencyMicros)
                     s.folded += 1
                     position = i
                     return true
@@ -212,6 +210,7 @@ public final class QueryEventBuffer: Sendable {
             // Emptied here, outside the lock, and kept for the generation after next.
             taken.groups.removeAll(keepingCapacity: true)
             taken.slots.removeAll(keepingCapacity: true)
+            taken.keys.removeAll(keepingCapacity: true)
             taken.index.removeAll(keepingCapacity: true)
             taken.subjects.removeAll(keepingCapacity: true)
             self.state.withLock { s in
@@ -283,9 +282,15 @@ struct AggregationState {
     /// One generation's groups, their index and each subject's latest group.
     struct Generation {
         /// Open groups by key hash; the value is the position in `groups` of the latest group with that hash, the
-        /// start of a chain of ``Group/sameHash`` links. Keyed by the precomputed hash so a lookup hashes an integer
+        /// start of a chain of ``KeySlot/sameHash`` links. Keyed by the precomputed hash so a lookup hashes an integer
         /// and copies no key (a `[GroupKey: Int]` copied each probed key, retains included).
         var index = HashSlotIndex()
+        /// Each group's key fingerprint and the repeats folded through it, one 32-byte slot per group at the same
+        /// position: a repeat found by its key reads and writes only this (and the index), never the ~300-byte
+        /// ``Group``. Comparing the stored key field by field in the group cost two cache misses per blocked query
+        /// (the group's key, then the name or rule text it points to) and up to 17 name comparisons for a group
+        /// kept by its rule: the buffer's `record` was 13 % of the event loop on the blocked mix (perf, 10k names).
+        var keys: [KeySlot] = []
         /// The groups in the order they were opened.
         var groups: [Group] = []
         /// The position of each subject's latest group: the start of its chain of `previous` links.
@@ -321,12 +326,29 @@ struct AggregationState {
             }
         }
 
-        /// The row of the open group at `i`, with the hits folded through its slot.
+        /// Counts a repeat of the open group at `i`, found by its key; `name` is the repeat's name when the group is
+        /// kept by its rule (noted among its other names until they are full).
+        mutating func fold(at i: Int, name: DomainName?, latencyMicros: Int64) {
+            let full = self.keys.withUnsafeMutableBufferPointer { keys -> Bool in
+                if keys[i].count < Int32.max { keys[i].count += 1 }
+                let l = Int32(clamping: latencyMicros)
+                if l > keys[i].slowest { keys[i].slowest = l }
+                return keys[i].namesFull
+            }
+            guard let name, !full else { return }
+            self.groups[i].note(name)
+            if self.groups[i].otherNames.count >= QueryEventBuffer.maxOtherNames { self.keys[i].namesFull = true }
+        }
+
+        /// The row of the open group at `i`, with the repeats folded through its key slot and the hits through its
+        /// hit slot.
         func row(_ i: Int) -> Due? {
             var g = self.groups[i]
             let h = self.slots[i]
-            g.count += h.count
+            let k = self.keys[i]
+            g.count += h.count + Int(k.count)
             if h.slowest > g.slowest { g.slowest = h.slowest }
+            if Int64(k.slowest) > g.slowest { g.slowest = Int64(k.slowest) }
             return g.row
         }
     }
@@ -345,29 +367,15 @@ struct AggregationState {
     /// Repeats folded since the last drain.
     var folded = 0
 
-    /// The position in `groups` of the open group for `key`.
+    /// The position in `groups` of the open group for `key`: the one whose key slot holds the same hash and check
+    /// (``GroupKey/check``).
     func find(_ key: GroupKey) -> Int? {
         guard let first = self.current.index.slot(for: key.hash) else { return nil }
-        return self.current.groups.withUnsafeBufferPointer { groups -> Int? in
-            guard let base = groups.baseAddress else { return nil }
+        return self.current.keys.withUnsafeBufferPointer { keys -> Int? in
             var i = first
             while i >= 0 {
-                // Field by field through the pointer, scalars first: passing the stored key whole to a comparison
-                // (or calling a method on it) materialized a copy of it, six retains and releases: 3 % of the
-                // event loop on the blocked mix (perf).
-                let stored = base + i
-                if stored.pointee.query.key.hash == key.hash && stored.pointee.query.key.type == key.type
-                    && stored.pointee.query.key.rcode == key.rcode && stored.pointee.query.key.source == key.source
-                    && stored.pointee.query.key.transport == key.transport
-                    && stored.pointee.query.key.byRule == key.byRule && stored.pointee.query.key.client == key.client
-                    && (key.byRule || stored.pointee.query.key.name == key.name)
-                    && stored.pointee.query.key.workloadKind == key.workloadKind
-                    && stored.pointee.query.key.workloadID == key.workloadID
-                    && stored.pointee.query.key.policy == key.policy
-                {
-                    return i
-                }
-                i = stored.pointee.sameHash
+                if keys[i].hash == key.hash && keys[i].check == key.check { return i }
+                i = Int(keys[i].sameHash)
             }
             return nil
         }
@@ -375,8 +383,8 @@ struct AggregationState {
 
     /// Removes the group at `i` (open) from the hash chains.
     private mutating func unindex(_ i: Int) {
-        let h = self.current.groups[i].query.key.hash
-        let next = self.current.groups[i].sameHash
+        let h = self.current.keys[i].hash
+        let next = Int(self.current.keys[i].sameHash)
         guard let first = self.current.index.slot(for: h) else { return }
         if first == i {
             if next >= 0 { self.current.index.set(h, slot: next) } else { self.current.index.remove(h) }
@@ -384,12 +392,12 @@ struct AggregationState {
         }
         // A full 64-bit hash collision between open groups: walk the short chain.
         var j = first
-        while self.current.groups[j].sameHash >= 0 {
-            if self.current.groups[j].sameHash == i {
-                self.current.groups[j].sameHash = next
+        while self.current.keys[j].sameHash >= 0 {
+            if Int(self.current.keys[j].sameHash) == i {
+                self.current.keys[j].sameHash = Int32(next)
                 return
             }
-            j = self.current.groups[j].sameHash
+            j = Int(self.current.keys[j].sameHash)
         }
     }
 
@@ -431,8 +439,9 @@ struct AggregationState {
         let sameHash = self.current.index.set(q.key.hash, slot: position) ?? -1
         // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
         self.current.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
-            previous: previous, sameHash: sameHash, isOpen: true, name: immediate ? nil : q.key.name))
+            previous: previous, isOpen: true, name: immediate ? nil : q.key.name))
         self.current.slots.append(HitSlot(q))
+        self.current.keys.append(KeySlot(hash: q.key.hash, check: q.key.check, sameHash: Int32(sameHash)))
         self.open += 1
     }
 
@@ -471,8 +480,6 @@ struct Group {
     var slowest: Int64
     /// Sequence number of the same subject's previous group (-1: none).
     var previous: Int
-    /// Sequence number of an older open group whose key has the same hash (-1: none).
-    var sameHash: Int
     var isOpen: Bool
     /// The name of the first query the row stands for (nil: none yet, an immediate block's group).
     var name: DomainName?
@@ -499,6 +506,22 @@ struct Group {
         else { return }
         self.otherNames.append(asked)
     }
+}
+
+/// What a lookup by key reads of an open group, and the repeats it folded (32 bytes).
+struct KeySlot {
+    /// ``GroupKey/hash``.
+    var hash: Int
+    /// ``GroupKey/check``.
+    var check: UInt64
+    /// Position of an older open group whose key has the same hash (-1: none).
+    var sameHash: Int32
+    /// Repeats folded here, on top of ``Group/count``.
+    var count: Int32 = 0
+    /// The slowest of them, microseconds (clamped).
+    var slowest: Int32 = 0
+    /// The group is kept by its rule and its other names are full: a repeat need not read the group.
+    var namesFull = false
 }
 
 /// The fields of an open group that a cache hit folded through its packet's hint compares, and the hits it added.
@@ -604,8 +627,14 @@ struct GroupKey: Sendable {
     // Declared in the order ``AggregationState/find(_:)`` compares them, scalars first, so that everything but the
     // policy hit sits in the key's first 64 bytes: the lookup of a group is a cache miss into an array of about
     // 300-byte groups, and with the hash last (at byte 128) each lookup on the blocked mix touched three lines.
-    /// Everything below, hashed.
+    /// Everything below, hashed (Swift's keyed `Hasher`; the policy hit by its rule text only).
     let hash: Int
+    /// A second, independent 64-bit fingerprint of everything below (``Fingerprint``), policy hit whole. Two keys are
+    /// the same group when both `hash` and `check` are equal: a lookup compares 16 bytes in a ``KeySlot`` instead
+    /// of the stored key's name and rule text. Two different keys fold only if both 64-bit values collide at once,
+    /// the first of them under the process's random hashing seed: for a million open groups, odds of about
+    /// 10^-27 per window.
+    let check: UInt64
     let type: RecordType
     /// The response code, 0xFFFF for no reply.
     let rcode: UInt16
@@ -629,8 +658,10 @@ struct GroupKey: Sendable {
     /// ``AnswerSource/label`` by `source`.
     static let sourceLabels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
 
-    /// - Parameter forcedHash: Replaces the computed hash (tests force collisions with it).
-    init(query: Query, workload: Workload?, resolution: Resolution, forcedHash: Int? = nil) {
+    /// - Parameters:
+    ///   - forcedHash: Replaces the computed hash (tests force collisions with it).
+    ///   - forcedCheck: Replaces the computed check (tests).
+    init(query: Query, workload: Workload?, resolution: Resolution, forcedHash: Int? = nil, forcedCheck: UInt64? = nil) {
         self.client = query.client.address
         self.transport = query.client.transport
         self.workloadKind = workload?.kind
@@ -663,12 +694,37 @@ struct GroupKey: Sendable {
         if !self.byRule { h.combine(self.name) }
         // The small fields in one word: each `combine` is a round of the hasher.
         let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
-            | UInt64(Self.ordinal(self.transport)) << 16
-            | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
+            | UInt64(Self.ordinal(self.transport)) << 16 | UInt64(Self.ordinal(self.workloadKind)) << 8
+            | (self.byRule ? 4 : 0) | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
         h.combine(small)
         if let id = self.workloadID { h.combine(id) }
         if let rule = self.policy?.rule { h.combine(rule) }
         self.hash = forcedHash ?? h.finalize()
+        if let forcedCheck {
+            self.check = forcedCheck
+        } else {
+            var f = Fingerprint(small)
+            f.add(self.client)
+            if !self.byRule { f.add(self.name) }
+            if let id = self.workloadID { f.add(id) }
+            if let p = self.policy {
+                f.add(p.rule)
+                f.add(p.source)
+                f.add(p.action)
+                f.add(p.trigger)
+            }
+            self.check = f.value
+        }
+    }
+
+    private static func ordinal(_ k: Workload.Kind?) -> UInt8 {
+        switch k {
+        case nil: 0
+        case .container?: 1
+        case .pod?: 2
+        case .static?: 3
+        case .unknown?: 4
+        }
     }
 
     private static func ordinal(_ t: Transport) -> UInt8 {
@@ -686,4 +742,65 @@ struct GroupKey: Sendable {
 
     var subject: SubjectKey { SubjectKey(client: self.client, workloadKind: self.workloadKind, workloadID: self.workloadID) }
 
+}
+
+/// A fast unkeyed 64-bit hash, independent of Swift's `Hasher`: the second half of a group key's 128 bits
+/// (``GroupKey/check``). Each word is multiplied in (the 64-bit finalizer constants of MurmurHash3) and the result is
+/// avalanched; names go in lowercased, so that it agrees with the case-insensitive equality of ``DomainName``.
+struct Fingerprint {
+    private(set) var state: UInt64
+
+    init(_ seed: UInt64) { self.state = seed ^ 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func add(_ word: UInt64) {
+        var h = (self.state ^ word) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 32
+        self.state = h
+    }
+
+    mutating func add(_ name: DomainName) { self.add(name.fingerprint()) }
+
+    mutating func add(_ address: IPAddress) {
+        switch address {
+        case .v4(let a): self.add(UInt64(a.value))
+        case .v6(let a):
+            self.add(a.high)
+            self.add(a.low ^ 0x6)
+        }
+    }
+
+    /// The UTF-8 bytes with their count (so that "ab" + "c" and "a" + "bc" differ).
+    mutating func add(_ text: String) {
+        var text = text
+        let word = text.withUTF8 { bytes -> UInt64 in
+            var f = Fingerprint(UInt64(bytes.count))
+            var i = 0
+            let raw = UnsafeRawBufferPointer(bytes)
+            while i + 8 <= raw.count {
+                f.add(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                i += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < raw.count {
+                tail |= UInt64(raw[i]) << shift
+                shift += 8
+                i += 1
+            }
+            f.add(tail)
+            return f.state
+        }
+        self.add(word)
+    }
+
+    /// The state avalanched (MurmurHash3's fmix64).
+    var value: UInt64 {
+        var h = self.state
+        h ^= h >> 33
+        h = h &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        h = h &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        return h
+    }
 }

@@ -261,6 +261,29 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
         }
     }
 
+    /// A fast, unkeyed 64-bit hash of the lowercased wire form, independent of `hash(into:)` (equal names give equal
+    /// values, whatever their case). Not for hash tables an attacker can fill: a second check beside a keyed hash.
+    public func fingerprint() -> UInt64 {
+        self.wire.withUnsafeBytes { raw -> UInt64 in
+            var h: UInt64 = UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15
+            var i = 0
+            while i + 8 <= raw.count {
+                h = (h ^ Self.lower8(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))) &* 0xFF51_AFD7_ED55_8CCD
+                h ^= h >> 32
+                i += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < raw.count {
+                tail |= UInt64(Self.lower(raw[i])) << shift
+                shift += 8
+                i += 1
+            }
+            h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+            return h ^ (h >> 29)
+        }
+    }
+
     /// ASCII-lowercases eight octets at once: sets 0x20 in every octet that is 'A'...'Z'.
     @inline(__always)
     static func lower8(_ x: UInt64) -> UInt64 {

@@ -6,15 +6,15 @@ import Testing
 
 /// The open-group index of the query-log buffer, where a full hash collision must not fold different queries.
 @Suite struct QueryAggregationStateTests {
-    private func logged(_ name: String, hash: Int, at micros: Int64, client: UInt8 = 1, blocked: Bool = false) throws
-        -> LoggedQuery
+    private func logged(_ name: String, hash: Int, check: UInt64? = nil, at micros: Int64, client: UInt8 = 1,
+        blocked: Bool = false) throws -> LoggedQuery
     {
         let q = Query(message: try TestMessages.query(name),
             client: ClientInfo(address: .v4(IPv4Address(10, 0, 0, client)), transport: .udp))
         let hit = PolicyHit(source: "list", rule: name, action: "nxdomain", trigger: "qname")
         let r = blocked
             ? Resolution.rcode(.nxDomain, for: q, source: .policy(hit)) : Resolution.rcode(.noError, for: q, source: .cache)
-        return LoggedQuery(key: GroupKey(query: q, workload: nil, resolution: r, forcedHash: hash),
+        return LoggedQuery(key: GroupKey(query: q, workload: nil, resolution: r, forcedHash: hash, forcedCheck: check),
             timestampMicros: micros, latencyMicros: 1, workload: nil, resolution: r, findings: [])
     }
 
@@ -42,6 +42,25 @@ import Testing
         s.openGroup(again, blocked: false, window: 10)
         #expect(s.find(again.key) == 5 && s.find(b.key) == 1)
         #expect(s.open == 4)
+    }
+
+    @Test("A lookup matches a group by hash and check together; a hash collision alone never folds")
+    func hashAndCheck() throws {
+        var s = AggregationState()
+        let a = try self.logged("a.example.", hash: 42, check: 1, at: 0)
+        let b = try self.logged("b.example.", hash: 42, check: 2, at: 1)
+        s.openGroup(a, blocked: false, window: 10)
+        #expect(s.find(b.key) == nil, "same hash, another check")
+        s.openGroup(b, blocked: false, window: 10)
+        #expect(s.find(a.key) == 0 && s.find(b.key) == 1)
+        // The documented limit: a key equal in both 64-bit values is taken for the group's key.
+        let twin = try self.logged("c.example.", hash: 42, check: 1, at: 2)
+        #expect(s.find(twin.key) == 0)
+        // Computed checks: equal for names that differ only in case, different for different names.
+        let upper = try self.logged("A.EXAMPLE.", hash: 5, at: 3)
+        let lower = try self.logged("a.example.", hash: 5, at: 3)
+        let other = try self.logged("a.example.org.", hash: 5, at: 3)
+        #expect(upper.key.check == lower.key.check && lower.key.check != other.key.check)
     }
 
     @Test("A generation is taken whole once its window has passed since its first query, leaving an empty one")

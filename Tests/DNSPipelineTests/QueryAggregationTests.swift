@@ -154,6 +154,33 @@ import Testing
         #expect(events.allSatisfy { $0.otherNames.isEmpty && $0.count == 1 })
     }
 
+    @Test("The same rule text from two sources, or with another action, stays a separate row")
+    func policyHitsDifferingOutsideTheRuleStaySeparate() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(5))
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let hits = [
+            PolicyHit(source: "urlhaus", rule: "evil.example", action: "nxdomain", trigger: "qname"),
+            PolicyHit(source: "threatfox", rule: "evil.example", action: "nxdomain", trigger: "qname"),
+            PolicyHit(source: "urlhaus", rule: "evil.example", action: "nodata", trigger: "qname"),
+            PolicyHit(source: "urlhaus", rule: "evil.example", action: "nxdomain", trigger: "list"),
+        ]
+        for round in 0..<3 {
+            for (i, hit) in hits.enumerated() {
+                let q = Query(message: try TestMessages.query("evil.example."),
+                    client: ClientInfo(address: .v4(IPv4Address(10, 0, 0, 5)), transport: .udp))
+                buffer.record(RawQueryEvent(timestampMicros: t0 + Int64(round * 10 + i), query: q, workload: nil,
+                    resolution: Resolution.rcode(.nxDomain, for: q, source: .policy(hit)), latency: .microseconds(5)))
+            }
+        }
+        #expect(buffer.openGroups == 4)
+        buffer.drain(nowMicros: t0 + 6 * Self.second, final: true)
+        let events = sink.events.withLock { $0 }
+        for hit in hits {
+            #expect(events.filter { $0.policy == hit }.reduce(0) { $0 + $1.count } == 3, "\(hit)")
+        }
+    }
+
     @Test("A first block hands over only the client's latest groups ahead of it; older ones close with the window")
     func blockContextIsBounded() throws {
         let sink = CollectingSink()
