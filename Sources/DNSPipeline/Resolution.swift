@@ -116,6 +116,14 @@ public final class CachedPacket: Sendable {
         return self.decodeBytes()
     }
 
+    /// The first `limit` answer records, for a one-off reader (the query log's answer text): from the kept message
+    /// when a consumer already decoded it, else decoded from the bytes up to those records and not kept (see
+    /// ``messageForOneRead()``); the rest of the message is not read. None if the bytes ever failed to decode.
+    public func answersForOneRead(limit: Int) -> [ResourceRecord] {
+        if let kept = self.decoded.withLock({ $0 }) { return Array(kept.answers.prefix(limit)) }
+        return (try? DNSMessage.decodeAnswers(self.bytes, limit: limit)) ?? []
+    }
+
     /// The bytes decoded. They are our own encoding of a decoded message, so this does not fail; if it ever did, the
     /// consumers get a message with no records rather than a crash.
     private func decodeBytes() -> DNSMessage {

@@ -104,6 +104,33 @@ public struct DNSMessage: Sendable, Hashable {
         return m
     }
 
+    /// The first `limit` records of the answer section, for a reader that needs nothing else (the query log's answer
+    /// text): the header is checked and the questions are skipped as ``decode(_:)`` checks them, and nothing after
+    /// those records is read. An OPT record in the answer section is an error, as in ``decode(_:)``.
+    /// - Throws: ``DecodeError`` naming the section, record index, field and byte offset.
+    public static func decodeAnswers(_ bytes: [UInt8], limit: Int) throws(DecodeError) -> [ResourceRecord] {
+        var r = WireReader(bytes: bytes)
+        guard bytes.count >= 12 else {
+            throw DecodeError(.truncated, field: "header", offset: bytes.count, detail: "header needs 12 bytes, got \(bytes.count)")
+        }
+        r.offset = 4
+        let qd = Int(try r.readUInt16("header.qdcount"))
+        let an = Int(try r.readUInt16("header.ancount"))
+        r.offset = 12
+        guard qd * 5 + an * 11 <= r.remaining else {
+            throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
+                detail: "qd=\(qd) an=\(an) but \(r.remaining) bytes follow")
+        }
+        for i in 0..<qd {
+            r.position = .question(i)
+            try r.skipName("qname")
+            _ = try r.readUInt16("qtype")
+            _ = try r.readUInt16("qclass")
+        }
+        var edns: EDNS? = nil
+        return try Self.decodeSection(&r, count: min(an, max(0, limit)), section: .answer, edns: &edns)
+    }
+
     private enum Section { case answer, authority, additional }
 
     private static func decodeSection(_ r: inout WireReader, count: Int, section: Section, edns: inout EDNS?)

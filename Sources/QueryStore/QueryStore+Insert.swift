@@ -188,10 +188,18 @@ package enum JSONText {
 
     /// `["a","b\"c"]`, escaping per RFC 8259 §7.
     package static func encode(_ strings: [String]) -> String {
+        // Written for every logged answer: one buffer, and each string copied whole when it needs no escape (answers
+        // and names almost never do). The scalar-by-scalar append was 1.8 % of the process on the cache-miss mix.
         var out = "["
+        out.reserveCapacity(strings.reduce(2) { $0 + $1.utf8.count + 3 })
         for (i, s) in strings.enumerated() {
             if i > 0 { out.append(",") }
             out.append("\"")
+            if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out.append(s)
+                out.append("\"")
+                continue
+            }
             for scalar in s.unicodeScalars {
                 switch scalar {
                 case "\"": out.append("\\\"")

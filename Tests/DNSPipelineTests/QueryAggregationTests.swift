@@ -154,6 +154,34 @@ import Testing
         #expect(events.allSatisfy { $0.otherNames.isEmpty && $0.count == 1 })
     }
 
+    @Test("When every sink refuses a row the drain stops building rows: queued rows and open groups alike")
+    func fullSinksStopTheHandOver() throws {
+        final class LimitedSink: QueryEventSink {
+            let calls = Mutex(0)
+            let limit: Int
+            init(limit: Int) { self.limit = limit }
+            func emit(_ event: QueryEvent) -> Bool {
+                self.calls.withLock { n in
+                    n += 1
+                    return n <= self.limit
+                }
+            }
+        }
+        let t0: Int64 = 1_700_000_000 * Self.second
+        for limit in [0, 2, 5, 12] {
+            let sink = LimitedSink(limit: limit)
+            let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(5))
+            // Client 10.0.0.5: three names, then a block (its earlier groups and the block are queued at once); then
+            // five more names from another client stay open until the window closes.
+            for name in ["a.example.", "b.example.", "c.example."] { buffer.record(try self.raw(name, at: t0)) }
+            buffer.record(try self.raw("evil.example.", at: t0 + 1, blockedBy: "evil.example"))
+            for i in 0..<5 { buffer.record(try self.raw("n\(i).example.", from: "10.0.0.7", at: t0 + 2)) }
+            let handed = buffer.drain(nowMicros: t0 + 6 * Self.second)
+            #expect(handed == min(limit, 9), "limit \(limit)")
+            #expect(sink.calls.withLock { $0 } == min(limit + 1, 9), "no row is built after the first refusal")
+        }
+    }
+
     @Test("The same rule text from two sources, or with another action, stays a separate row")
     func policyHitsDifferingOutsideTheRuleStaySeparate() throws {
         let sink = CollectingSink()

@@ -105,14 +105,15 @@ import Testing
         let hit = PolicyHit(source: "liste-été", rule: "*.bücher.example", action: "nxdomain", trigger: "qname")
         let event = makeEvent(
             at: baseMicros + 7, ip: "192.0.2.9", workload: nil, qname: "xn--bcher-kva.example.", qtype: "A",
-            rcode: "NXDOMAIN", answers: ["", "TXT \"grüße\""], source: "policy", upstream: "", policy: hit,
+            rcode: "NXDOMAIN", answers: ["", "TXT \"grüße\"", "TXT \"a\\\\b\"", "tab\tnew\nline\u{1}"], source: "policy",
+            upstream: "", policy: hit,
             findings: [], latencyMicros: 1)
         try await store.insert([event, event])
         let page = try await store.search(EventFilter())
         #expect(page.events.count == 2)
         let stored = try #require(page.events.first)
         #expect(stored.event.upstream == "")
-        #expect(stored.event.answers == ["", "TXT \"grüße\""])
+        #expect(stored.event.answers == ["", "TXT \"grüße\"", "TXT \"a\\\\b\"", "tab\tnew\nline\u{1}"])
         #expect(stored.event.policy == hit)
         #expect(stored.event.qname == "xn--bcher-kva.example")
     }
