@@ -668,7 +668,7 @@ struct GroupKey: Sendable {
     // 300-byte groups, and with the hash last (at byte 128) each lookup on the blocked mix touched three lines.
     /// Everything below, hashed (Swift's keyed `Hasher`; the policy hit by its rule text only).
     let hash: Int
-    /// A second, independent 64-bit fingerprint of everything below (``Fingerprint``), policy hit whole. Two keys are
+    /// A second, independent 64-bit fingerprint of everything below (``CheckHash``), policy hit whole. Two keys are
     /// the same group when both `hash` and `check` are equal: a lookup compares 16 bytes in a ``KeySlot`` instead
     /// of the stored key's name and rule text. Two different keys fold only if both 64-bit values collide at once,
     /// the first of them under the process's random hashing seed: for a million open groups, odds of about
@@ -742,7 +742,7 @@ struct GroupKey: Sendable {
         if let forcedCheck {
             self.check = forcedCheck
         } else {
-            var f = Fingerprint(small)
+            var f = CheckHash(small)
             f.add(self.client)
             if !self.byRule { f.add(self.name) }
             if let id = self.workloadID { f.add(id) }
@@ -786,7 +786,7 @@ struct GroupKey: Sendable {
 /// A fast unkeyed 64-bit hash, independent of Swift's `Hasher`: the second half of a group key's 128 bits
 /// (``GroupKey/check``). Each word is multiplied in (the 64-bit finalizer constants of MurmurHash3) and the result is
 /// avalanched; names go in lowercased, so that it agrees with the case-insensitive equality of ``DomainName``.
-struct Fingerprint {
+struct CheckHash {
     private(set) var state: UInt64
 
     init(_ seed: UInt64) { self.state = seed ^ 0x9E37_79B9_7F4A_7C15 }
@@ -797,7 +797,7 @@ struct Fingerprint {
         self.state = h
     }
 
-    mutating func add(_ name: DomainName) { self.add(name.fingerprint()) }
+    mutating func add(_ name: DomainName) { self.add(name.checkHash()) }
 
     mutating func add(_ address: IPAddress) {
         switch address {
@@ -812,7 +812,7 @@ struct Fingerprint {
     mutating func add(_ text: String) {
         var text = text
         let word = text.withUTF8 { bytes -> UInt64 in
-            var f = Fingerprint(UInt64(bytes.count))
+            var f = CheckHash(UInt64(bytes.count))
             var i = 0
             let raw = UnsafeRawBufferPointer(bytes)
             while i + 8 <= raw.count {

@@ -263,7 +263,7 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// A fast, unkeyed 64-bit hash of the lowercased wire form, independent of `hash(into:)` (equal names give equal
     /// values, whatever their case). Not for hash tables an attacker can fill: a second check beside a keyed hash.
-    public func fingerprint() -> UInt64 {
+    public func checkHash() -> UInt64 {
         self.wire.withUnsafeBytes { raw -> UInt64 in
             var h: UInt64 = UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15
             var i = 0
