@@ -75,4 +75,15 @@ public protocol QueryEventSink: Sendable {
     /// Hands one event over; returns false when it was dropped (queue full).
     @discardableResult
     func emit(_ event: QueryEvent) -> Bool
+
+    /// How many more events `emit` would take now. The ``QueryEventBuffer`` hands no more than the smallest of its
+    /// sinks' values over in one drain and keeps the rest for the next, so a sink with a bounded queue is never
+    /// handed more than it can hold (a closed aggregation window can be 100,000 rows at once). `Int.max`, the default,
+    /// for a sink that takes everything at once.
+    var spareCapacity: Int { get }
+}
+
+extension QueryEventSink {
+    /// Unbounded.
+    public var spareCapacity: Int { .max }
 }

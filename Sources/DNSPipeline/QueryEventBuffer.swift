@@ -58,6 +58,8 @@ public struct RawQueryEvent: Sendable {
 /// as usual.
 public final class QueryEventBuffer: Sendable {
     private let state: Mutex<AggregationState>
+    /// What a drain took and could not hand over yet; held for the whole drain, so drains never interleave.
+    private let pending = Mutex(Pending())
     private let capacity: Int
     /// Where finished events go.
     public let sinks: [any QueryEventSink]
@@ -65,6 +67,7 @@ public final class QueryEventBuffer: Sendable {
     public let aggregationWindow: Duration
     private let windowMicros: Int64
     private let maxGroups: Int
+    private let maxHoldBackMicros: Int64
     private let blockContext: Int
     private let dropped = Counter(label: "palisade_querylog_buffer_dropped_total")
     /// Rows waiting at the start of a drain: due, plus open groups (each will be a row).
@@ -73,6 +76,9 @@ public final class QueryEventBuffer: Sendable {
     /// How many of a client's latest groups a first block hands over ahead of it unless told otherwise: as many
     /// as an incident shows by default (`incidents.lastQueries`).
     public static let defaultBlockContext = 20
+    /// How long rows wait for room in full sinks by default: a closed window of 100,000 rows fits the SQLite writer's
+    /// queue in two of its flushes (200 ms apart, well under a second each on the CI machine).
+    public static let defaultMaxHoldBack: Duration = .seconds(3)
     /// Most other names kept on a row grouped by its rule (see ``QueryEvent/otherNames``).
     public static let maxOtherNames = 16
 
@@ -84,12 +90,16 @@ public final class QueryEventBuffer: Sendable {
     ///     more are dropped and counted. Repeats of an open group are never dropped: they cost no memory.
     ///   - aggregationWindow: Fold identical queries arriving within this long into one event (zero: off).
     ///   - maxGroups: Most open groups; when a drain finds more, every open group is handed over early.
+    ///   - maxHoldBack: Longest a row waits for room in the sinks before it is handed over regardless (see
+    ///     ``drain(nowMicros:final:)``).
     ///   - blockContext: How many of a client's latest open groups are handed over ahead of its first block in a
     ///     window (an incident's "last queries"); older ones close with their generation. Bounded because the
     ///     work is done on the DNS path, under the lock: closing every group of a busy client took up to 17 ms.
     public init(sinks: [any QueryEventSink], capacity: Int = 65_536, aggregationWindow: Duration = .zero,
-        maxGroups: Int = 100_000, blockContext: Int = QueryEventBuffer.defaultBlockContext)
+        maxGroups: Int = 100_000, maxHoldBack: Duration = QueryEventBuffer.defaultMaxHoldBack,
+        blockContext: Int = QueryEventBuffer.defaultBlockContext)
     {
+        self.maxHoldBackMicros = Self.micros(maxHoldBack)
         self.blockContext = max(0, blockContext)
         self.sinks = sinks
         self.capacity = max(1, capacity)
@@ -184,88 +194,166 @@ public final class QueryEventBuffer: Sendable {
     /// query of each client's first blocked group in a window (and the client's groups before it), and every
     /// group of the current generation once `window` has passed since its first query by `nowMicros`.
     ///
+    /// **Back-pressure.** A drain hands over no more rows than its sinks have room for
+    /// (``QueryEventSink/spareCapacity``, the smallest of them) and keeps the rest, in order, for the next drain;
+    /// rows taken earlier go first, and nothing new is taken while any are left. A closed window of a busy resolver
+    /// is a burst of up to `maxGroups` rows; handed over whole it overflowed the SQLite writer's queue (65,536 events)
+    /// and 18 % of the rows were dropped at 30,000 new names a second. Held back, they cost no more memory than they
+    /// did as open groups, and the bounds of ``record(_:workload:resolution:latency:)`` still cap what waits: past
+    /// them, new rows are dropped and counted there. A sink that stays full must not hold the others up (a stalled
+    /// JSON export would blind the incident monitor): once rows have waited `maxHoldBack`, they are handed over
+    /// whatever the room, and a full sink drops and counts its own.
+    ///
     /// - Parameters:
     ///   - nowMicros: The wall clock, microseconds since the Unix epoch (tests pass their own).
-    ///   - final: Hand over every open group too (shutdown).
+    ///   - final: Take every open group too (shutdown).
     /// - Returns: How many events were handed over.
     @discardableResult
     public func drain(nowMicros: Int64 = QueryEventBuffer.wallMicros(), final: Bool = false) -> Int {
-        var batch: [Due] = []
-        batch.reserveCapacity(4096)
-        var generation: AggregationState.Generation?
-        let (foldedNow, waiting) = self.state.withLock { s -> (Int, Int) in
-            let waiting = s.due.count + s.open
-            swap(&s.due, &batch)
-            generation = s.takeGeneration(nowMicros: nowMicros, window: self.windowMicros,
-                all: final || s.open > self.maxGroups)
-            let f = s.folded
-            s.folded = 0
-            return (f, waiting)
-        }
-        self.depth.record(waiting)
-        if foldedNow > 0 { self.folded.increment(by: Int64(foldedNow)) }
-        var out = HandOver()
-        batch.withUnsafeBufferPointer { due in
-            for i in due.indices {
-                self.handOne(due[i].query, count: due[i].count, slowest: due[i].slowest, name: due[i].name,
-                    otherNames: due[i].otherNames, into: &out)
+        self.pending.withLock { p -> Int in
+            let patient = p.heldSince.map { nowMicros - $0 < self.maxHoldBackMicros } ?? true
+            var out = HandOver(budget: patient ? self.sinks.reduce(Int.max) { min($0, max(0, $1.spareCapacity)) } : .max,
+                patient: patient)
+            self.continueHandOver(&p, &out)
+            let foldedNow: Int
+            let waiting: Int
+            if p.isEmpty {
+                var batch: [Due] = []
+                batch.reserveCapacity(4096)
+                var generation: AggregationState.Generation?
+                (foldedNow, waiting) = self.state.withLock { s -> (Int, Int) in
+                    let waiting = s.due.count + s.open
+                    swap(&s.due, &batch)
+                    generation = s.takeGeneration(nowMicros: nowMicros, window: self.windowMicros,
+                        all: final || s.open > self.maxGroups)
+                    let f = s.folded
+                    s.folded = 0
+                    return (f, waiting)
+                }
+                p.due = batch
+                p.generation = generation
+                generation = nil  // `p` holds the only reference: emptied in place, not copied
+                self.continueHandOver(&p, &out)
+            } else {
+                (foldedNow, waiting) = self.state.withLock { s -> (Int, Int) in
+                    let f = s.folded
+                    s.folded = 0
+                    return (f, s.due.count + s.open)
+                }
             }
+            if p.isEmpty {
+                p.heldSince = nil
+            } else if p.heldSince == nil {
+                p.heldSince = nowMicros
+            }
+            self.depth.record(waiting + p.remaining)
+            if foldedNow > 0 { self.folded.increment(by: Int64(foldedNow)) }
+            if out.refused > 0 { self.dropped.increment(by: Int64(out.refused)) }
+            return out.handed
         }
-        if var taken = generation {
-            generation = nil  // `taken` holds the only reference: emptied in place, not copied
-            // Each open group's row built straight from the group, through pointers: copying it into a ``Due`` first
-            // (then freeing both) was 2 % of the process on the cache-miss mix, where every query is a group.
-            taken.groups.withUnsafeBufferPointer { groups in
-                taken.slots.withUnsafeBufferPointer { slots in
-                    taken.keys.withUnsafeBufferPointer { keys in
-                        for i in groups.indices where groups[i].isOpen {
+    }
+
+    /// Rows taken out of the buffer but not handed over yet (the sinks had no room).
+    public var heldBack: Int { self.pending.withLock { $0.remaining } }
+
+    /// Hands over what `p` holds, oldest first, until the budget runs out or a row is refused.
+    private func continueHandOver(_ p: inout Pending, _ out: inout HandOver) {
+        if p.dueNext < p.due.count {
+            p.due.withUnsafeBufferPointer { due in
+                while p.dueNext < due.count && out.budget > 0 {
+                    let i = p.dueNext
+                    guard self.handOne(due[i].query, count: due[i].count, slowest: due[i].slowest, name: due[i].name,
+                        otherNames: due[i].otherNames, into: &out)
+                    else { return }
+                    p.dueNext += 1
+                }
+            }
+            guard p.dueNext >= p.due.count else { return }
+        }
+        p.due = []
+        p.dueNext = 0
+        guard var taken = p.generation else { return }
+        p.generation = nil  // `taken` holds the only reference: emptied in place, not copied
+        // Each open group's row built straight from the group, through pointers: copying it into a ``Due`` first
+        // (then freeing both) was 2 % of the process on the cache-miss mix, where every query is a group.
+        var next = p.generationNext
+        taken.groups.withUnsafeBufferPointer { groups in
+            taken.slots.withUnsafeBufferPointer { slots in
+                taken.keys.withUnsafeBufferPointer { keys in
+                    while next < groups.count && out.budget > 0 {
+                        let i = next
+                        if groups[i].isOpen {
                             let count = groups[i].count + slots[i].count + Int(keys[i].count)
-                            guard count > 0 else { continue }
-                            let slowest = max(groups[i].slowest, slots[i].slowest, Int64(keys[i].slowest))
-                            self.handOne(groups[i].query, count: count, slowest: slowest, name: groups[i].name,
-                                otherNames: groups[i].otherNames, into: &out)
+                            if count > 0 {
+                                let slowest = max(groups[i].slowest, slots[i].slowest, Int64(keys[i].slowest))
+                                guard self.handOne(groups[i].query, count: count, slowest: slowest,
+                                    name: groups[i].name, otherNames: groups[i].otherNames, into: &out)
+                                else { return }
+                            }
                         }
+                        next += 1
                     }
                 }
             }
-            // Emptied here, outside the lock, and kept for the generation after next.
-            taken.groups.removeAll(keepingCapacity: true)
-            taken.slots.removeAll(keepingCapacity: true)
-            taken.keys.removeAll(keepingCapacity: true)
-            taken.index.removeAll(keepingCapacity: true)
-            taken.subjects.removeAll(keepingCapacity: true)
-            self.state.withLock { s in
-                swap(&s.spare, &taken)
-            }
         }
-        if out.dropped > 0 { self.dropped.increment(by: Int64(out.dropped)) }
-        return out.handed
+        if next < taken.groups.count {
+            p.generation = taken
+            p.generationNext = next
+            return
+        }
+        p.generationNext = 0
+        // Emptied here, outside the buffer's lock, and kept for the generation after next.
+        taken.groups.removeAll(keepingCapacity: true)
+        taken.slots.removeAll(keepingCapacity: true)
+        taken.keys.removeAll(keepingCapacity: true)
+        taken.index.removeAll(keepingCapacity: true)
+        taken.subjects.removeAll(keepingCapacity: true)
+        self.state.withLock { s in
+            swap(&s.spare, &taken)
+        }
     }
 
     /// Groups open now (queries counted but not yet handed over).
     public var openGroups: Int { self.state.withLock { $0.open } }
 
+    /// Rows taken out of the buffer and not yet handed over: the drain's due rows, then a closed generation's.
+    private struct Pending {
+        var due: [Due] = []
+        /// The next of `due` to hand over.
+        var dueNext = 0
+        var generation: AggregationState.Generation?
+        /// The position in `generation`'s groups to go on from.
+        var generationNext = 0
+        /// When a drain first left rows here (the drain's `nowMicros`); nil when nothing waits.
+        var heldSince: Int64?
+
+        var isEmpty: Bool { self.dueNext >= self.due.count && self.generation == nil }
+
+        /// Rows left (an upper bound: closed groups and groups that counted nothing are included).
+        var remaining: Int {
+            (self.due.count - self.dueNext) + ((self.generation?.groups.count).map { $0 - self.generationNext } ?? 0)
+        }
+    }
+
     /// Progress of one drain's hand-over.
     private struct HandOver {
+        /// Rows the sinks have room for.
+        var budget: Int
+        /// A row every sink refuses waits for the next drain (else it is dropped and counted).
+        var patient: Bool
         var handed = 0
-        /// Every sink refused a row: the rest are counted, not built.
-        var full = false
-        /// Rows after the refused one (each sink counts what it refused itself).
-        var dropped = 0
+        /// Rows every sink refused, dropped.
+        var refused = 0
         // Most rows of a drain come from few clients: each address is formatted once per run of rows.
         var lastClient: IPAddress?
         var lastClientText = ""
     }
 
-    /// Builds one row's event and hands it to the sinks; once every sink has refused one, the rest are only counted.
+    /// Builds one row's event and hands it to the sinks. False (and no budget left) when every sink refused it and the
+    /// drain is patient, so that it is offered again at the next drain; an impatient drain counts it as dropped.
     private func handOne(_ query: LoggedQuery, count: Int, slowest: Int64, name: DomainName?, otherNames: [DomainName],
-        into out: inout HandOver)
+        into out: inout HandOver) -> Bool
     {
-        if out.full {
-            // Every sink is full: building the rest would be wasted work; count them as dropped.
-            out.dropped += 1
-            return
-        }
         if query.key.client != out.lastClient {
             out.lastClient = query.key.client
             out.lastClientText = query.key.client.description
@@ -274,7 +362,17 @@ public final class QueryEventBuffer: Sendable {
             otherNames: otherNames)
         var accepted = false
         for s in self.sinks where s.emit(e) { accepted = true }
-        if accepted { out.handed += 1 } else { out.full = true }
+        guard accepted else {
+            guard out.patient else {
+                out.refused += 1
+                return true
+            }
+            out.budget = 0
+            return false
+        }
+        out.handed += 1
+        out.budget -= 1
+        return true
     }
 
     static func micros(_ d: Duration) -> Int64 {
@@ -293,7 +391,29 @@ public final class QueryEventBuffer: Sendable {
             self.drain()
             try? await Task.sleep(for: interval)
         }
+        self.drainAll()
+    }
+
+    /// Shutdown: hands over everything, open groups included, waiting for sinks that are full to make room (their
+    /// writers are still running: they stop after this buffer) for at most `patience`.
+    public func drainAll(patience: Duration = .seconds(5)) {
+        let deadline = ContinuousClock.now + patience
         self.drain(final: true)
+        while self.heldBack > 0 || self.state.withLock({ $0.due.count + $0.open }) > 0 {
+            guard ContinuousClock.now < deadline else {
+                // Still full: what is left is counted as dropped rather than lost silently.
+                let left = self.pending.withLock { p -> Int in
+                    let n = p.remaining
+                    p = Pending()
+                    return n
+                }
+                if left > 0 { self.dropped.increment(by: Int64(left)) }
+                return
+            }
+            // A cancelled task cannot sleep; this thread waits, once, at shutdown.
+            usleep(10_000)
+            self.drain(final: true)
+        }
     }
 }
 

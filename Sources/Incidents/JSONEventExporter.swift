@@ -122,6 +122,11 @@ public final class JSONEventExporter: QueryEventSink, Service {
         if case .file = self.destination, fd >= 0 { _ = close(fd) }
     }
 
+    /// Room left in the queue: the buffer in front hands over no more than this per drain.
+    public var spareCapacity: Int {
+        self.state.withLock { self.capacity - $0.pending.count }
+    }
+
     /// Queues `event`; never blocks. Returns false when the queue was full (the event is dropped and counted).
     @discardableResult
     public func emit(_ event: QueryEvent) -> Bool {

@@ -120,6 +120,11 @@ public final class QueryLogWriter: QueryEventSink, Service {
         return accepted
     }
 
+    /// Room left in the queue: the buffer in front hands over no more than this per drain.
+    public var spareCapacity: Int {
+        self.state.withLock { self.capacity - $0.pending.count }
+    }
+
     /// Counters and the current queue depth.
     public var statistics: Statistics {
         self.state.withLock { s in

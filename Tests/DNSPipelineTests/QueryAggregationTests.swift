@@ -154,32 +154,85 @@ import Testing
         #expect(events.allSatisfy { $0.otherNames.isEmpty && $0.count == 1 })
     }
 
-    @Test("When every sink refuses a row the drain stops building rows: queued rows and open groups alike")
-    func fullSinksStopTheHandOver() throws {
-        final class LimitedSink: QueryEventSink {
-            let calls = Mutex(0)
-            let limit: Int
-            init(limit: Int) { self.limit = limit }
-            func emit(_ event: QueryEvent) -> Bool {
-                self.calls.withLock { n in
-                    n += 1
-                    return n <= self.limit
-                }
+    /// A sink that takes `limit` events, then refuses, and says how much room it has (when `reportsRoom`).
+    final class LimitedSink: QueryEventSink {
+        let state = Mutex((limit: 0, calls: 0, names: [String]()))
+        let reportsRoom: Bool
+        init(limit: Int, reportsRoom: Bool) {
+            self.state.withLock { $0.limit = limit }
+            self.reportsRoom = reportsRoom
+        }
+        func emit(_ event: QueryEvent) -> Bool {
+            self.state.withLock { s in
+                s.calls += 1
+                guard s.names.count < s.limit else { return false }
+                s.names.append(event.qname)
+                return true
             }
         }
+        var spareCapacity: Int { self.reportsRoom ? self.state.withLock { $0.limit - $0.names.count } : .max }
+        func raise(by n: Int) { self.state.withLock { $0.limit += n } }
+        func makeFull() { self.state.withLock { $0.limit = $0.names.count } }
+    }
+
+    /// Client 10.0.0.5 asks three names, then is blocked (those four rows are due at once); client 10.0.0.7 asks five
+    /// names that stay open until the window closes: nine rows.
+    private func nineRows(_ buffer: QueryEventBuffer, at t0: Int64) throws {
+        for name in ["a.example.", "b.example.", "c.example."] { buffer.record(try self.raw(name, at: t0)) }
+        buffer.record(try self.raw("evil.example.", at: t0 + 1, blockedBy: "evil.example"))
+        for i in 0..<5 { buffer.record(try self.raw("n\(i).example.", from: "10.0.0.7", at: t0 + 2)) }
+    }
+
+    private static let nineNames = ["a.example.", "b.example.", "c.example.", "evil.example."]
+        + (0..<5).map { "n\($0).example." }
+
+    @Test("A row every sink refuses is offered again at the next drain, after nothing else: no row is lost",
+        arguments: [0, 2, 5, 12])
+    func refusedRowsAreKept(limit: Int) throws {
         let t0: Int64 = 1_700_000_000 * Self.second
-        for limit in [0, 2, 5, 12] {
-            let sink = LimitedSink(limit: limit)
-            let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(5))
-            // Client 10.0.0.5: three names, then a block (its earlier groups and the block are queued at once); then
-            // five more names from another client stay open until the window closes.
-            for name in ["a.example.", "b.example.", "c.example."] { buffer.record(try self.raw(name, at: t0)) }
-            buffer.record(try self.raw("evil.example.", at: t0 + 1, blockedBy: "evil.example"))
-            for i in 0..<5 { buffer.record(try self.raw("n\(i).example.", from: "10.0.0.7", at: t0 + 2)) }
-            let handed = buffer.drain(nowMicros: t0 + 6 * Self.second)
-            #expect(handed == min(limit, 9), "limit \(limit)")
-            #expect(sink.calls.withLock { $0 } == min(limit + 1, 9), "no row is built after the first refusal")
+        let sink = LimitedSink(limit: limit, reportsRoom: false)
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(5))
+        try self.nineRows(buffer, at: t0)
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second) == min(limit, 9))
+        #expect(sink.state.withLock { $0.calls } == min(limit + 1, 9), "no row is built after the first refusal")
+        #expect(buffer.heldBack == (limit >= 9 ? 0 : 9 - limit) || limit < 4, "held back, not dropped")
+        sink.raise(by: 100)
+        buffer.record(try self.raw("later.example.", at: t0 + 7 * Self.second))
+        _ = buffer.drain(nowMicros: t0 + 7 * Self.second)
+        buffer.drain(nowMicros: t0 + 20 * Self.second, final: true)
+        #expect(sink.state.withLock { $0.names } == Self.nineNames + ["later.example."], "in order, none lost")
+        #expect(buffer.heldBack == 0)
+    }
+
+    @Test("A drain hands over no more rows than the sinks have room for, and takes nothing new while rows wait")
+    func drainsWithinTheSinksRoom() throws {
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let sink = LimitedSink(limit: 3, reportsRoom: true)
+        let buffer = QueryEventBuffer(sinks: [sink, CollectingSink()], aggregationWindow: .seconds(5))
+        try self.nineRows(buffer, at: t0)
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second) == 3)
+        #expect(sink.state.withLock { $0.calls } == 3, "nothing was offered beyond the room")
+        // A new block from another client while rows wait: it is queued behind them.
+        buffer.record(try self.raw("evil.example.", from: "10.0.0.9", at: t0 + 6 * Self.second, blockedBy: "evil.example"))
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second + 1) == 0, "no room yet")
+        var handed = 3
+        for _ in 0..<5 {
+            sink.raise(by: 3)
+            handed += buffer.drain(nowMicros: t0 + 6 * Self.second + 2)
         }
+        #expect(handed == 10)
+        #expect(sink.state.withLock { $0.names } == Self.nineNames + ["evil.example."])
+        #expect(buffer.heldBack == 0)
+        // Past the hold-back time a full sink no longer holds the rows: they go to the other sinks.
+        sink.makeFull()
+        for i in 0..<4 { buffer.record(try self.raw("late\(i).example.", from: "10.0.0.8", at: t0 + 7 * Self.second)) }
+        let window = t0 + 13 * Self.second
+        #expect(buffer.drain(nowMicros: window) == 0, "the sink is full")
+        // An upper bound: the generation's groups, with 10.0.0.9's block group that counts nothing.
+        #expect(buffer.heldBack == 5)
+        #expect(buffer.drain(nowMicros: window + 3 * Self.second) == 4)
+        #expect(sink.state.withLock { $0.names.count } == 10, "the full sink took none of them")
+        #expect(buffer.heldBack == 0)
     }
 
     @Test("The same rule text from two sources, or with another action, stays a separate row")
