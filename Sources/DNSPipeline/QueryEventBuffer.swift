@@ -176,7 +176,11 @@ public final class QueryEventBuffer: Sendable {
                     position = i
                     return true
                 }
-                guard s.due.count < self.capacity, s.open < self.maxGroups + self.capacity else { return false }
+                // While rows wait for room in the sinks, the generation is not rotated: it may not grow past
+                // `maxGroups` then, so that its index never outgrows the storage kept from the last one (a rehash of
+                // 131,072 groups under this lock would stall every query behind it for milliseconds).
+                guard s.due.count < self.capacity, s.open < (s.holding ? self.maxGroups : self.maxGroups + self.capacity)
+                else { return false }
                 let logged = LoggedQuery(key: key,
                     timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros), latencyMicros: latencyMicros,
                     workload: workload, resolution: resolution, findings: [])
@@ -246,6 +250,8 @@ public final class QueryEventBuffer: Sendable {
             } else if p.heldSince == nil {
                 p.heldSince = nowMicros
             }
+            let holding = !p.isEmpty
+            self.state.withLock { $0.holding = holding }
             self.depth.record(waiting + p.remaining)
             if foldedNow > 0 { self.folded.increment(by: Int64(foldedNow)) }
             if out.refused > 0 { self.dropped.increment(by: Int64(out.refused)) }
@@ -514,6 +520,8 @@ struct AggregationState {
     var lastImmediateBlock: [SubjectKey: Int64] = [:]
     /// Repeats folded since the last drain.
     var folded = 0
+    /// A drain left rows waiting for room in the sinks (see ``QueryEventBuffer/drain(nowMicros:final:)``).
+    var holding = false
 
     /// The position in `groups` of the open group for `key`: the one whose key slot holds the same hash and check
     /// (``GroupKey/check``).

@@ -235,6 +235,25 @@ import Testing
         #expect(buffer.heldBack == 0)
     }
 
+    @Test("While rows wait for room, the open generation stops at maxGroups: new rows are dropped, repeats still count")
+    func holdingCapsTheGeneration() throws {
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let sink = LimitedSink(limit: 0, reportsRoom: true)
+        let buffer = QueryEventBuffer(sinks: [sink], capacity: 100, aggregationWindow: .seconds(5), maxGroups: 4)
+        for i in 0..<3 { buffer.record(try self.raw("a\(i).example.", at: t0)) }
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second) == 0)
+        #expect(buffer.heldBack == 3)
+        var accepted = 0
+        for i in 0..<10 where buffer.record(try self.raw("b\(i).example.", at: t0 + 6 * Self.second)) { accepted += 1 }
+        #expect(accepted == 4 && buffer.openGroups == 4, "capped at maxGroups, not maxGroups + capacity")
+        #expect(buffer.record(try self.raw("b0.example.", at: t0 + 6 * Self.second)), "a repeat is never dropped")
+        // Room again: the held rows, then the capped generation, all handed over; no cap once nothing waits.
+        sink.raise(by: 100)
+        #expect(buffer.drain(nowMicros: t0 + 6 * Self.second + 1) == 3)
+        #expect(buffer.drain(nowMicros: t0 + 12 * Self.second) == 4)
+        for i in 0..<10 { #expect(buffer.record(try self.raw("c\(i).example.", at: t0 + 12 * Self.second))) }
+    }
+
     @Test("The same rule text from two sources, or with another action, stays a separate row")
     func policyHitsDifferingOutsideTheRuleStaySeparate() throws {
         let sink = CollectingSink()
