@@ -244,32 +244,33 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// so this is on the hot path).
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.wire.count)
-        self.wire.withUnsafeBytes { raw in
-            var i = 0
-            while i + 8 <= raw.count {
-                hasher.combine(Self.lower8(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
-                i += 8
-            }
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < raw.count {
-                tail |= UInt64(Self.lower(raw[i])) << shift
-                shift += 8
-                i += 1
-            }
-            hasher.combine(tail)
-        }
+        self.forEachLowercasedWord { word, _ in hasher.combine(word) }
     }
 
     /// A fast, unkeyed 64-bit hash of the lowercased wire form, independent of `hash(into:)` (equal names give equal
     /// values, whatever their case). Not for hash tables an attacker can fill: a second check beside a keyed hash.
     public func checkHash() -> UInt64 {
-        self.wire.withUnsafeBytes { raw -> UInt64 in
-            var h: UInt64 = UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15
+        var h: UInt64 = UInt64(self.wire.count) &* 0x9E37_79B9_7F4A_7C15
+        self.forEachLowercasedWord { word, isTail in
+            if isTail {
+                h = (h ^ word) &* 0xC4CE_B9FE_1A85_EC53
+                h ^= h >> 29
+            } else {
+                h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
+                h ^= h >> 32
+            }
+        }
+        return h
+    }
+
+    /// Calls `body` with the lowercased wire form eight octets at a time (little-endian words), then once with the
+    /// remaining 0–7 octets in the low bytes of a last word (`isTail`).
+    @inline(__always)
+    private func forEachLowercasedWord(_ body: (_ word: UInt64, _ isTail: Bool) -> Void) {
+        self.wire.withUnsafeBytes { raw in
             var i = 0
             while i + 8 <= raw.count {
-                h = (h ^ Self.lower8(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))) &* 0xFF51_AFD7_ED55_8CCD
-                h ^= h >> 32
+                body(Self.lower8(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)), false)
                 i += 8
             }
             var tail: UInt64 = 0
@@ -279,8 +280,7 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
                 shift += 8
                 i += 1
             }
-            h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-            return h ^ (h >> 29)
+            body(tail, true)
         }
     }
 

@@ -70,21 +70,10 @@ public struct DNSMessage: Sendable, Hashable {
     /// - Throws: ``DecodeError`` naming the section, record index, field and byte offset.
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> DNSMessage {
         var r = WireReader(bytes: bytes)
-        guard bytes.count >= 12 else {
-            throw DecodeError(.truncated, field: "header", offset: bytes.count, detail: "header needs 12 bytes, got \(bytes.count)")
-        }
-        let id = try r.readUInt16("header.id")
-        let flags = try r.readUInt16("header.flags")
-        let qd = Int(try r.readUInt16("header.qdcount"))
-        let an = Int(try r.readUInt16("header.ancount"))
-        let ns = Int(try r.readUInt16("header.nscount"))
-        let ar = Int(try r.readUInt16("header.arcount"))
-        // Each question needs at least 5 bytes and each record at least 11, so these counts bound
-        // what the message can hold; checked before any array is reserved.
-        guard qd * 5 + (an + ns + ar) * 11 <= r.remaining else {
-            throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
-                detail: "qd=\(qd) an=\(an) ns=\(ns) ar=\(ar) but \(r.remaining) bytes follow")
-        }
+        let counts = try r.readSectionCounts()
+        let (qd, an, ns, ar) = (counts.questions, counts.answers, counts.authorities, counts.additionals)
+        let id = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
+        let flags = UInt16(bytes[2]) << 8 | UInt16(bytes[3])
         var m = DNSMessage(header: Header(id: id, flags: flags))
         m.questions.reserveCapacity(qd)
         for i in 0..<qd {
@@ -110,25 +99,15 @@ public struct DNSMessage: Sendable, Hashable {
     /// - Throws: ``DecodeError`` naming the section, record index, field and byte offset.
     public static func decodeAnswers(_ bytes: [UInt8], limit: Int) throws(DecodeError) -> [ResourceRecord] {
         var r = WireReader(bytes: bytes)
-        guard bytes.count >= 12 else {
-            throw DecodeError(.truncated, field: "header", offset: bytes.count, detail: "header needs 12 bytes, got \(bytes.count)")
-        }
-        r.offset = 4
-        let qd = Int(try r.readUInt16("header.qdcount"))
-        let an = Int(try r.readUInt16("header.ancount"))
-        r.offset = 12
-        guard qd * 5 + an * 11 <= r.remaining else {
-            throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
-                detail: "qd=\(qd) an=\(an) but \(r.remaining) bytes follow")
-        }
-        for i in 0..<qd {
+        let counts = try r.readSectionCounts()
+        for i in 0..<counts.questions {
             r.position = .question(i)
             try r.skipName("qname")
             _ = try r.readUInt16("qtype")
             _ = try r.readUInt16("qclass")
         }
         var edns: EDNS? = nil
-        return try Self.decodeSection(&r, count: min(an, max(0, limit)), section: .answer, edns: &edns)
+        return try Self.decodeSection(&r, count: min(counts.answers, max(0, limit)), section: .answer, edns: &edns)
     }
 
     private enum Section { case answer, authority, additional }

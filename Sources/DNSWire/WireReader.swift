@@ -249,3 +249,33 @@ public struct WireReader: Sendable {
         DecodeError(reason, field: self.qualified(field), offset: offset, detail: detail)
     }
 }
+
+/// The section counts of a message header, checked against the bytes that follow them.
+public struct SectionCounts: Sendable, Hashable {
+    /// QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
+    public let questions, answers, authorities, additionals: Int
+}
+
+extension WireReader {
+    /// Reads the header's four section counts (bytes 4–11) and leaves the reader at offset 12, the first question.
+    ///
+    /// Each question needs at least 5 bytes and each record at least 11, so the counts bound what the message can
+    /// hold: they are checked here, before a caller reserves anything for them.
+    /// - Throws: ``DecodeError`` `.truncated` for a message shorter than a header, `.countExceedsMessage` at offset 4.
+    public mutating func readSectionCounts() throws(DecodeError) -> SectionCounts {
+        guard self.limit >= 12 else {
+            throw DecodeError(.truncated, field: "header", offset: self.limit,
+                detail: "header needs 12 bytes, got \(self.limit)")
+        }
+        self.offset = 4
+        let qd = Int(try self.readUInt16("header.qdcount"))
+        let an = Int(try self.readUInt16("header.ancount"))
+        let ns = Int(try self.readUInt16("header.nscount"))
+        let ar = Int(try self.readUInt16("header.arcount"))
+        guard qd * 5 + (an + ns + ar) * 11 <= self.remaining else {
+            throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
+                detail: "qd=\(qd) an=\(an) ns=\(ns) ar=\(ar) but \(self.remaining) bytes follow")
+        }
+        return SectionCounts(questions: qd, answers: an, authorities: ns, additionals: ar)
+    }
+}

@@ -44,6 +44,7 @@ import Testing
         // The third answer cut short: reading two stops before it, reading three fails on it.
         let none = try Self.response(answers: 0, extras: false).encode().count
         let each = (try Self.response(answers: 3, extras: false).encode().count - none) / 3
+        bytes = try Self.response(answers: 3, extras: false).encode()
         let full = try DNSMessage.decode(bytes)
         bytes = Array(bytes.prefix(none + 2 * each + 5))
         #expect(try DNSMessage.decodeAnswers(bytes, limit: 2) == Array(full.answers.prefix(2)))

@@ -8,6 +8,7 @@
 # allocations made while N further queries are answered. The data directory comes from a harness run
 # (bench/run.sh creates it under /tmp/dnsbench).
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/../common/nsd.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$1; MIX=${2:-miss}; N=${3:-100000}
 D=$(ls -d /tmp/dnsbench/data-N10000-M10000-* 2>/dev/null | head -1)
@@ -15,30 +16,7 @@ D=$(ls -d /tmp/dnsbench/data-N10000-M10000-* 2>/dev/null | head -1)
 W=$(mktemp -d /tmp/alloc-count.XXXXXX)
 cc -O2 -shared -fPIC -o "$W/alloc-count.so" "$HERE/../policy/malloc-count.c"
 AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1))
-cat > "$W/nsd.conf" <<C
-server:
-  ip-address: 127.0.0.1@$AP
-  port: $AP
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$D"
-  pidfile: "$W/nsd.pid"
-  database: ""
-  zonelistfile: "$W/zone.list"
-  xfrdfile: "$W/xfrd.state"
-  xfrdir: "$W"
-  server-count: 1
-  logfile: "$W/nsd.log"
-  rrl-ratelimit: 0
-  minimal-responses: yes
-remote-control:
-  control-enable: no
-zone:
-  name: "bench.test"
-  zonefile: "bench.test.zone"
-C
-/usr/sbin/nsd -d -c "$W/nsd.conf" > "$W/nsd.out" 2>&1 & NSD=$!
+start_nsd "$D" "$W" $AP
 PALISADE_QUERY_LOG__STORE=false LD_PRELOAD="$W/alloc-count.so" "$BIN" serve --listen 127.0.0.1:$PP \
   --upstream 127.0.0.1:$AP --http 127.0.0.1:0 --threads 1 --data-dir "$W/data" --no-default-feeds \
   --rpz "$D/blocklist.rpz" --ready-file "$W/ready" > "$W/pal.log" 2>&1 & PAL=$!

@@ -17,36 +17,14 @@
 # set, runs against the query-log database once Palisade is ready (sqlite3 CLI). A thread that exits during the
 # run is not counted (the Swift concurrency pool and NIO keep theirs). Only loopback is used.
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/../common/nsd.sh"
 [ $# -ge 4 ] || { sed -n 2,8p "$0" >&2; exit 2; }
 BIN=$1; MIX=$2; QPS=$3; SEC=$4; shift 4
 D=${DATA:-/tmp/dnsbench/data-N10000-M10000-s1-w0.1}
 [ -f "$D/q-$MIX.txt" ] || { echo "fixed-rate: $D/q-$MIX.txt not found (generate the harness data first)" >&2; exit 1; }
 W=$(mktemp -d /tmp/fixed-rate.XXXXXX)
 AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1)); HP=$((AP + 2))
-cat > "$W/nsd.conf" <<C
-server:
-  ip-address: 127.0.0.1@$AP
-  port: $AP
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$D"
-  pidfile: "$W/nsd.pid"
-  database: ""
-  zonelistfile: "$W/zone.list"
-  xfrdfile: "$W/xfrd.state"
-  xfrdir: "$W"
-  server-count: 1
-  logfile: "$W/nsd.log"
-  rrl-ratelimit: 0
-  minimal-responses: yes
-remote-control:
-  control-enable: no
-zone:
-  name: "bench.test"
-  zonefile: "bench.test.zone"
-C
-/usr/sbin/nsd -d -c "$W/nsd.conf" >"$W/nsd.out" 2>&1 & NSD=$!
+start_nsd "$D" "$W" $AP
 env "$@" "$BIN" serve --listen 127.0.0.1:$PP --upstream 127.0.0.1:$AP --http 127.0.0.1:$HP --threads 1 \
   --data-dir "$W/data" --no-default-feeds --rpz "$D/blocklist.rpz" --ready-file "$W/ready" >"$W/pal.log" 2>&1 & PAL=$!
 cleanup() { kill $PAL $NSD 2>/dev/null; wait $PAL $NSD 2>/dev/null; rm -rf "$W"; }

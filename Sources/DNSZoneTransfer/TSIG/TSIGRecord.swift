@@ -118,18 +118,8 @@ struct SignedMessage: Sendable {
 
     private static func splitWire(_ bytes: [UInt8]) throws(DecodeError) -> SignedMessage {
         var r = WireReader(bytes: bytes)
-        guard bytes.count >= 12 else {
-            throw DecodeError(.truncated, field: "header", offset: bytes.count, detail: "header needs 12 bytes, got \(bytes.count)")
-        }
-        r.offset = 4
-        let qd = Int(try r.readUInt16("header.qdcount"))
-        let an = Int(try r.readUInt16("header.ancount"))
-        let ns = Int(try r.readUInt16("header.nscount"))
-        let ar = Int(try r.readUInt16("header.arcount"))
-        guard qd * 5 + (an + ns + ar) * 11 <= r.remaining else {
-            throw DecodeError(.countExceedsMessage, field: "header", offset: 4,
-                detail: "qd=\(qd) an=\(an) ns=\(ns) ar=\(ar) but \(r.remaining) bytes follow")
-        }
+        let counts = try r.readSectionCounts()
+        let (qd, an, ns, ar) = (counts.questions, counts.answers, counts.authorities, counts.additionals)
         for _ in 0..<qd {
             try r.skipName("question.qname")
             _ = try r.readUInt32("question.qtype+qclass")
