@@ -76,8 +76,9 @@ public final class QueryEventBuffer: Sendable {
     /// How many of a client's latest groups a first block hands over ahead of it unless told otherwise: as many
     /// as an incident shows by default (`incidents.lastQueries`).
     public static let defaultBlockContext = 20
-    /// How long rows wait for room in full sinks by default: a closed window of 100,000 rows fits the SQLite writer's
-    /// queue in two of its flushes (200 ms apart, well under a second each on the CI machine).
+    /// How long rows wait for room in full sinks by default. With it, every row was written at 20,000–30,000 new names
+    /// a second, where a whole closed window used to overflow the SQLite writer's queue (`bench/fixed-rate`,
+    /// BENCHMARKS.md, session 10).
     public static let defaultMaxHoldBack: Duration = .seconds(3)
     /// Most other names kept on a row grouped by its rule (see ``QueryEvent/otherNames``).
     public static let maxOtherNames = 16
@@ -259,7 +260,8 @@ public final class QueryEventBuffer: Sendable {
         }
     }
 
-    /// Rows taken out of the buffer but not handed over yet (the sinks had no room).
+    /// Rows taken out of the buffer but not handed over yet (the sinks had no room); an upper bound, since the groups
+    /// of a taken generation are counted whether or not they still stand for a query.
     public var heldBack: Int { self.pending.withLock { $0.remaining } }
 
     /// Hands over what `p` holds, oldest first, until the budget runs out or a row is refused.
@@ -289,9 +291,8 @@ public final class QueryEventBuffer: Sendable {
                     while next < groups.count && out.budget > 0 {
                         let i = next
                         if groups[i].isOpen {
-                            let count = groups[i].count + slots[i].count + Int(keys[i].count)
+                            let (count, slowest) = AggregationState.Generation.total(groups[i], slots[i], keys[i])
                             if count > 0 {
-                                let slowest = max(groups[i].slowest, slots[i].slowest, Int64(keys[i].slowest))
                                 guard self.handOne(groups[i].query, count: count, slowest: slowest,
                                     name: groups[i].name, otherNames: groups[i].otherNames, into: &out)
                                 else { return }
@@ -494,15 +495,16 @@ struct AggregationState {
             if self.groups[i].otherNames.count >= QueryEventBuffer.maxOtherNames { self.keys[i].namesFull = true }
         }
 
-        /// The row of the open group at `i`, with the repeats folded through its key slot and the hits through its
-        /// hit slot.
+        /// The queries a group stands for and the slowest of them: its own, plus the repeats folded through its key
+        /// slot and the hits through its hit slot.
+        static func total(_ g: Group, _ h: HitSlot, _ k: KeySlot) -> (count: Int, slowest: Int64) {
+            (g.count + h.count + Int(k.count), max(g.slowest, h.slowest, Int64(k.slowest)))
+        }
+
+        /// The row of the open group at `i` (see ``total(_:_:_:)``).
         func row(_ i: Int) -> Due? {
             var g = self.groups[i]
-            let h = self.slots[i]
-            let k = self.keys[i]
-            g.count += h.count + Int(k.count)
-            if h.slowest > g.slowest { g.slowest = h.slowest }
-            if Int64(k.slowest) > g.slowest { g.slowest = Int64(k.slowest) }
+            (g.count, g.slowest) = Self.total(g, self.slots[i], self.keys[i])
             return g.row
         }
     }

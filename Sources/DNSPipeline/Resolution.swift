@@ -94,7 +94,7 @@ public final class CachedPacket: Sendable {
     private let decoded: Mutex<DNSMessage?>
 
     /// The decoded message, for consumers that need records (response policy on CNAME answers or response triggers,
-    /// the query log's answer text, trace, serve-stale).
+    /// trace, serve-stale).
     ///
     /// Decoded from ``bytes`` on first use and kept. A cache full of packets that nobody reads records from then
     /// holds no record graph: on the cache-miss mix every store evicts an entry, and freeing the cold records of the
@@ -108,17 +108,10 @@ public final class CachedPacket: Sendable {
         }
     }
 
-    /// The message for a one-off reader (the query log's answer text): the kept one if a consumer already decoded it,
-    /// else decoded from the bytes and not kept. Keeping it would hand every logged miss's record graph to the cache
-    /// (see ``message``).
-    public func messageForOneRead() -> DNSMessage {
-        if let kept = self.decoded.withLock({ $0 }) { return kept }
-        return self.decodeBytes()
-    }
-
     /// The first `limit` answer records, for a one-off reader (the query log's answer text): from the kept message
-    /// when a consumer already decoded it, else decoded from the bytes up to those records and not kept (see
-    /// ``messageForOneRead()``); the rest of the message is not read. None if the bytes ever failed to decode.
+    /// when a consumer already decoded it, else decoded from the bytes up to those records and not kept (keeping them
+    /// would hand every logged miss's record graph to the cache, see ``message``); the rest of the message is not read.
+    /// None if the bytes ever failed to decode.
     public func answersForOneRead(limit: Int) -> [ResourceRecord] {
         if let kept = self.decoded.withLock({ $0 }) { return Array(kept.answers.prefix(limit)) }
         return (try? DNSMessage.decodeAnswers(self.bytes, limit: limit)) ?? []

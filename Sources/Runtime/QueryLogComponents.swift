@@ -136,9 +136,9 @@ struct QueryEventBufferService: Service {
     let buffer: QueryEventBuffer
 
     func run() async throws {
+        // `run` ends by handing everything over (`drainAll`), whether it was cancelled or shut down.
         try? await cancelWhenGracefulShutdown {
             await self.buffer.run()
         }
-        self.buffer.drain()
     }
 }
