@@ -49,13 +49,13 @@ extension QueryStore: EventStore {
     public var location: String { self.path }
 
     public func search(_ filter: EventFilter) async throws(QueryStoreError) -> EventPage {
-        try await EventQueries.search(filter, on: self)
+        try await EventQueries.search(filter, on: self, nameIndex: .hourly)
     }
 
     /// SQLite's plan for ``search(_:)`` with `filter` (`EXPLAIN QUERY PLAN` details), for tests and the
     /// benchmark: it names the index each search uses.
     package func searchPlan(_ filter: EventFilter) async throws(QueryStoreError) -> [String] {
-        let (sql, arguments, _) = EventQueries.searchStatement(filter)
+        let (sql, arguments, _) = EventQueries.searchStatement(filter, nameIndex: .hourly)
         return try await self.fetch("EXPLAIN QUERY PLAN " + sql, arguments, what: "explaining a search").map {
             // Columns: id, parent, notused, detail.
             $0.text(3) ?? ""
@@ -95,14 +95,18 @@ extension QueryStore: EventStore {
     public func deleteEvents(olderThanMicros cutoffMicros: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.write("deleting events by age") { db in
             try db.execute(sql: StoreSQL.deleteEventsByAge, arguments: [cutoffMicros, limit])
-            return db.changesCount
+            let deleted = db.changesCount
+            try NameIndexSQL.dropExpiredHours(db)
+            return deleted
         }
     }
 
     public func deleteEvents(upToID id: Int64, limit: Int) async throws(QueryStoreError) -> Int {
         try await self.write("deleting events over the row cap") { db in
             try db.execute(sql: StoreSQL.deleteEventsUpToID, arguments: [id, limit])
-            return db.changesCount
+            let deleted = db.changesCount
+            try NameIndexSQL.dropExpiredHours(db)
+            return deleted
         }
     }
 

@@ -15,12 +15,14 @@ extension QueryStore {
     public func insert(_ events: [QueryEvent]) async throws(QueryStoreError) {
         if events.isEmpty { return }
         try await self.write("inserting \(events.count) events") { db in
-            try Self.insert(events, into: db)
+            try Self.insert(events, into: db, mergeNamesAfter: self.nameIndexMergeRows)
         }
     }
 
-    /// The body of ``insert(_:)``, for callers already inside a transaction.
-    static func insert(_ events: [QueryEvent], into db: Database) throws {
+    /// The body of ``insert(_:)``, for callers already inside a transaction. Merges the name index's tail when it
+    /// reaches `mergeNamesAfter` events (``NameIndexSQL``).
+    static func insert(_ events: [QueryEvent], into db: Database, mergeNamesAfter: Int) throws {
+        let mark = try NameIndexSQL.prepareInsert(db)
         var refs: [String: Int64] = [:]
         let workloads = StoreSQL.batchWorkloads(events)
         if !workloads.isEmpty {
@@ -49,6 +51,7 @@ extension QueryStore {
                 findings: event.findings.isEmpty ? nil : JSONText.encodeFindings(event.findings))
             try RawInsert.run(raw, values, connection: db.sqliteConnection)
         }
+        try NameIndexSQL.mergeIfDue(db, mark: mark, newest: db.lastInsertedRowID, mergeRows: mergeNamesAfter)
     }
 }
 

@@ -15,16 +15,25 @@ import DNSPipeline
 /// Sums are written `CAST(COALESCE(SUM(x), 0) AS BIGINT)`: SQLite's `TOTAL()` does not exist in PostgreSQL, and
 /// PostgreSQL's `SUM(bigint)` is a `numeric`.
 package enum EventQueries {
+    /// How the name condition of a search finds its rows.
+    package enum NameIndexLayout: Sendable {
+        /// An index on `(qname_rev, ts_us)` (PostgreSQL).
+        case column
+        /// The two-level index of ``NameIndexSQL`` (SQLite).
+        case hourly
+    }
+
     /// Events matching `filter`, newest first, one page at a time.
     ///
     /// - Parameter filter: The conditions, page size and position. See ``EventFilter`` for which filters use
     ///   an index; unindexed ones should be combined with a time range.
     /// - Returns: Up to `filter.limit` events and the cursor of the next page.
     /// - Throws: ``QueryStoreError`` `.readFailed`.
-    package static func search(_ filter: EventFilter, on db: some SQLReader, caseInsensitiveLike: String = "LIKE")
-        async throws(QueryStoreError) -> EventPage
-    {
-        let (sql, arguments, limit) = Self.searchStatement(filter, like: caseInsensitiveLike)
+    package static func search(
+        _ filter: EventFilter, on db: some SQLReader, caseInsensitiveLike: String = "LIKE",
+        nameIndex: NameIndexLayout = .column
+    ) async throws(QueryStoreError) -> EventPage {
+        let (sql, arguments, limit) = Self.searchStatement(filter, like: caseInsensitiveLike, nameIndex: nameIndex)
         var events = try await db.fetch(sql, arguments, what: "searching events").map(Self.storedEvent)
         var next: EventCursor?
         if events.count > limit {
@@ -32,6 +41,34 @@ package enum EventQueries {
             next = events.last?.cursor
         }
         return EventPage(events: events, next: next)
+    }
+
+    /// A condition on the reversed name.
+    package enum NameCondition {
+        /// `qname_rev = name`.
+        case equal(String)
+        /// `lower <= qname_rev < upper`.
+        case range(String, String)
+        /// Every name but the root.
+        case notRoot
+
+        /// The SQL on `\(table)qname_rev`.
+        func sql(on table: String) -> String {
+            switch self {
+            case .equal: "\(table)qname_rev = ?"
+            case .range: "\(table)qname_rev >= ? AND \(table)qname_rev < ?"
+            case .notRoot: "\(table)qname_rev <> '.'"
+            }
+        }
+
+        /// The arguments of ``sql(on:)``.
+        var arguments: [SQLValue] {
+            switch self {
+            case .equal(let name): [.text(name)]
+            case .range(let lower, let upper): [.text(lower), .text(upper)]
+            case .notRoot: []
+            }
+        }
     }
 
     /// The SQL, its arguments and the clamped page size of a search.
@@ -44,10 +81,16 @@ package enum EventQueries {
     /// join". Walking the time index instead would be fast for a suffix that is common now and slow for one
     /// that was common last week; the deferred join costs one sequential read of the matching index entries
     /// either way.
-    package static func searchStatement(_ filter: EventFilter, like: String = "LIKE") -> (String, [SQLValue], Int) {
+    ///
+    /// With the ``NameIndexLayout/hourly`` layout (SQLite) a name condition is answered from the candidates of
+    /// ``NameIndexSQL``, joined to `events` by id and time; the condition stays in the outer `WHERE` too.
+    package static func searchStatement(_ filter: EventFilter, like: String = "LIKE", nameIndex: NameIndexLayout = .column)
+        -> (String, [SQLValue], Int)
+    {
         let limit = min(max(filter.limit, 1), EventFilter.maximumLimit)
         var conditions: [String] = []
         var arguments: [SQLValue] = []
+        var nameCondition: NameCondition?
 
         if let key = filter.workloadKey {
             // A constant scalar subquery: SQLite evaluates it once and then uses (workload_ref, ts_us).
@@ -65,18 +108,20 @@ package enum EventQueries {
         }
         switch filter.qname {
         case .exact(let name):
-            conditions.append("e.qname_rev = ?")
-            arguments.append(.text(StoredName.reversed(StoredName.normalize(name))))
+            nameCondition = .equal(StoredName.reversed(StoredName.normalize(name)))
         case .subdomains(let domain):
             let domain = StoredName.normalize(domain)
             if domain == "." || domain.isEmpty {
-                conditions.append("e.qname_rev <> '.'")
+                nameCondition = .notRoot
             } else {
                 let range = StoredName.subdomainRange(of: domain)
-                conditions.append("e.qname_rev >= ? AND e.qname_rev < ?")
-                arguments += [.text(range.lower), .text(range.upper)]
+                nameCondition = .range(range.lower, range.upper)
             }
         case nil: break
+        }
+        if let name = nameCondition {
+            conditions.append(name.sql(on: "e."))
+            arguments += name.arguments
         }
         if let qtype = filter.qtype {
             conditions.append("e.qtype = ?")
@@ -110,18 +155,41 @@ package enum EventQueries {
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // One row more than the page tells whether another page exists.
         arguments.append(.int(Int64(limit + 1)))
-        let columns = """
+        let selectList = """
             SELECT e.id, e.ts_us, e.client_ip, e.transport, w.key, e.qname, e.qtype, e.rcode, e.answers,
                 e.source, e.upstream, e.policy_source, e.policy_rule, e.policy_action, e.policy_trigger, e.findings,
                 e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels, e.query_count, e.other_names
-            FROM events e
-            LEFT JOIN workloads w ON w.id = e.workload_ref
             """
+        let columns = selectList + "\nFROM events e\nLEFT JOIN workloads w ON w.id = e.workload_ref"
         var suffixOnly = false
         if case .subdomains = filter.qname {
             suffixOnly =
                 filter.workloadKey == nil && filter.workloadName == nil && filter.clientIP == nil
                 && filter.qtype == nil && filter.rcode == nil && !filter.blockedOnly && filter.source == nil
+        }
+        if let name = nameCondition, nameIndex == .hourly {
+            let candidates = NameIndexSQL.candidates(name, filter: filter)
+            // Arguments in placeholder order: the CTE's and the candidates', then (deferred join) the inner
+            // limit, then the outer conditions and the page limit.
+            let pageLimit = arguments.removeLast()
+            // An entry whose id retention freed and a new event reused has another time: the join drops it.
+            func joined(_ keys: String) -> String {
+                """
+                \(candidates.with)
+                \(selectList)
+                FROM \(keys) k
+                CROSS JOIN events e ON e.id = k.id AND e.ts_us = k.ts_us
+                LEFT JOIN workloads w ON w.id = e.workload_ref
+                \(whereClause)
+                ORDER BY e.ts_us DESC, e.id DESC
+                """
+            }
+            if suffixOnly {
+                // The page's ids are picked from the candidates alone (SQLite keeps the best `limit` while sorting).
+                let picked = "(SELECT ts_us, id FROM name_keys ORDER BY ts_us DESC, id DESC LIMIT ?)"
+                return (joined(picked), candidates.arguments + [pageLimit] + arguments, limit)
+            }
+            return (joined("name_keys") + "\nLIMIT ?", candidates.arguments + arguments + [pageLimit], limit)
         }
         if suffixOnly {
             let sql = """

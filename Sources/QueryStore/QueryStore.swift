@@ -15,6 +15,11 @@ public final class QueryStore: Sendable {
     let database: any DatabaseWriter
     /// The file path, or `:memory:`.
     public let path: String
+    /// Events kept in the name index's tail before they are merged into its sorted part (``NameIndexSQL``).
+    let nameIndexMergeRows: Int
+    /// The default ``nameIndexMergeRows``: a merge then rewrites each touched leaf of the sorted part once per
+    /// 262 144 events, and a name search scans at most that many tail rows (docs/storage.md).
+    public static let defaultNameIndexMergeRows = 262_144
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     ///
@@ -24,11 +29,14 @@ public final class QueryStore: Sendable {
     ///   - path: Database file, or `:memory:` for a private in-memory database.
     ///   - busyTimeout: How long to wait for a lock held by another connection or process.
     ///   - maximumReaderCount: Concurrent read connections (on-disk databases only).
+    ///   - nameIndexMergeRows: Tail size of the name index that triggers a merge (at least 1).
     /// - Throws: ``QueryStoreError`` `.openFailed` (with the path) or `.migrationFailed`.
-    public init(path: String, busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 4)
-        throws(QueryStoreError)
-    {
+    public init(
+        path: String, busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 4,
+        nameIndexMergeRows: Int = QueryStore.defaultNameIndexMergeRows
+    ) throws(QueryStoreError) {
         self.path = path
+        self.nameIndexMergeRows = max(1, nameIndexMergeRows)
         var configuration = Configuration()
         configuration.label = "palisade.querylog"
         let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
@@ -85,8 +93,10 @@ public final class QueryStore: Sendable {
     /// A fresh private in-memory store (tests, `--no-log`).
     ///
     /// - Throws: ``QueryStoreError`` if SQLite cannot allocate the database.
-    public static func inMemory() throws(QueryStoreError) -> QueryStore {
-        try QueryStore(path: ":memory:")
+    public static func inMemory(nameIndexMergeRows: Int = QueryStore.defaultNameIndexMergeRows) throws(QueryStoreError)
+        -> QueryStore
+    {
+        try QueryStore(path: ":memory:", nameIndexMergeRows: nameIndexMergeRows)
     }
 
     /// Creates an empty file with mode 0600 when none exists, so SQLite (which copies the database file's
@@ -206,7 +216,7 @@ public final class QueryStore: Sendable {
     /// capture the files as a crash would leave them mid-transaction. Blocks the calling thread.
     package func insert(_ events: [QueryEvent], beforeCommit: () throws -> Void) throws {
         try self.database.write { db in
-            try Self.insert(events, into: db)
+            try Self.insert(events, into: db, mergeNamesAfter: self.nameIndexMergeRows)
             try beforeCommit()
         }
     }
