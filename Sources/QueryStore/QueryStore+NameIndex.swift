@@ -131,13 +131,14 @@ enum NameIndexSQL {
             // The whole cursor condition: the page limit applies to the candidates in the deferred join.
             timeConditions.append { ts, id in "\(ts) <= ? AND (\(ts) < ? OR \(id) < ?)" }
             timeArguments += [.int(before.timestampMicros), .int(before.timestampMicros), .int(before.id)]
-            upper = min(upper ?? Int64.max, before.timestampMicros + 1)
+            // Exclusive bound; the cursor comes from a client, so Int64.max must not overflow.
+            upper = min(upper ?? Int64.max, before.timestampMicros == Int64.max ? Int64.max : before.timestampMicros + 1)
         }
         func time(_ ts: String, _ id: String) -> String { timeConditions.map { " AND " + $0(ts, id) }.joined() }
         // The hours to probe: those stored, within the filter's time range. SQLite's two-argument MAX/MIN return
         // NULL when event_names is empty, and then no hour is probed.
         let lowHour = filter.fromMicros.map { $0 / Self.hourMicros } ?? 0
-        let highHour = upper.map { ($0 - 1) / Self.hourMicros } ?? Int64.max
+        let highHour = upper.map { $0 == Int64.min ? Int64.min / Self.hourMicros : ($0 - 1) / Self.hourMicros } ?? Int64.max
         let with = """
             WITH RECURSIVE name_hours(hour) AS (
                 SELECT lo FROM (SELECT MAX((SELECT MIN(hour) FROM event_names), ?) AS lo,

@@ -54,6 +54,28 @@ import Testing
         #expect(try await store.search(EventFilter(qname: .exact("old0.example"))).events.isEmpty)
     }
 
+    @Test(
+        "extreme time bounds from a client neither crash nor match",
+        arguments: [
+            EventFilter(qname: .exact("a0.example"), before: EventCursor(timestampMicros: .max, id: .max)),
+            EventFilter(qname: NamePattern("*.example"), untilMicros: .min),
+            EventFilter(qname: NamePattern("*.example"), fromMicros: .max),
+            EventFilter(qname: NamePattern("*.example"), fromMicros: .min, untilMicros: .max),
+            EventFilter(qname: .exact("a0.example"), before: EventCursor(timestampMicros: .min, id: .min)),
+        ])
+    func extremeBounds(filter: EventFilter) async throws {
+        let store = try QueryStore.inMemory(nameIndexMergeRows: 2)
+        try await store.insert((0..<3).map { makeEvent(at: baseMicros + Int64($0), qname: "a\($0).example") })
+        let found = try await store.search(filter).events.map(\.event.qname)
+        let expected: [String] =
+            switch (filter.fromMicros, filter.untilMicros, filter.before?.timestampMicros) {
+            case (nil, nil, .some(.max)): ["a0.example"]
+            case (.some(.min), .some(.max), nil): ["a2.example", "a1.example", "a0.example"]
+            default: []
+            }
+        #expect(found == expected)
+    }
+
     @Test("migrating a database with the old name index fills the sorted part and drops the index")
     func migration() async throws {
         try await withTemporaryDirectory { dir in
