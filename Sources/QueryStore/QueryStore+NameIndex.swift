@@ -1,6 +1,6 @@
 import GRDB
 
-/// The SQLite name index: two levels instead of one B-tree index on a random key.
+/// The SQLite name index: two parts instead of one B-tree index on a random key.
 ///
 /// An index on `qname_rev` dirties a random leaf page per event. Once the index is larger than the writer's page
 /// cache, every insert reads a page, and every transaction writes hundreds of pages to the WAL and again at

@@ -19,7 +19,7 @@ package enum EventQueries {
     package enum NameIndexLayout: Sendable {
         /// An index on `(qname_rev, ts_us)` (PostgreSQL).
         case column
-        /// The two-level index of ``NameIndexSQL`` (SQLite).
+        /// The two-part index of ``NameIndexSQL`` (SQLite): a sorted table and an unindexed tail.
         case hourly
     }
 
