@@ -5,7 +5,7 @@
 #   bench/fixed-rate/run.sh BIN MIX QPS SECONDS [VAR=value ...]
 #   bench/fixed-rate/run.sh /tmp/palisade miss 25000 10
 #   bench/fixed-rate/run.sh /tmp/palisade block 40000 10 PALISADE_QUERY_LOG__STORE=false
-#   SQL="DROP INDEX events_qname_ts" bench/fixed-rate/run.sh /tmp/palisade miss 20000 10   # price an index
+#   SQL="DROP INDEX events_workload_ts" bench/fixed-rate/run.sh /tmp/palisade miss 20000 10   # price an index
 #
 # At saturation (bench/cpu-split) a 2-core box shares its cores between dnsperf, NSD and every Palisade thread,
 # and the split moves with the load; at a fixed rate below saturation the CPU each part spends per query is
