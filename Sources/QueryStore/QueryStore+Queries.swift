@@ -161,12 +161,12 @@ package enum EventQueries {
                 e.latency_us, w.kind, w.workload_id, w.name, w.image, w.labels, e.query_count, e.other_names
             """
         let columns = selectList + "\nFROM events e\nLEFT JOIN workloads w ON w.id = e.workload_ref"
+        // Conditions on the name and time only: what the name index holds.
+        let nameAndTimeOnly =
+            filter.workloadKey == nil && filter.workloadName == nil && filter.clientIP == nil
+            && filter.qtype == nil && filter.rcode == nil && !filter.blockedOnly && filter.source == nil
         var suffixOnly = false
-        if case .subdomains = filter.qname {
-            suffixOnly =
-                filter.workloadKey == nil && filter.workloadName == nil && filter.clientIP == nil
-                && filter.qtype == nil && filter.rcode == nil && !filter.blockedOnly && filter.source == nil
-        }
+        if case .subdomains = filter.qname { suffixOnly = nameAndTimeOnly }
         if let name = nameCondition, nameIndex == .hourly {
             let candidates = NameIndexSQL.candidates(name, filter: filter)
             // Arguments in placeholder order: the CTE's and the candidates', then (deferred join) the inner
@@ -184,8 +184,9 @@ package enum EventQueries {
                 ORDER BY e.ts_us DESC, e.id DESC
                 """
             }
-            if suffixOnly {
-                // The page's ids are picked from the candidates alone (SQLite keeps the best `limit` while sorting).
+            if nameAndTimeOnly {
+                // The page's ids are picked from the candidates alone (SQLite keeps the best `limit` while sorting),
+                // for an exact name too: the candidates come out hour by hour, not in time order.
                 let picked = "(SELECT ts_us, id FROM name_keys ORDER BY ts_us DESC, id DESC LIMIT ?)"
                 return (joined(picked), candidates.arguments + [pageLimit] + arguments, limit)
             }

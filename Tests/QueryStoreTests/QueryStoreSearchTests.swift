@@ -358,6 +358,8 @@ struct Dataset {
         #expect(plan.contains { $0.hasPrefix("SEARCH n USING PRIMARY KEY (hour=? AND qname_rev>? AND qname_rev<?)") }, "\(plan)")
         // The page is picked from the candidates (a sort of (ts_us, id) pairs) before any row is read.
         #expect(plan.contains("CO-ROUTINE k"), "\(plan)")
+        // An exact name too: its candidates come hour by hour, not in time order.
+        #expect(try await store.searchPlan(EventFilter(qname: .exact("h1.rare.example"))).contains("CO-ROUTINE k"))
         // With a condition the index does not hold, the plain form is used.
         let mixed = try await store.searchPlan(EventFilter(qname: NamePattern("*.common.example"), qtype: "A"))
         #expect(!mixed.contains("CO-ROUTINE k"), "\(mixed)")
