@@ -12,7 +12,7 @@ import GRDB
 ///   in the transaction that crossed the threshold, and the mark moves up. A sorted insert touches each leaf at most
 ///   once, so a page written to the WAL carries dozens of new entries instead of one.
 /// - **Tail**: the events above the mark, at most ``mergeRows`` of them (plus one batch). A name search reads them
-///   by rowid range and compares `qname_rev`: a bounded scan, milliseconds at the default size.
+///   by rowid range and compares `qname_rev`: a bounded scan, about 27 ms for a full default tail (docs/storage.md).
 ///
 /// The leading `hour` (`ts_us / 3 600 000 000`) lets retention drop whole hours from the front of the key, a range
 /// delete, where a key starting with the name would need a full scan to find old entries. A name search walks the
