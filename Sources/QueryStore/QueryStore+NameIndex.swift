@@ -10,7 +10,7 @@ import GRDB
 /// - **Sorted part**: `event_names (hour, qname_rev, ts_us, id)`, a `WITHOUT ROWID` table keyed by all four. Every
 ///   `QueryStore.nameIndexMergeRows` events, the events above `name_index_state.merged_through` are copied into it sorted by key,
 ///   in the transaction that crossed the threshold, and the mark moves up. A sorted insert touches each leaf at most
-///   once, so a page written to the WAL carries dozens of new entries instead of one.
+///   once, so a page written to the WAL carries several new entries instead of one.
 /// - **Tail**: the events above the mark, at most `nameIndexMergeRows` of them (plus one batch). A name search reads them
 ///   by rowid range and compares `qname_rev`: a bounded scan, about 27 ms for a full default tail (docs/storage.md).
 ///
@@ -67,12 +67,9 @@ enum NameIndexSQL {
     ///   - mark: What ``prepareInsert(_:)`` returned.
     ///   - newest: The last inserted rowid.
     ///   - mergeRows: The tail size that triggers a merge.
-    /// - Returns: Whether a merge ran.
-    @discardableResult
-    static func mergeIfDue(_ db: Database, mark: Int64, newest: Int64, mergeRows: Int) throws -> Bool {
-        guard newest - mark >= Int64(mergeRows) else { return false }
+    static func mergeIfDue(_ db: Database, mark: Int64, newest: Int64, mergeRows: Int) throws {
+        guard newest - mark >= Int64(mergeRows) else { return }
         try Self.merge(db, above: mark, through: newest)
-        return true
     }
 
     /// Copies the events in `(above, through]` into `event_names`, sorted by its key, and moves the mark.
@@ -118,7 +115,9 @@ enum NameIndexSQL {
         // index, and its id stays bare so that the rowid range remains usable.
         var timeConditions: [(_ ts: String, _ id: String) -> String] = []
         var timeArguments: [SQLValue] = []
-        var upper = filter.untilMicros
+        // The newest time a candidate may have (inclusive), for the hours to probe. Bounds come from a client: kept
+        // clear of overflow by clamping at zero, below every stored time.
+        var newest = filter.untilMicros.map { max($0, 1) - 1 }
         if let from = filter.fromMicros {
             timeConditions.append { ts, _ in "\(ts) >= ?" }
             timeArguments.append(.int(from))
@@ -131,14 +130,13 @@ enum NameIndexSQL {
             // The whole cursor condition: the page limit applies to the candidates in the deferred join.
             timeConditions.append { ts, id in "\(ts) <= ? AND (\(ts) < ? OR \(id) < ?)" }
             timeArguments += [.int(before.timestampMicros), .int(before.timestampMicros), .int(before.id)]
-            // Exclusive bound; the cursor comes from a client, so Int64.max must not overflow.
-            upper = min(upper ?? Int64.max, before.timestampMicros == Int64.max ? Int64.max : before.timestampMicros + 1)
+            newest = min(newest ?? Int64.max, before.timestampMicros)
         }
         func time(_ ts: String, _ id: String) -> String { timeConditions.map { " AND " + $0(ts, id) }.joined() }
         // The hours to probe: those stored, within the filter's time range. SQLite's two-argument MAX/MIN return
         // NULL when event_names is empty, and then no hour is probed.
         let lowHour = filter.fromMicros.map { $0 / Self.hourMicros } ?? 0
-        let highHour = upper.map { $0 == Int64.min ? Int64.min / Self.hourMicros : ($0 - 1) / Self.hourMicros } ?? Int64.max
+        let highHour = newest.map { max($0, 0) / Self.hourMicros } ?? Int64.max
         let with = """
             WITH RECURSIVE name_hours(hour) AS (
                 SELECT lo FROM (SELECT MAX((SELECT MIN(hour) FROM event_names), ?) AS lo,
@@ -169,9 +167,7 @@ extension QueryStore {
             return (sorted, tail)
         }
     }
-}
 
-extension QueryStore {
     /// Runs `sql` on the writer connection, in a transaction. For tests that put a database back into an older
     /// shape or an odd state the writer would never leave it in.
     package func executeForTesting(_ sql: String) async throws(QueryStoreError) {

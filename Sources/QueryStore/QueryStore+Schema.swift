@@ -119,7 +119,7 @@ extension QueryStore {
         }
 
         // The `(qname_rev, ts_us)` index dirtied a random page per event; past the writer's cache that was most of
-        // a row's cost. It becomes a two-level index filled in sorted batches (NameIndexSQL, docs/storage.md).
+        // a row's cost. It becomes a two-part index filled in sorted batches (NameIndexSQL, docs/storage.md).
         migrator.registerMigration("v5-name-index") { db in
             try NameIndexSQL.migrate(db)
         }
