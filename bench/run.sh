@@ -7,7 +7,7 @@
 #   BENCH_BIN=/tmp/a SUT_NAME=a RESOLVERS=none bench/run.sh   # a prebuilt binary, no build
 #
 # Builds the release binary first. Palisade runs as in production: query log to SQLite on,
-# metrics on, the harness's RPZ loaded. Extra palisade flags go in PALISADE_FLAGS.
+# metrics on, the harness's RPZ loaded. Extra palisade flags go in SUT_FLAGS (not PALISADE_FLAGS: palisade would read it as the config key `flags` and refuse to start).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -28,5 +28,5 @@ POLICY="--rpz {rpz}"
 [ "${SUT_NO_POLICY:-0}" = 1 ] && POLICY=""
 export SUT_NAME=${SUT_NAME:-palisade}
 export SUT_CMD="$BIN serve --listen {listen} --upstream {upstream} --http 127.0.0.1:0 --threads {threads} \
---data-dir {workdir}/data --no-default-feeds $POLICY ${PALISADE_FLAGS:-}"
+--data-dir {workdir}/data --no-default-feeds $POLICY ${SUT_FLAGS:-}"
 exec "$SHARED/run.sh"

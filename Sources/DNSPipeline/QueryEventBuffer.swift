@@ -53,7 +53,15 @@ public struct RawQueryEvent: Sendable {
 /// subtree (`*.evil.example`, `||evil.example^`) are grouped by the rule instead of the name: a DGA or a DNS
 /// tunnel asking for a new name under a blocked domain on every query costs one row per window, whose
 /// ``QueryEvent/otherNames`` keep the first ``maxOtherNames`` other names asked. Queries with detector findings are never
-/// folded. A client's first blocked query in a window is handed over at once (count 1), after the client's
+/// folded.
+///
+/// **Block storms.** A client (workload) blocked on more than `stormThreshold` distinct names within one generation
+/// (a window, or less when ``maxGroups`` closes it early) is flooding: a DGA on exact-name rules, a scan of a feed, or a
+/// compromised container trying to push the log's older rows out through `maxRows` retention. Its later blocked names
+/// fold into one storm row per question type, feed, action and rcode, marked with a ``stormDetector`` finding and
+/// keeping the first ``maxOtherNames`` of them. Every query is still counted, the answer and the metrics still name
+/// each rule, and the first `stormThreshold` names keep their own rows: a flood costs a few rows per window instead of
+/// a row per name (writing a row per name took half a core at 90,000 new blocked names a second, BENCHMARKS.md). A client's first blocked query in a window is handed over at once (count 1), after the client's
 /// earlier groups, so alerts and the console see it without waiting and in order; everything after it folds
 /// as usual.
 public final class QueryEventBuffer: Sendable {
@@ -69,6 +77,10 @@ public final class QueryEventBuffer: Sendable {
     private let maxGroups: Int
     private let maxHoldBackMicros: Int64
     private let blockContext: Int
+    /// Distinct blocked questions per subject and generation that get their own rows (0: no limit).
+    private let stormThreshold: Int
+    /// The finding every storm row carries (one shared array: opening a storm group allocates nothing for it).
+    private let stormFindings: [Finding]
     private let dropped = Counter(label: "palisade_querylog_buffer_dropped_total")
     /// Rows waiting at the start of a drain: due, plus open groups (each will be a row).
     private let depth = Gauge(label: "palisade_querylog_buffer_depth")
@@ -82,6 +94,11 @@ public final class QueryEventBuffer: Sendable {
     public static let defaultMaxHoldBack: Duration = .seconds(3)
     /// Most other names kept on a row grouped by its rule (see ``QueryEvent/otherNames``).
     public static let maxOtherNames = 16
+    /// Distinct blocked names a client may have in one window before the rest fold into a storm row, by default: far
+    /// above what browsing or a container's own lookups reach (tens), far below a flood (tens of thousands a second).
+    public static let defaultStormThreshold = 1_000
+    /// ``Finding/detector`` of a storm row.
+    public static let stormDetector = "block-storm"
 
     /// Creates a buffer in front of `sinks`.
     ///
@@ -96,12 +113,19 @@ public final class QueryEventBuffer: Sendable {
     ///   - blockContext: How many of a client's latest open groups are handed over ahead of its first block in a
     ///     window (an incident's "last queries"); older ones close with their generation. Bounded because the
     ///     work is done on the DNS path, under the lock: closing every group of a busy client took up to 17 ms.
+    ///   - stormThreshold: Distinct blocked names of one client in one generation that get their own rows; later ones
+    ///     fold into storm rows (see "Block storms" above). 0 gives every distinct blocked name its own row.
     public init(sinks: [any QueryEventSink], capacity: Int = 65_536, aggregationWindow: Duration = .zero,
         maxGroups: Int = 100_000, maxHoldBack: Duration = QueryEventBuffer.defaultMaxHoldBack,
-        blockContext: Int = QueryEventBuffer.defaultBlockContext)
+        blockContext: Int = QueryEventBuffer.defaultBlockContext,
+        stormThreshold: Int = QueryEventBuffer.defaultStormThreshold)
     {
         self.maxHoldBackMicros = Self.micros(maxHoldBack)
         self.blockContext = max(0, blockContext)
+        self.stormThreshold = max(0, stormThreshold)
+        self.stormFindings = [Finding(detector: Self.stormDetector, score: 1,
+            detail: "more than \(self.stormThreshold) distinct names blocked for this client in one window: this row "
+                + "counts its queries for the names past them, and lists the first of those names")]
         self.sinks = sinks
         self.capacity = max(1, capacity)
         self.aggregationWindow = aggregationWindow < .zero ? .zero : aggregationWindow
@@ -180,13 +204,26 @@ public final class QueryEventBuffer: Sendable {
                 // While rows wait for room in the sinks, the generation is not rotated: it may not grow past
                 // `maxGroups` then, so that its index never outgrows the storage kept from the last one (a rehash of
                 // 131,072 groups under this lock would stall every query behind it for milliseconds).
+                let blocked = key.blocked
+                var storm: GroupKey? = nil
+                if blocked, self.stormThreshold > 0, s.current.blockedNames(of: key) >= self.stormThreshold {
+                    // A storm: the name folds into the subject's storm group for its kind of block, opened once.
+                    let k = GroupKey(stormOf: key)
+                    if let i = s.find(k) {
+                        s.current.fold(at: i, name: key.name, latencyMicros: latencyMicros)
+                        s.folded += 1
+                        return true
+                    }
+                    storm = k
+                }
                 guard s.due.count < self.capacity, s.open < (s.holding ? self.maxGroups : self.maxGroups + self.capacity)
                 else { return false }
-                let logged = LoggedQuery(key: key,
+                let logged = LoggedQuery(key: storm ?? key,
                     timestampMicros: timestampMicros ?? (Self.wallMicros() - latencyMicros), latencyMicros: latencyMicros,
-                    workload: workload, resolution: resolution, findings: [])
+                    workload: workload, resolution: resolution, findings: storm == nil ? [] : self.stormFindings)
                 position = s.current.groups.count
-                s.openGroup(logged, blocked: key.blocked, window: self.windowMicros, context: self.blockContext)
+                s.openGroup(logged, blocked: blocked, storm: storm != nil, window: self.windowMicros,
+                    context: self.blockContext)
                 return true
             }
             if let hinted, position >= 0 { hinted.logGroupHint.store(position, ordering: .relaxed) }
@@ -448,8 +485,13 @@ struct AggregationState {
         var keys: [KeySlot] = []
         /// The groups in the order they were opened.
         var groups: [Group] = []
-        /// The position of each subject's latest group: the start of its chain of `previous` links.
-        var subjects: [SubjectKey: Int] = [:]
+        /// Each subject's latest group (the start of its chain of `previous` links) and its blocked names so far.
+        var subjects: [SubjectKey: SubjectState] = [:]
+
+        /// The distinct blocked names (groups opened for blocked queries, storm groups aside) of `key`'s subject.
+        func blockedNames(of key: GroupKey) -> Int {
+            self.subjects[key.subject]?.blockedNames ?? 0
+        }
 
         /// Arrival time of the generation's first query; nil while it has none.
         var start: Int64? { self.groups.first?.query.timestampMicros }
@@ -559,19 +601,29 @@ struct AggregationState {
         }
     }
 
-    /// Opens a group for `q`, the first query of its kind in this generation.
-    mutating func openGroup(_ q: LoggedQuery, blocked: Bool, window: Int64,
+    /// Opens a group for `q`, the first query of its kind in this generation. A storm group (`storm`: the key of a
+    /// subject's storm, ``GroupKey/init(stormOf:)``) is never an immediate block and counts as no blocked name.
+    mutating func openGroup(_ q: LoggedQuery, blocked: Bool, storm: Bool = false, window: Int64,
         context: Int = QueryEventBuffer.defaultBlockContext)
     {
         let position = self.current.groups.count
         let subject = q.key.subject
-        let previous = self.current.subjects.updateValue(position, forKey: subject) ?? -1
+        let countsName = blocked && !storm
+        let previous: Int
+        if let s = self.current.subjects.index(forKey: subject) {
+            previous = self.current.subjects.values[s].latest
+            self.current.subjects.values[s].latest = position
+            if countsName { self.current.subjects.values[s].blockedNames += 1 }
+        } else {
+            previous = -1
+            self.current.subjects[subject] = SubjectState(latest: position, blockedNames: countsName ? 1 : 0)
+        }
         // A client's first block in a window is handed over at once, after what the client asked before it (so an
         // incident's "last queries" read in order); its repeats, and the client's other blocked names in the same
         // window, fold like any query. One client blocked on thousands of names (a DGA, a block storm) so costs a
         // row per name per window (per rule, for a rule covering a subtree), not a row per query.
         var immediate = false
-        if blocked {
+        if countsName {
             if let last = self.lastImmediateBlock[subject], q.timestampMicros - last < window {
                 immediate = false
             } else {
@@ -783,6 +835,15 @@ struct LoggedQuery: Sendable {
     }
 }
 
+/// A subject's place in the current generation.
+struct SubjectState {
+    /// Position of its latest group.
+    var latest: Int
+    /// Groups opened for its blocked queries (storm groups aside): the distinct blocked names, or rules for those kept
+    /// by their rule.
+    var blockedNames: Int
+}
+
 /// Who asked: the client address and workload of a group.
 struct SubjectKey: Hashable {
     var client: IPAddress
@@ -884,6 +945,43 @@ struct GroupKey: Sendable {
             }
             self.check = f.value
         }
+    }
+
+    /// The key of the storm group of `key`'s subject for its kind of block (``QueryEventBuffer``, "Block storms"): the
+    /// same client, transport, workload, question type, rcode, and feed, action and trigger of the policy hit, whatever
+    /// the name or the rule. The group's row shows `key`'s name and rule (its first query's) and notes later names as a
+    /// group kept by its rule does. A flag in the hashed fields keeps it apart from every key made by the other init.
+    init(stormOf key: GroupKey) {
+        self.client = key.client
+        self.transport = key.transport
+        self.workloadKind = key.workloadKind
+        self.workloadID = key.workloadID
+        self.name = key.name
+        self.type = key.type
+        self.rcode = key.rcode
+        self.source = key.source
+        self.policy = key.policy
+        self.byRule = true
+        let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
+            | UInt64(Self.ordinal(self.transport)) << 16 | UInt64(Self.ordinal(self.workloadKind)) << 8
+            | 8 | 4 | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
+        var h = Hasher()
+        h.combine(self.client)
+        h.combine(small)
+        if let id = self.workloadID { h.combine(id) }
+        var f = CheckHash(small)
+        f.add(self.client)
+        if let id = self.workloadID { f.add(id) }
+        if let p = self.policy {
+            h.combine(p.source)
+            h.combine(p.action)
+            h.combine(p.trigger)
+            f.add(p.source)
+            f.add(p.action)
+            f.add(p.trigger)
+        }
+        self.hash = h.finalize()
+        self.check = f.value
     }
 
     private static func ordinal(_ k: Workload.Kind?) -> UInt8 {

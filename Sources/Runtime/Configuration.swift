@@ -224,6 +224,13 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     /// the rule. Default 10000: the benchmark's cached mix lost 20–24 % of its throughput to the log at 2000 and
     /// 5–11 % at 10000 (BENCHMARKS.md); blocks and detector findings are handed over at once whatever the window.
     public var aggregateWindowMs: Int
+    /// Distinct blocked questions (name and type) one client (workload) may have in one aggregation window before
+    /// the rest fold into a storm row per question type, feed and action, which counts their queries, lists the first
+    /// 16 of their names and carries a `block-storm` finding; 0 gives every distinct blocked question its own row. A
+    /// flood of random blocked names (a DGA on exact-name rules, a container pushing older rows out through
+    /// `sqlite.maxRows`) so costs a few rows a window. Every query is still counted, and answers and metrics still
+    /// name each rule. Default 1000.
+    public var blockStormThreshold: Int
 
     /// Defaults as documented.
     public init() {
@@ -231,6 +238,7 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         self.jsonOutput = nil
         self.sqlite = QueryStoreConfiguration()
         self.aggregateWindowMs = 10_000
+        self.blockStormThreshold = 1_000
         self.backend = "sqlite"
         self.postgres = nil
     }
@@ -241,6 +249,7 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         self.jsonOutput = try c.decodeIfPresent(String.self, forKey: .jsonOutput)
         self.sqlite = try c.decodeIfPresent(QueryStoreConfiguration.self, forKey: .sqlite) ?? QueryStoreConfiguration()
         self.aggregateWindowMs = try c.decodeIfPresent(Int.self, forKey: .aggregateWindowMs) ?? 10_000
+        self.blockStormThreshold = try c.decodeIfPresent(Int.self, forKey: .blockStormThreshold) ?? 1_000
         self.backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? "sqlite"
         self.postgres = try c.decodeIfPresent(PostgresLogConfiguration.self, forKey: .postgres)
         guard self.backend == "sqlite" || self.backend == "postgres" else {
@@ -254,6 +263,10 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
         guard (0...600_000).contains(self.aggregateWindowMs) else {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.aggregateWindowMs],
                 debugDescription: "must be between 0 and 600000 milliseconds, got \(self.aggregateWindowMs)"))
+        }
+        guard (0...10_000_000).contains(self.blockStormThreshold) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.blockStormThreshold],
+                debugDescription: "must be between 0 (no limit) and 10000000 names, got \(self.blockStormThreshold)"))
         }
     }
 }

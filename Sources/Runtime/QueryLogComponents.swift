@@ -88,7 +88,8 @@ final class QueryLogComponents: Sendable {
             // A first block hands over the client's latest groups ahead of it: as many as an incident shows.
             let buffer = QueryEventBuffer(sinks: sinks,
                 aggregationWindow: .milliseconds(c.queryLog.aggregateWindowMs),
-                blockContext: incidents.webhooks.isEmpty ? QueryEventBuffer.defaultBlockContext : incidents.lastQueries)
+                blockContext: incidents.webhooks.isEmpty ? QueryEventBuffer.defaultBlockContext : incidents.lastQueries,
+                stormThreshold: c.queryLog.blockStormThreshold)
             self.buffer = buffer
             // Registered after the sinks: it stops first and hands its last events to them.
             services.append(QueryEventBufferService(buffer: buffer))

@@ -107,6 +107,79 @@ import Testing
         #expect(buffer.drain(nowMicros: t0 + 4 * Self.second + 1) == 1)
     }
 
+    @Test("Past the storm threshold a client's new blocked names fold into one storm row; earlier names keep theirs")
+    func stormFoldsPastTheThreshold() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2), stormThreshold: 5)
+        let t0: Int64 = 1_700_000_000 * Self.second
+        var t = t0
+        func at() -> Int64 { t += 1; return t }
+        for _ in 0..<2 {
+            for i in 0..<20 { buffer.record(try self.raw("x\(i).dga.example.", at: at(), blockedBy: "x\(i).dga.example")) }
+        }
+        // Another client under the threshold is not affected.
+        for i in 0..<3 {
+            buffer.record(try self.raw("y\(i).example.", from: "10.0.0.6", at: at(), blockedBy: "y\(i).example"))
+        }
+        #expect(buffer.drain(nowMicros: t + 1) == 2, "each client's first block is handed over at once")
+        #expect(buffer.drain(nowMicros: t0 + 3 * Self.second) == 8)
+        let events = sink.events.withLock { $0 }
+        #expect(events.reduce(0) { $0 + $1.count } == 43, "every query is accounted for")
+        let mine = events.filter { $0.clientIP == "10.0.0.5" }
+        // x0 immediate, then x0's repeat, x1–x4 (asked twice each), and the storm.
+        #expect(mine.map(\.qname) == ["x0.dga.example.", "x0.dga.example."] + (1...4).map { "x\($0).dga.example." }
+            + ["x5.dga.example."])
+        #expect(mine.dropLast().allSatisfy { $0.findings.isEmpty && $0.otherNames.isEmpty })
+        let storm = try #require(mine.last)
+        #expect(storm.count == 30 && storm.blocked && storm.policy?.rule == "x5.dga.example")
+        #expect(storm.otherNames == (6..<20).map { "x\($0).dga.example." })
+        #expect(storm.findings.map(\.detector) == [QueryEventBuffer.stormDetector])
+        #expect(events.filter { $0.clientIP == "10.0.0.6" }.map(\.count) == [1, 1, 1])
+        #expect(events.filter { $0.clientIP == "10.0.0.6" }.allSatisfy { $0.findings.isEmpty })
+        // The next window starts the count again: the client's next new names have their own rows.
+        let t1 = t0 + 4 * Self.second
+        for i in 0..<3 { buffer.record(try self.raw("z\(i).dga.example.", at: t1 + Int64(i), blockedBy: "z\(i).dga.example")) }
+        #expect(buffer.drain(nowMicros: t1 + 3 * Self.second) == 3)
+        #expect(sink.events.withLock { $0 }.suffix(3).allSatisfy { $0.findings.isEmpty && $0.count == 1 })
+    }
+
+    @Test("Storm rows stay apart by feed and action, and by question type", arguments: [0, 3])
+    func stormRowsByKindOfBlock(threshold: Int) throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2), stormThreshold: threshold)
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let hits = [PolicyHit(source: "urlhaus", rule: "", action: "nxdomain", trigger: "qname"),
+            PolicyHit(source: "threatfox", rule: "", action: "nxdomain", trigger: "qname"),
+            PolicyHit(source: "urlhaus", rule: "", action: "nodata", trigger: "qname")]
+        var t = t0
+        for i in 0..<10 {
+            for (k, hit) in hits.enumerated() {
+                for type in [RecordType.a, .aaaa] {
+                    t += 1
+                    let q = Query(message: try TestMessages.query("n\(i)-\(k).example.", type),
+                        client: ClientInfo(address: try #require(IPAddress("10.0.0.5")), transport: .udp))
+                    var h = hit
+                    h.rule = "n\(i)-\(k).example"
+                    buffer.record(RawQueryEvent(timestampMicros: t, query: q, workload: nil,
+                        resolution: Resolution.rcode(.nxDomain, for: q, source: .policy(h)), latency: .microseconds(5)))
+                }
+            }
+        }
+        buffer.drain(nowMicros: t0 + 3 * Self.second)
+        let events = sink.events.withLock { $0 }
+        #expect(events.reduce(0) { $0 + $1.count } == 60)
+        let storms = events.filter { !$0.findings.isEmpty }
+        if threshold == 0 {
+            #expect(storms.isEmpty && events.count == 60, "no limit: a row per name and type (the first one immediate)")
+        } else {
+            // The first 3 questions have their own rows (the first immediate), then one storm per feed, action and
+            // type: 6.
+            #expect(events.count - storms.count == 3)
+            #expect(storms.count == 6)
+            #expect(Set(storms.map { "\($0.policy!.source)/\($0.policy!.action)/\($0.qtype)" }).count == 6)
+        }
+    }
+
     @Test("Blocks by a rule covering a subtree fold by the rule: one row per window keeps the first other names",
         arguments: ["*.dga.example", "||dga.example^"])
     func wildcardBlocksFoldByRule(rule: String) throws {

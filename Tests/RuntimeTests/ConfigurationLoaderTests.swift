@@ -21,7 +21,7 @@ import Testing
         #expect(c.queryLog.store)
     }
 
-    @Test("The query log's aggregation window defaults to 2 s, can be turned off, and rejects a negative value")
+    @Test("The query log's aggregation window defaults to 10 s, can be turned off, and rejects a negative value")
     func aggregationWindow() throws {
         #expect(try ConfigurationLoader.load(path: nil, environment: [:]).queryLog.aggregateWindowMs == 10_000)
         let off = try ConfigurationLoader.load(path: nil, environment: ["PALISADE_QUERY_LOG__AGGREGATE_WINDOW_MS": "0"])
@@ -31,6 +31,21 @@ import Testing
                 try ConfigurationLoader.load(path: path, environment: [:])
             } throws: { error in
                 "\(error)".contains("aggregateWindowMs") && "\(error)".contains("-5")
+            }
+        }
+    }
+
+    @Test("The block-storm threshold defaults to 1000 names, 0 lifts it, and a negative value names the key and value")
+    func blockStormThreshold() throws {
+        #expect(try ConfigurationLoader.load(path: nil, environment: [:]).queryLog.blockStormThreshold == 1_000)
+        let off = try ConfigurationLoader.load(path: nil,
+            environment: ["PALISADE_QUERY_LOG__BLOCK_STORM_THRESHOLD": "0"])
+        #expect(off.queryLog.blockStormThreshold == 0)
+        try self.withFile("queryLog:\n  blockStormThreshold: -1\n") { path in
+            #expect {
+                try ConfigurationLoader.load(path: path, environment: [:])
+            } throws: { error in
+                "\(error)".contains("blockStormThreshold") && "\(error)".contains("-1")
             }
         }
     }
