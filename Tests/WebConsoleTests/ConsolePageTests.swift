@@ -350,6 +350,27 @@ import TestSupport
         #expect(pages[2].body.contains("×40</span>"))
     }
 
+    @Test("A storm row is marked as one and lists its other names as the feed's, not one rule's")
+    func stormRows() async throws {
+        var storm = Self.event(300, Self.batch, ip: "10.89.0.6", "x1.storm.example",
+            hit: PolicyHit(source: "urlhaus", rule: "x1.storm.example", action: "nxdomain", trigger: "qname"))
+        storm.count = 500
+        storm.otherNames = ["x2.storm.example", "x3.storm.example"]
+        storm.findings = [Finding(detector: QueryEventBuffer.stormDetector, score: 1, detail: "storm")]
+        var grouped = Self.event(200, Self.batch, ip: "10.89.0.6", "a.dga.example", hit: Self.urlhaus)
+        grouped.otherNames = ["b.dga.example"]
+        let pages = try await Self.get(["/workloads/container%3A3f2a9c?range=1h"], store: try await Self.store([storm, grouped]))
+        let body = pages[0].body
+        #expect(pages[0].status == .ok)
+        // The timeline's row (the blocked-names table lists the name too).
+        let rows = body.components(separatedBy: "<tr")
+        let stormRow = try #require(rows.first { $0.contains("<span class=\"qname\">x1.storm.example</span>") })
+        #expect(stormRow.contains(">block storm</span>") && stormRow.contains("×500"), "\(stormRow)")
+        #expect(stormRow.contains("title=\"blocked by the same feed in this storm\">also: x2.storm.example, x3.storm.example"))
+        let groupedRow = try #require(rows.first { $0.contains("<span class=\"qname\">a.dga.example</span>") })
+        #expect(!groupedRow.contains("block storm") && groupedRow.contains("title=\"blocked by the same rule\">also: b.dga"))
+    }
+
     @Test("With a quarantine source, workload pages show the state and offer quarantine or release forms")
     func quarantineForms() async throws {
         let state = ConsoleQuarantineState(

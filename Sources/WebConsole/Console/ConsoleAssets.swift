@@ -50,6 +50,8 @@ enum ConsoleAssets {
         ul.domains { list-style: none; margin: 0; padding: 0; }
         ul.domains li { margin: 1px 0; }
         .count { color: var(--muted); font-size: 13px; }
+        .storm { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600;
+          background: #fde7e5; color: var(--bad); }
         .state { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 13px; font-weight: 600; }
         .state.ok { background: #e3f4e8; color: var(--ok); }
         .state.stale, .state.never-loaded, .state.disabled { background: #fff4d6; color: var(--warn); }

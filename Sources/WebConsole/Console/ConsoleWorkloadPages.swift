@@ -271,11 +271,18 @@ extension ConsoleController {
             let answers: ConsoleHTML =
                 e.answers.isEmpty ? "" : "<br><span class=\"muted qname\">\(e.answers.prefix(3).joined(separator: ", "))</span>"
             // A row grouped by the rule that blocked it stands for several names: show them, they are the evidence
-            // (a DGA's guesses, a tunnel's payload).
+            // (a DGA's guesses, a tunnel's payload). A storm row groups by the feed instead, and says so.
+            let storm = e.findings.contains { $0.detector == QueryEventBuffer.stormDetector }
             var others: ConsoleHTML = ""
+            if storm {
+                let title = "more distinct names blocked in one window than queryLog.blockStormThreshold: this entry counts "
+                    + "the queries for the names past them"
+                others = " <span class=\"storm\" title=\"\(title)\">block storm</span>"
+            }
             if !e.otherNames.isEmpty {
                 let names = e.otherNames.joined(separator: ", ")
-                others = "<br><span class=\"muted qname other-names\" title=\"blocked by the same rule\">also: \(names)</span>"
+                let title = storm ? "blocked by the same feed in this storm" : "blocked by the same rule"
+                others += "<br><span class=\"muted qname other-names\" title=\"\(title)\">also: \(names)</span>"
             }
             out += """
                 <tr\(rowClass)><td>\(ConsoleLayout.time(e.timestampMicros))</td>\(sender)\
