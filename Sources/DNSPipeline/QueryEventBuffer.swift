@@ -922,10 +922,8 @@ struct GroupKey: Sendable {
         var h = Hasher()
         h.combine(self.client)
         if !self.byRule { h.combine(self.name) }
-        // The small fields in one word: each `combine` is a round of the hasher.
-        let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
-            | UInt64(Self.ordinal(self.transport)) << 16 | UInt64(Self.ordinal(self.workloadKind)) << 8
-            | (self.byRule ? 4 : 0) | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
+        let small = Self.packed(self.type, self.rcode, self.source, self.transport, self.workloadKind,
+            storm: false, byRule: self.byRule, workloadID: self.workloadID != nil, policy: self.policy != nil)
         h.combine(small)
         if let id = self.workloadID { h.combine(id) }
         if let rule = self.policy?.rule { h.combine(rule) }
@@ -962,9 +960,8 @@ struct GroupKey: Sendable {
         self.source = key.source
         self.policy = key.policy
         self.byRule = true
-        let small = UInt64(self.type.rawValue) << 48 | UInt64(self.rcode) << 32 | UInt64(self.source) << 24
-            | UInt64(Self.ordinal(self.transport)) << 16 | UInt64(Self.ordinal(self.workloadKind)) << 8
-            | 8 | 4 | (self.workloadID == nil ? 0 : 2) | (self.policy == nil ? 0 : 1)
+        let small = Self.packed(self.type, self.rcode, self.source, self.transport, self.workloadKind,
+            storm: true, byRule: true, workloadID: self.workloadID != nil, policy: self.policy != nil)
         var h = Hasher()
         h.combine(self.client)
         h.combine(small)
@@ -982,6 +979,14 @@ struct GroupKey: Sendable {
         }
         self.hash = h.finalize()
         self.check = f.value
+    }
+
+    /// The small fields and the flags in one word, hashed as one: each `combine` is a round of the hasher.
+    private static func packed(_ type: RecordType, _ rcode: UInt16, _ source: UInt8, _ transport: Transport,
+        _ kind: Workload.Kind?, storm: Bool, byRule: Bool, workloadID: Bool, policy: Bool) -> UInt64
+    {
+        UInt64(type.rawValue) << 48 | UInt64(rcode) << 32 | UInt64(source) << 24 | UInt64(Self.ordinal(transport)) << 16
+            | UInt64(Self.ordinal(kind)) << 8 | (storm ? 8 : 0) | (byRule ? 4 : 0) | (workloadID ? 2 : 0) | (policy ? 1 : 0)
     }
 
     private static func ordinal(_ k: Workload.Kind?) -> UInt8 {
