@@ -85,6 +85,8 @@ public final class QueryEventBuffer: Sendable {
     /// Rows waiting at the start of a drain: due, plus open groups (each will be a row).
     private let depth = Gauge(label: "palisade_querylog_buffer_depth")
     private let folded = Counter(label: "palisade_querylog_folded_queries_total")
+    /// Storm rows opened: a client blocked on more distinct names in a window than `stormThreshold` (alert on it).
+    private let storms = Counter(label: "palisade_querylog_block_storm_rows_total")
     /// How many of a client's latest groups a first block hands over ahead of it unless told otherwise: as many
     /// as an incident shows by default (`incidents.lastQueries`).
     public static let defaultBlockContext = 20
@@ -194,6 +196,7 @@ public final class QueryEventBuffer: Sendable {
             }
         } else {
             var position = -1
+            var openedStorm = false
             ok = self.state.withLock { s -> Bool in
                 if let i = s.find(key) {
                     s.current.fold(at: i, name: key.byRule ? key.name : nil, latencyMicros: latencyMicros)
@@ -224,9 +227,11 @@ public final class QueryEventBuffer: Sendable {
                 position = s.current.groups.count
                 s.openGroup(logged, blocked: blocked, storm: storm != nil, window: self.windowMicros,
                     context: self.blockContext)
+                openedStorm = storm != nil
                 return true
             }
             if let hinted, position >= 0 { hinted.logGroupHint.store(position, ordering: .relaxed) }
+            if openedStorm { self.storms.increment() }
         }
         if !ok { self.dropped.increment() }
         return ok

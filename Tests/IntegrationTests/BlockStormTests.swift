@@ -51,6 +51,8 @@ struct BlockStormTests {
             #expect((storm["qname"] as? String)?.hasPrefix("s10.storm.example.org") == true, "\(storm)")
             #expect((storm["other_names"] as? [String])?.count == 16, "the first 16 names after the row's own")
             #expect((storm["policy"] as? [String: Any])?["rule"] as? String == "s10.storm.example.org")
+            let metrics = try await HTTPTestClient.get("/metrics", port: httpPort).body
+            #expect(PrometheusText.value(metrics, "palisade_querylog_block_storm_rows_total") == 1, "one storm row opened")
             let ownNames = Set(own.compactMap { ($0["qname"] as? String)?.split(separator: ".").first.map(String.init) })
             #expect(ownNames == Set((0..<10).map { "s\($0)" }), "the first ten names keep their own rows")
         }
