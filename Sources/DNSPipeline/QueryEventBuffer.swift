@@ -53,17 +53,17 @@ public struct RawQueryEvent: Sendable {
 /// subtree (`*.evil.example`, `||evil.example^`) are grouped by the rule instead of the name: a DGA or a DNS
 /// tunnel asking for a new name under a blocked domain on every query costs one row per window, whose
 /// ``QueryEvent/otherNames`` keep the first ``maxOtherNames`` other names asked. Queries with detector findings are never
-/// folded.
-///
-/// **Block storms.** A client (workload) blocked on more than `stormThreshold` distinct names within one generation
-/// (a window, or less when ``maxGroups`` closes it early) is flooding: a DGA on exact-name rules, a scan of a feed, or a
-/// compromised container trying to push the log's older rows out through `maxRows` retention. Its later blocked names
-/// fold into one storm row per question type, feed, action and rcode, marked with a ``stormDetector`` finding and
-/// keeping the first ``maxOtherNames`` of them. Every query is still counted, the answer and the metrics still name
-/// each rule, and the first `stormThreshold` names keep their own rows: a flood costs a few rows per window instead of
-/// a row per name (writing a row per name took half a core at 90,000 new blocked names a second, BENCHMARKS.md). A client's first blocked query in a window is handed over at once (count 1), after the client's
+/// folded. A client's first blocked query in a window is handed over at once (count 1), after the client's
 /// earlier groups, so alerts and the console see it without waiting and in order; everything after it folds
 /// as usual.
+///
+/// **Block storms.** A client (workload) blocked on more than `stormThreshold` distinct questions within one generation
+/// (a window, or less when `maxGroups` closes it early) is flooding: a DGA on exact-name rules, a scan of a feed, or a
+/// compromised container trying to push the log's older rows out through `maxRows` retention. Its later blocked names
+/// fold into one storm row per question type, rcode, feed, action and trigger, marked with a ``stormDetector`` finding
+/// and keeping the first ``maxOtherNames`` of them. Every query is still counted, the answer and the metrics still name
+/// each rule, and the first `stormThreshold` questions keep their own rows: a flood costs a few rows per window instead
+/// of a row per name (a row per name took half a core at 90,000 new blocked names a second, BENCHMARKS.md).
 public final class QueryEventBuffer: Sendable {
     private let state: Mutex<AggregationState>
     /// What a drain took and could not hand over yet; held for the whole drain, so drains never interleave.
@@ -115,8 +115,8 @@ public final class QueryEventBuffer: Sendable {
     ///   - blockContext: How many of a client's latest open groups are handed over ahead of its first block in a
     ///     window (an incident's "last queries"); older ones close with their generation. Bounded because the
     ///     work is done on the DNS path, under the lock: closing every group of a busy client took up to 17 ms.
-    ///   - stormThreshold: Distinct blocked names of one client in one generation that get their own rows; later ones
-    ///     fold into storm rows (see "Block storms" above). 0 gives every distinct blocked name its own row.
+    ///   - stormThreshold: Distinct blocked questions of one client in one generation that get their own rows; later
+    ///     ones fold into storm rows (see "Block storms" above). 0 gives every distinct blocked question its own row.
     public init(sinks: [any QueryEventSink], capacity: Int = 65_536, aggregationWindow: Duration = .zero,
         maxGroups: Int = 100_000, maxHoldBack: Duration = QueryEventBuffer.defaultMaxHoldBack,
         blockContext: Int = QueryEventBuffer.defaultBlockContext,
@@ -204,9 +204,6 @@ public final class QueryEventBuffer: Sendable {
                     position = i
                     return true
                 }
-                // While rows wait for room in the sinks, the generation is not rotated: it may not grow past
-                // `maxGroups` then, so that its index never outgrows the storage kept from the last one (a rehash of
-                // 131,072 groups under this lock would stall every query behind it for milliseconds).
                 let blocked = key.blocked
                 var storm: GroupKey? = nil
                 if blocked, self.stormThreshold > 0, s.current.blockedNames(of: key) >= self.stormThreshold {
@@ -219,6 +216,9 @@ public final class QueryEventBuffer: Sendable {
                     }
                     storm = k
                 }
+                // While rows wait for room in the sinks, the generation is not rotated: it may not grow past
+                // `maxGroups` then, so that its index never outgrows the storage kept from the last one (a rehash of
+                // 131,072 groups under this lock would stall every query behind it for milliseconds).
                 guard s.due.count < self.capacity, s.open < (s.holding ? self.maxGroups : self.maxGroups + self.capacity)
                 else { return false }
                 let logged = LoggedQuery(key: storm ?? key,
