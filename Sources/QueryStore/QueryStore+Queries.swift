@@ -165,8 +165,6 @@ package enum EventQueries {
         let nameAndTimeOnly =
             filter.workloadKey == nil && filter.workloadName == nil && filter.clientIP == nil
             && filter.qtype == nil && filter.rcode == nil && !filter.blockedOnly && filter.source == nil
-        var suffixOnly = false
-        if case .subdomains = filter.qname { suffixOnly = nameAndTimeOnly }
         if let name = nameCondition, nameIndex == .hourly {
             let candidates = NameIndexSQL.candidates(name, filter: filter)
             // Arguments in placeholder order: the CTE's and the candidates', then (deferred join) the inner
@@ -192,7 +190,8 @@ package enum EventQueries {
             }
             return (joined("name_keys") + "\nLIMIT ?", candidates.arguments + arguments + [pageLimit], limit)
         }
-        if suffixOnly {
+        // PostgreSQL: a suffix search with nothing else to narrow it picks the page's ids first.
+        if case .subdomains = filter.qname, nameAndTimeOnly {
             let sql = """
                 \(columns)
                 WHERE e.id IN (
