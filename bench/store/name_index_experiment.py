@@ -9,7 +9,8 @@ and prints user, kernel and wall microseconds per row (the Python driver include
   base      the old (qname_rev, ts_us) index          noname    no name index at all
   hash      an index on a 64-bit name hash instead     cache128  base with a 128 MiB page cache
   mmap      base with mmap_size 1 GiB                  lsm       a small indexed recent table merged into a big one
-  tail      what Palisade does: sorted merges of the unindexed tail every LIMIT rows (env, default 262144)
+  tail      what Palisade does: sorted merges of the unindexed tail into event_names (hour, qname_rev, ts_us, id)
+            every LIMIT rows (env, default 262144)
 PAGE=1024 sets the page size. The database goes to /tmp and is deleted at the end.
 """
 import sqlite3, sys, time, os, random, resource
@@ -34,7 +35,9 @@ db.execute('CREATE INDEX events_ts ON events (ts_us, query_count)')
 db.execute('CREATE INDEX events_workload_ts ON events (workload_ref, ts_us, query_count)')
 db.execute('CREATE INDEX events_blocked_ts ON events (ts_us, query_count) WHERE blocked = 1')
 if 'noname' in variant: pass
-elif 'lsm' in variant or 'tail' in variant:
+elif 'tail' in variant:
+    db.execute('CREATE TABLE event_names (hour INTEGER NOT NULL, qname_rev TEXT NOT NULL, ts_us INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (hour, qname_rev, ts_us, id)) WITHOUT ROWID')
+elif 'lsm' in variant:
     db.execute('CREATE TABLE names_main (qname_rev TEXT NOT NULL, ts_us INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (qname_rev, ts_us, id)) WITHOUT ROWID')
     db.execute('CREATE TABLE names_recent (qname_rev TEXT NOT NULL, ts_us INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (qname_rev, ts_us, id)) WITHOUT ROWID')
 elif 'hash' in variant: db.execute('CREATE INDEX events_qhash_ts ON events (name_hash, ts_us)')
@@ -49,22 +52,23 @@ def rows(start, n):
     return out
 sql = 'INSERT INTO events (ts_us,client_ip,transport,workload_ref,qname,qname_rev,qtype,rcode,answers,source,upstream,policy_source,policy_rule,policy_action,policy_trigger,blocked,findings,latency_us,query_count,other_names,name_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)'
 LIMIT = int(os.environ.get('LIMIT', '262144')); B = 10000; done = 0; report = []
+merged = 0  # tail: the last id copied into event_names
+recent = 0  # lsm: rows in names_recent
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime, r.ru_stime
 while done < total:
     batch = rows(done, B)
     u0, s0 = cpu(); t0 = time.perf_counter()
     db.execute('BEGIN'); db.executemany(sql, batch)
-    if 'tail' in variant:
-        done_ids = done + len(batch); wm = globals().get('wm', 0)
-        if done_ids - wm >= LIMIT:
-            db.execute('INSERT INTO names_main SELECT qname_rev, ts_us, id FROM events WHERE id > ? ORDER BY 1, 2, 3', (wm,)); globals()['wm'] = done_ids
+    if 'tail' in variant and done + len(batch) - merged >= LIMIT:
+        db.execute('INSERT INTO event_names SELECT ts_us / 3600000000, qname_rev, ts_us, id FROM events WHERE id > ? ORDER BY 1, 2, 3, 4', (merged,))
+        merged = done + len(batch)
     if 'lsm' in variant:
         first = db.execute('SELECT max(id) FROM events').fetchone()[0] - len(batch) + 1
         db.executemany('INSERT INTO names_recent VALUES (?,?,?)', [(r[5], r[0], first + i) for i, r in enumerate(batch)])
-        recent = globals().get('recent', 0) + len(batch); globals()['recent'] = recent
+        recent += len(batch)
         if recent >= LIMIT:
-            db.execute('INSERT INTO names_main SELECT * FROM names_recent'); db.execute('DELETE FROM names_recent'); globals()['recent'] = 0
+            db.execute('INSERT INTO names_main SELECT * FROM names_recent'); db.execute('DELETE FROM names_recent'); recent = 0
     db.execute('COMMIT')
     u1, s1 = cpu(); t1 = time.perf_counter()
     report.append((u1 - u0, s1 - s0, t1 - t0)); done += B
