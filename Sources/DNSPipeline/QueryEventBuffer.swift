@@ -61,9 +61,9 @@ public struct RawQueryEvent: Sendable {
 /// (a window, or less when `maxGroups` closes it early) is flooding: a DGA on exact-name rules, a scan of a feed, or a
 /// compromised container trying to push the log's older rows out through `maxRows` retention. Its later blocked names
 /// fold into one storm row per question type, rcode, feed, action and trigger, marked with a ``stormDetector`` finding
-/// and keeping the first ``maxOtherNames`` of them. Every query is still counted, the answer and the metrics still name
-/// each rule, and the first `stormThreshold` questions keep their own rows: a flood costs a few rows per window instead
-/// of a row per name (a row per name took half a core at 90,000 new blocked names a second, BENCHMARKS.md).
+/// and keeping the first ``maxOtherNames`` of them. Every query is still counted, each answer's Extended DNS Error
+/// still names its rule, and the first `stormThreshold` questions keep their own rows: a flood costs a few rows per
+/// window instead of a row per name (a row per name took half a core at 90,000 new blocked names a second, BENCHMARKS.md).
 public final class QueryEventBuffer: Sendable {
     private let state: Mutex<AggregationState>
     /// What a drain took and could not hand over yet; held for the whole drain, so drains never interleave.

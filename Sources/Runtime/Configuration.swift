@@ -228,8 +228,8 @@ public struct QueryLogConfiguration: Codable, Sendable, Equatable {
     /// the rest fold into a storm row per question type, feed and action, which counts their queries, lists the first
     /// 16 of their names and carries a `block-storm` finding; 0 gives every distinct blocked question its own row. A
     /// flood of random blocked names (a DGA on exact-name rules, a container pushing older rows out through
-    /// `sqlite.maxRows`) so costs a few rows a window. Every query is still counted, and answers and metrics still
-    /// name each rule. Default 1000.
+    /// `sqlite.maxRows`) so costs a few rows a window. Every query is still counted, and each answer's Extended DNS
+    /// Error still names its rule. Default 1000.
     public var blockStormThreshold: Int
 
     /// Defaults as documented.

@@ -25,6 +25,7 @@ struct BlockStormTests {
             for name in names {
                 let reply = try await DNSTestClient.query(name, .a, port: palisade.dnsPort)
                 #expect(reply.rcode == .nxDomain, "\(name) is answered as blocked whatever the log does")
+                #expect(reply.extendedError?.text.contains("rule \(name)") == true, "each answer names its own rule")
             }
             let www = try await DNSTestClient.query("www.example.org", .a, port: palisade.dnsPort)
             #expect(www.rcode == .noError)
