@@ -436,10 +436,20 @@ public final class QueryEventBuffer: Sendable {
         Int64(Date().timeIntervalSince1970 * 1_000_000)
     }
 
+    /// Where ``run(every:)`` drains: a utility queue, which libdispatch runs at nice 2, below the event loops (nice 0).
+    /// Building a closed generation's rows is a burst of work (tens of thousands of rows at once on a busy resolver);
+    /// on the cooperative pool it ran at the event loops' own priority and shared a busy core with them half and half.
+    static let drainQueue = DispatchQueue(label: "palisade.querylog.drain", qos: .utility)
+
     /// Drains every `interval` until cancelled, then hands over everything, open groups included.
     public func run(every interval: Duration = .milliseconds(50)) async {
         while !Task.isCancelled {
-            self.drain()
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Self.drainQueue.async {
+                    self.drain()
+                    done.resume()
+                }
+            }
             try? await Task.sleep(for: interval)
         }
         self.drainAll()

@@ -39,6 +39,9 @@ public final class QueryStore: Sendable {
         self.nameIndexMergeRows = max(1, nameIndexMergeRows)
         var configuration = Configuration()
         configuration.label = "palisade.querylog"
+        // Below the DNS event loops. GRDB's default (user-initiated) makes libdispatch run the writer at nice -2 when
+        // it may (as root), so a burst of inserts won the CPU from the threads answering queries; utility is nice 2.
+        configuration.qos = .utility
         let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         configuration.busyMode = .timeout(max(0, seconds))
         configuration.maximumReaderCount = max(1, maximumReaderCount)
@@ -97,6 +100,11 @@ public final class QueryStore: Sendable {
         -> QueryStore
     {
         try QueryStore(path: ":memory:", nameIndexMergeRows: nameIndexMergeRows)
+    }
+
+    /// The nice value of the thread that runs this store's writes (tests check that it is below the event loops').
+    package func writerNiceness() async throws -> Int32 {
+        try await self.database.write { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
     }
 
     /// Creates an empty file with mode 0600 when none exists, so SQLite (which copies the database file's

@@ -1,5 +1,6 @@
 import DNSPipeline
 import DNSWire
+import Glibc
 import Synchronization
 import TestSupport
 import Testing
@@ -537,6 +538,36 @@ import Testing
         let dropped = RawQueryEvent(timestampMicros: 7, query: q, workload: nil,
             resolution: Resolution(reply: .drop, source: source), latency: .zero).event
         #expect(dropped.rcode == "DROP" && dropped.answers.isEmpty)
+    }
+}
+
+extension QueryAggregationTests {
+    @Test("The drain builds and hands over rows on a thread below the event loops' priority (a higher nice value)")
+    func drainRunsBelowTheEventLoops() async throws {
+        let sink = NiceRecordingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(10))
+        let drain = Task { await buffer.run(every: .milliseconds(5)) }
+        defer { drain.cancel() }
+        let ours = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        // A block is handed over at the next drain, without waiting for its window.
+        buffer.record(try self.raw("evil.example.", at: QueryEventBuffer.wallMicros(), blockedBy: "evil.example"))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while sink.nice.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let seen = sink.nice.withLock { $0 }
+        #expect(seen.count == 1, "the block was handed over")
+        #expect(seen.allSatisfy { $0 > ours }, "drained at nice \(seen), the test's thread runs at \(ours)")
+    }
+}
+
+/// Records the nice value of the thread each event is handed over on.
+private final class NiceRecordingSink: QueryEventSink {
+    let nice = Mutex<[Int32]>([])
+    func emit(_ event: QueryEvent) -> Bool {
+        let n = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        self.nice.withLock { $0.append(n) }
+        return true
     }
 }
 

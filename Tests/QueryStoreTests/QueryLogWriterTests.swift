@@ -1,5 +1,6 @@
 import TestSupport
 import DNSPipeline
+import Glibc
 import Logging
 import QueryStore
 import ServiceLifecycle
@@ -132,5 +133,16 @@ import Testing
         #expect(stored.lastSeenMicros == baseMicros + 90)
         #expect(stored.workload == v2)
         #expect(try await store.counts().workloads == 1)
+    }
+
+    @Test("SQLite writes run below the event loops' priority (a higher nice value), on disk and in memory")
+    func writesRunBelowTheEventLoops() async throws {
+        let ours = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        for store in [try QueryStore(path: dir.file("log.sqlite")), try QueryStore.inMemory()] {
+            let nice = try await store.writerNiceness()
+            #expect(nice > ours, "writes at nice \(nice), the test's thread runs at \(ours)")
+        }
     }
 }
