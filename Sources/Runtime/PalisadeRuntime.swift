@@ -350,11 +350,8 @@ enum MetricsBootstrap {
     static let registry: PrometheusCollectorRegistry = {
         let r = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: r)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
-            .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
-        ]
+        // The same bounds as the per-query latency histogram, which is counted outside the registry.
+        factory.defaultDurationHistogramBuckets = QueryMetrics.bucketBounds
         MetricsSystem.bootstrap(factory)
         return r
     }()

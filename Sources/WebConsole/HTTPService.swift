@@ -31,7 +31,9 @@ public enum HTTPService {
     {
         let router = Router(context: PalisadeRequestContext.self)
         router.get("/metrics") { _, _ -> Response in
-            let body = registry.emitToBuffer()
+            var body = registry.emitToBuffer()
+            // The per-query series are counted outside the registry (QueryMetrics: cheaper on the DNS path).
+            body.append(contentsOf: QueryMetrics.shared.render().utf8)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
