@@ -10,21 +10,24 @@ public struct MetricsStage: Stage {
         self.metrics = metrics
     }
 
-    private func record(_ q: Query, _ r: Resolution, _ start: ContinuousClock.Instant) {
-        self.metrics.record(rcode: r.rcode, type: q.question.type, source: r.source, latency: start.duration(to: .now))
+    /// Counts `r` and notes its latency in it (``Resolution/latencyNanoseconds``) for the query log.
+    private func record(_ q: Query, _ r: inout Resolution, _ start: ContinuousClock.Instant) {
+        let latency = start.duration(to: .now)
+        r.latencyNanoseconds = QueryMetrics.nanoseconds(latency)
+        self.metrics.record(rcode: r.rcode, type: q.question.type, source: r.source, latency: latency)
     }
 
     public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
         let start = context.startInstant
-        guard let r = try next(query, context) else { return nil }
-        self.record(query, r, start)
+        guard var r = try next(query, context) else { return nil }
+        self.record(query, &r, start)
         return r
     }
 
     public func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {
         let start = context.startInstant
-        let r = try await next(query, context)
-        self.record(query, r, start)
+        var r = try await next(query, context)
+        self.record(query, &r, start)
         return r
     }
 }
