@@ -24,14 +24,18 @@ D=${DATA:-/tmp/dnsbench/data-N10000-M10000-s1-w0.1}
 (cd "$HERE" && swift build -c release --product nio-floor >&2)
 FLOOR="$HERE/.build/release/nio-floor"
 W=$(mktemp -d /tmp/nio-floor.XXXXXX)
-trap 'kill $NSD 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $NSD 2>/dev/null; wait $NSD 2>/dev/null; rm -rf "$W"' EXIT
 start_nsd "$D" "$W" 5300
 sleep 0.5
-ticks() { # CPU ticks of PID and its children (NSD serves from a child process)
+ticks() { # CPU ticks of PID and its descendants (NSD serves from a grandchild: xfrd, then main, then server)
   local t=0 p
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  for p in $(descendants "$1"); do
+    # Fields after the command name, which may hold spaces ("nsd: server 1"): utime and stime are the 12th and 13th.
+    t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12+$13}' || echo 0)))
+  done
   echo $t
 }
+descendants() { local c; echo "$1"; for c in $(pgrep -P "$1" 2>/dev/null); do descendants "$c"; done; }
 measure() { # measure NAME PID PORT
   dnsperf -s 127.0.0.1 -p "$3" -d "$D/warm.txt" -c 8 -q 100 >/dev/null 2>&1
   local t0 t1 out q
