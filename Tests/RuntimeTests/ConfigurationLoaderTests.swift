@@ -11,6 +11,17 @@ import Testing
         try body(path)
     }
 
+    /// Loading `yaml` fails with an error that names `key` and the rejected `value`.
+    func expectRejected(_ yaml: String, naming key: String, _ value: String) throws {
+        try self.withFile(yaml) { path in
+            #expect {
+                try ConfigurationLoader.load(path: path, environment: [:])
+            } throws: { error in
+                "\(error)".contains(key) && "\(error)".contains(value)
+            }
+        }
+    }
+
     @Test("No file gives the embedded default: 127.0.0.1:5353, private ACL, bundled feed, SQLite log")
     func defaults() throws {
         let c = try ConfigurationLoader.load(path: nil, environment: [:])
@@ -26,13 +37,7 @@ import Testing
         #expect(try ConfigurationLoader.load(path: nil, environment: [:]).queryLog.aggregateWindowMs == 10_000)
         let off = try ConfigurationLoader.load(path: nil, environment: ["PALISADE_QUERY_LOG__AGGREGATE_WINDOW_MS": "0"])
         #expect(off.queryLog.aggregateWindowMs == 0)
-        try self.withFile("queryLog:\n  aggregateWindowMs: -5\n") { path in
-            #expect {
-                try ConfigurationLoader.load(path: path, environment: [:])
-            } throws: { error in
-                "\(error)".contains("aggregateWindowMs") && "\(error)".contains("-5")
-            }
-        }
+        try self.expectRejected("queryLog:\n  aggregateWindowMs: -5\n", naming: "aggregateWindowMs", "-5")
     }
 
     @Test("The block-storm threshold defaults to 1000 names, 0 lifts it, and a negative value names the key and value")
@@ -41,13 +46,7 @@ import Testing
         let off = try ConfigurationLoader.load(path: nil,
             environment: ["PALISADE_QUERY_LOG__BLOCK_STORM_THRESHOLD": "0"])
         #expect(off.queryLog.blockStormThreshold == 0)
-        try self.withFile("queryLog:\n  blockStormThreshold: -1\n") { path in
-            #expect {
-                try ConfigurationLoader.load(path: path, environment: [:])
-            } throws: { error in
-                "\(error)".contains("blockStormThreshold") && "\(error)".contains("-1")
-            }
-        }
+        try self.expectRejected("queryLog:\n  blockStormThreshold: -1\n", naming: "blockStormThreshold", "-1")
     }
 
     @Test("A file sets values; environment variables override it by key path")
