@@ -11,8 +11,8 @@ import Glibc
 ///
 /// Counted here rather than through swift-metrics because this is the one place that counts every query:
 /// three `Counter` increments and a `Timer` (a Prometheus histogram behind a lock that compares the value with
-/// every bucket bound and adds to each bucket it falls under) were 2.3 % of the event loop's samples on the
-/// cached-hit mix (perf, BENCHMARKS.md session 13). Here a query is five relaxed atomic additions to memory no
+/// every bucket bound and adds to each bucket it falls under) were 2.8 % of the event loop's samples on the
+/// cached-hit mix, their clock read included (perf, BENCHMARKS.md session 13). Here a query is five relaxed atomic additions to memory no
 /// other thread writes in the common case: the slots are striped by thread (16 stripes, each on cache lines of its
 /// own), a bucket holds only its own range (the cumulative counts are summed when rendered), and the count of a
 /// source is the sum of its buckets.
@@ -68,7 +68,7 @@ public final class QueryMetrics: @unchecked Sendable {
     }
 
     /// The position of `source` in ``sources``.
-    public static func sourceIndex(_ source: AnswerSource) -> Int {
+    static func sourceIndex(_ source: AnswerSource) -> Int {
         switch source {
         case .upstream: 0
         case .cache: 1

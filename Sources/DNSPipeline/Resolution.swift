@@ -217,9 +217,9 @@ public struct Resolution: Sendable {
     public var findings: [Finding]
     /// Extended DNS Errors to attach to the reply (RFC 8914).
     public var extendedErrors: [EDNSOption]
-    /// The time from the query's arrival to this outcome in nanoseconds, once the `metrics` stage has measured it; the
-    /// `query-log` stage, which wraps it, reuses the figure instead of reading the clock a second time. Nil before.
-    public var latencyNanoseconds: Int64?
+    /// The time from the query's arrival to this outcome, once the `metrics` stage has measured it; the `query-log`
+    /// stage, which wraps it, reuses the figure instead of reading the clock a second time. Nil before.
+    public var latency: Duration?
 
     /// Creates a resolution.
     public init(reply: Reply, source: AnswerSource, findings: [Finding] = [], extendedErrors: [EDNSOption] = []) {

@@ -10,10 +10,10 @@ public struct MetricsStage: Stage {
         self.metrics = metrics
     }
 
-    /// Counts `r` and notes its latency in it (``Resolution/latencyNanoseconds``) for the query log.
+    /// Counts `r` and notes its latency in it (``Resolution/latency``) for the query log.
     private func record(_ q: Query, _ r: inout Resolution, _ start: ContinuousClock.Instant) {
         let latency = start.duration(to: .now)
-        r.latencyNanoseconds = QueryMetrics.nanoseconds(latency)
+        r.latency = latency
         self.metrics.record(rcode: r.rcode, type: q.question.type, source: r.source, latency: latency)
     }
 

@@ -30,6 +30,6 @@ public struct QueryLogStage: Stage {
         // A repeat is a hash and a counter increment; the wall clock is read only for a query that opens a row
         // (its timestamp is the arrival time: now minus the time spent below).
         // The metrics stage below has usually timed the query already (same start): one clock read, not two.
-        self.buffer.record(q, workload: c.workload, resolution: r, latency: r.latencyNanoseconds.map { .nanoseconds($0) } ?? start.duration(to: .now))
+        self.buffer.record(q, workload: c.workload, resolution: r, latency: r.latency ?? start.duration(to: .now))
     }
 }
