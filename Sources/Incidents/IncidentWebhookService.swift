@@ -262,16 +262,13 @@ public final class IncidentWebhookService: Service, Sendable {
         request.body = .bytes(ByteBuffer(bytes: d.body))
         let began = ContinuousClock.now
         do {
-            let parts = self.configuration.timeout.components
-            let nanos = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
-            let response = try await client.execute(request, timeout: .nanoseconds(nanos))
+            let response = try await client.execute(request, timeout: TimeAmount(self.configuration.timeout))
             // Read (and discard) a bounded body, so the connection can be reused.
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let code = Int(response.status.code)
             switch code {
             case 200..<300:
-                let e = began.duration(to: .now).components
-                self.deliveryTimer.recordNanoseconds(e.seconds * 1_000_000_000 + e.attoseconds / 1_000_000_000)
+                self.deliveryTimer.record(duration: began.duration(to: .now))
                 return .delivered
             case 408, 429, 500...599:
                 return .retry("HTTP \(code)")

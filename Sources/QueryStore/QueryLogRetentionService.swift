@@ -134,8 +134,7 @@ public final class QueryLogRetentionService: Service {
             try await self.store.optimize()
         }
         let elapsed = ContinuousClock.now - began
-        self.passTimer.recordNanoseconds(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        self.passTimer.record(duration: elapsed)
         if deleted > 0 || report.prunedWorkloads > 0 {
             self.logger.info(
                 "query log retention pass",

@@ -165,7 +165,7 @@ public final class QueryLogWriter: QueryEventSink, Service {
             }.value
             switch result {
             case .success:
-                self.batchTimer.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - began))
+                self.batchTimer.record(duration: ContinuousClock.now - began)
                 self.writtenCounter.increment(by: chunk.count)
                 self.writtenQueriesCounter.increment(by: chunk.reduce(0) { $0 + max($1.count, 1) })
                 self.state.withLock { state in
@@ -204,10 +204,5 @@ public final class QueryLogWriter: QueryEventSink, Service {
             }
         }
         await self.flush()
-    }
-
-    private static func nanoseconds(_ d: Duration) -> Int64 {
-        let (seconds, attoseconds) = d.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
