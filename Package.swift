@@ -55,10 +55,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A prefetch hint (C, as Swift has no intrinsic): lets one read burst's index probes overlap their cache misses.
+        .target(name: "CPrefetch"),
         .target(
             name: "DNSPolicy",
             dependencies: [
-                "DNSWire", "DNSPipeline",
+                "DNSWire", "DNSPipeline", "CPrefetch",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -310,7 +312,7 @@ let package = Package(
 
 if let only = onlyTargets {
     package.targets = package.targets.filter { t in
-        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport"].contains(t.name)
+        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch"].contains(t.name)
             || (t.type == .test && only.contains(String(t.name.dropLast(5))))
     }
     if !only.contains("CLI") { package.products = [] }

@@ -75,6 +75,14 @@ public final class QueryProcessor: Sendable {
         }
     }
 
+    /// Lets the chain's stages prefetch for a burst of datagrams about to go through ``processOnLoop(_:client:)`` one by
+    /// one (``Stage/prefetch(_:)``). Worth it from two datagrams on: the point is to overlap their cache misses.
+    public func prefetch(_ packets: [[UInt8]]) {
+        let names = QueryNameBatch(packets)
+        guard names.count > 1 else { return }
+        self.chains.chain.prefetch(names)
+    }
+
     /// Parses `bytes` and tries the synchronous path, letting the terminal stage defer its I/O to the
     /// caller's event loop (see ``Deferral``). Call it on an event loop thread; resume a `.deferred`
     /// outcome with ``resume(_:completion:)`` on the same thread.

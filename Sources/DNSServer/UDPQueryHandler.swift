@@ -18,6 +18,9 @@ final class UDPQueryHandler: ChannelInboundHandler {
     private let logger: Logger
     private let errors = Counter(label: "palisade_server_errors_total", dimensions: [("transport", "udp")])
     private var pendingFlush = false
+    /// The datagrams of the read burst in progress, and who sent each.
+    private var burst: [[UInt8]] = []
+    private var burstSenders: [SocketAddress] = []
     private var flushScheduled = false
 
     init(processor: QueryProcessor, logger: Logger) {
@@ -26,10 +29,31 @@ final class UDPQueryHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Kept until the burst is read (channelReadComplete): the chain's stages first prefetch for all of its
+        // queries, then each is answered. Copied out of NIO's receive buffer now, so the buffer is reused.
         let envelope = Self.unwrapInboundIn(data)
-        let remote = envelope.remoteAddress
+        self.burst.append(Array(envelope.data.readableBytesView))
+        self.burstSenders.append(envelope.remoteAddress)
+        if self.burst.count == Self.group { self.answerBurst(context: context) }
+    }
+
+    /// Datagrams answered together: enough for their prefetches to overlap, few enough that answering does not wait
+    /// for the whole read (up to 32 vector reads of 32): holding more made the loop idle while the client waited.
+    static let group = 16
+
+    /// Prefetches for the datagrams read so far, then answers them in order.
+    private func answerBurst(context: ChannelHandlerContext) {
+        if self.burst.count > 1 { self.processor.prefetch(self.burst) }
+        for (bytes, remote) in zip(self.burst, self.burstSenders) {
+            self.handle(bytes, from: remote, context: context)
+        }
+        self.burst.removeAll(keepingCapacity: true)
+        self.burstSenders.removeAll(keepingCapacity: true)
+    }
+
+    /// Answers one datagram of the burst.
+    private func handle(_ bytes: [UInt8], from remote: SocketAddress, context: ChannelHandlerContext) {
         guard let client = ClientInfo(remote, transport: .udp) else { return }
-        let bytes = Array(envelope.data.readableBytesView)
         switch self.processor.processOnLoop(bytes, client: client) {
         case .reply(let out):
             let buffer = context.channel.allocator.buffer(bytes: out)
@@ -78,6 +102,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if !self.burst.isEmpty { self.answerBurst(context: context) }
         // Flush once per read burst: NIO then sends the queued datagrams with one sendmmsg.
         if self.pendingFlush {
             self.pendingFlush = false

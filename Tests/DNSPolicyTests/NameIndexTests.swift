@@ -47,6 +47,36 @@ import Testing
         #expect(DomainName.root.descriptionWithoutDot == "")
     }
 
+    @Test("prefetching is advisory: no match changes, and names it cannot read are ignored")
+    func prefetchIsAdvisory() {
+        var index = NameIndex(expectedCount: 140_000)
+        for i in 0..<140_000 {
+            self.add(&index, "n\(i).feed\(i % 7).example.", i % 3 == 0 ? .below : .exact, UInt8(1 + i % 5))
+        }
+        #expect(index.outgrowsCache, "a 140,000-name index is larger than a core's cache")
+        var probes: [DomainName] = []
+        for i in stride(from: 0, to: 140_000, by: 97) {
+            probes.append(name("n\(i).feed\(i % 7).example."))  // exact, or nothing when the rule is below
+            probes.append(name("x.N\(i).FEED\(i % 7).example."))  // below, or nothing
+            probes.append(name("n\(i).other.example."))  // nothing
+        }
+        let before = probes.map { index.match($0) }
+        #expect(before.contains { $0?.slot == .exact } && before.contains { $0?.slot == .below } && before.contains(nil))
+        let malformed: [[UInt8]] = [
+            [], [0], [5, 0x61], [1, 0x61], [0, 0], [64] + [UInt8](repeating: 0x61, count: 64) + [0],
+            [UInt8](repeating: 1, count: 300), [UInt8](repeating: 0x3F, count: 256),
+        ]
+        for step in [NameIndex.PrefetchStep.slots, .entries] {
+            for p in probes { p.wire.withUnsafeBufferPointer { index.prefetch(wire: $0, step) } }
+            for m in malformed { m.withUnsafeBufferPointer { index.prefetch(wire: $0, step) } }
+        }
+        #expect(probes.map { index.match($0) } == before)
+
+        var small = NameIndex()
+        self.add(&small, "evil.example.", .exact, 1)
+        #expect(!small.outgrowsCache, "one name fits any cache: nothing to prefetch")
+    }
+
     @Test("a below rule matches strictly below the name, never the name itself")
     func below() {
         var index = NameIndex()

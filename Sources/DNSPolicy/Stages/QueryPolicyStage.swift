@@ -22,6 +22,11 @@ public struct QueryPolicyStage: Stage {
         return self.engine.current.evaluateQuery(name: q.name, type: q.type, client: query.client.address)
     }
 
+    /// Prefetches the index entries the names of a read burst will be matched against (``PolicyEngine/prefetch(_:)``).
+    public func prefetch(_ names: QueryNameBatch) {
+        self.engine.current.prefetch(names)
+    }
+
     /// Answers blocked queries and passes the rest.
     public func resolve(_ query: Query, in context: QueryContext, next: Next) async throws -> Resolution {
         guard let decision = self.decide(query) else { return try await next(query, context) }

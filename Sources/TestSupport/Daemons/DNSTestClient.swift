@@ -29,6 +29,24 @@ public enum DNSTestClient {
         }
     }
 
+    /// Sends every datagram of `packets` back to back from one socket, so that the server reads them as one burst, then
+    /// collects the datagrams that come back until `expected` have arrived or `timeout` has passed.
+    /// - Throws: ``TestDaemonError`` on a socket error.
+    public static func udpBurst(_ packets: [[UInt8]], host: String = "127.0.0.1", port: Int, expected: Int,
+        timeout: Duration = .seconds(5)) async throws -> [[UInt8]]
+    {
+        try await Blocking.run {
+            let socket = try LoopbackSocket(.udp, source: nil)
+            defer { socket.close() }
+            try socket.connect(host: host, port: port, timeout: timeout)
+            for p in packets { try socket.send(p) }
+            let deadline = LoopbackSocket.deadline(timeout)
+            var replies: [[UInt8]] = []
+            while replies.count < expected, let reply = try socket.receive(until: deadline) { replies.append(reply) }
+            return replies
+        }
+    }
+
     /// Sends `query` over UDP and decodes the reply with the same ID.
     /// - Throws: ``TestDaemonError`` when nothing comes back within `timeout` or the reply does not decode.
     public static func udpQuery(_ query: DNSMessage, host: String = "127.0.0.1", port: Int, source: String? = nil,
