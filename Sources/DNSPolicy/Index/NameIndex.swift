@@ -314,27 +314,9 @@ package struct NameIndex: Sendable {
     private func walk(_ w: UnsafeBufferPointer<UInt8>, overlay: NameIndex?) -> Match? {
         guard w.count >= 1, w.count <= 256 else { return nil }
         let end = w.count - 1
-        // Label starts as a 256-bit map, so the backward pass knows where suffixes begin.
-        var m0: UInt64 = 0
-        var m1: UInt64 = 0
-        var m2: UInt64 = 0
-        var m3: UInt64 = 0
-        var labels = 0
-        var p = 0
-        while p < end {
-            let bit = UInt64(1) << UInt64(p & 63)
-            switch p >> 6 {
-            case 0: m0 |= bit
-            case 1: m1 |= bit
-            case 2: m2 |= bit
-            default: m3 |= bit
-            }
-            labels += 1
-            let l = Int(w[p])
-            guard l > 0 else { return nil }
-            p += l + 1
-        }
-        guard p == end else { return nil }
+        // Label starts, so the backward pass knows where suffixes begin.
+        guard let starts = LabelStarts(w) else { return nil }
+        let labels = starts.count
         var best: Match? = nil
         var h = self.seed
         var depth = 0
@@ -344,14 +326,7 @@ package struct NameIndex: Sendable {
         while i > 0 {
             i -= 1
             h = self.step(h, w[i])
-            let word: UInt64
-            switch i >> 6 {
-            case 0: word = m0
-            case 1: word = m1
-            case 2: word = m2
-            default: word = m3
-            }
-            guard word & (UInt64(1) << UInt64(i & 63)) != 0 else { continue }
+            guard starts.contains(i) else { continue }
             depth += 1
             if depth == labels {
                 if let m = self.level(w, h, i, end, depth, .exact, overlay) { return m }
@@ -408,27 +383,8 @@ package struct NameIndex: Sendable {
     package func prefetch(wire w: UnsafeBufferPointer<UInt8>, _ step: PrefetchStep) {
         guard self.count > 0, w.count >= 2, w.count <= 256 else { return }
         let end = w.count - 1
-        // Label starts, as in `walk`.
-        var m0: UInt64 = 0
-        var m1: UInt64 = 0
-        var m2: UInt64 = 0
-        var m3: UInt64 = 0
-        var labels = 0
-        var p = 0
-        while p < end {
-            let bit = UInt64(1) << UInt64(p & 63)
-            switch p >> 6 {
-            case 0: m0 |= bit
-            case 1: m1 |= bit
-            case 2: m2 |= bit
-            default: m3 |= bit
-            }
-            labels += 1
-            let l = Int(w[p])
-            guard l > 0 else { return }
-            p += l + 1
-        }
-        guard p == end else { return }
+        guard let starts = LabelStarts(w) else { return }
+        let labels = starts.count
         self.slots.withUnsafeBufferPointer { slots in
             self.arena.withUnsafeBufferPointer { arena in
                 guard let slotBase = slots.baseAddress, let arenaBase = arena.baseAddress else { return }
@@ -439,14 +395,7 @@ package struct NameIndex: Sendable {
                 while i > 0 {
                     i -= 1
                     h = self.step(h, w[i])
-                    let word: UInt64
-                    switch i >> 6 {
-                    case 0: word = m0
-                    case 1: word = m1
-                    case 2: word = m2
-                    default: word = m3
-                    }
-                    guard word & (UInt64(1) << UInt64(i & 63)) != 0 else { continue }
+                    guard starts.contains(i) else { continue }
                     depth += 1
                     let bits = depth == labels ? self.exactDepths : self.belowDepths
                     guard bits & (UInt64(1) << UInt64(Swift.min(depth, 63))) != 0 else { continue }
@@ -511,5 +460,52 @@ package struct NameIndex: Sendable {
             w.append(0)
             return DomainName(uncheckedWire: w)
         }
+    }
+}
+
+/// Where the labels of a wire name (at most 256 bytes, ending with the root byte) start, as a 256-bit map: a lookup
+/// maps them in one forward pass, then hashes the suffixes back to front and stops at each start.
+private struct LabelStarts {
+    private var m0: UInt64 = 0
+    private var m1: UInt64 = 0
+    private var m2: UInt64 = 0
+    private var m3: UInt64 = 0
+    /// The number of labels (0 for the root).
+    private(set) var count = 0
+
+    /// nil when `w` is not a well-formed uncompressed name: a zero-length label before the end, or a label that runs
+    /// past the root byte.
+    @inline(__always)
+    init?(_ w: UnsafeBufferPointer<UInt8>) {
+        guard w.count >= 1, w.count <= 256 else { return nil }
+        let end = w.count - 1
+        var p = 0
+        while p < end {
+            let bit = UInt64(1) << UInt64(p & 63)
+            switch p >> 6 {
+            case 0: self.m0 |= bit
+            case 1: self.m1 |= bit
+            case 2: self.m2 |= bit
+            default: self.m3 |= bit
+            }
+            self.count += 1
+            let l = Int(w[p])
+            guard l > 0 else { return nil }
+            p += l + 1
+        }
+        guard p == end else { return nil }
+    }
+
+    /// Whether a label starts at byte `i`.
+    @inline(__always)
+    func contains(_ i: Int) -> Bool {
+        let word: UInt64
+        switch i >> 6 {
+        case 0: word = self.m0
+        case 1: word = self.m1
+        case 2: word = self.m2
+        default: word = self.m3
+        }
+        return word & (UInt64(1) << UInt64(i & 63)) != 0
     }
 }

@@ -12,48 +12,42 @@
 import NIOCore
 import NIOPosix
 
-final class Echo: ChannelInboundHandler {
+/// Echo (the query with QR set) or answer (the question and one A record) each datagram; anything unreadable is dropped.
+final class Responder: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let answer: Bool
     private var pending = false
+    /// Name pointer to the question, A, IN, TTL 60, 4 bytes: 192.0.2.1.
+    private static let record: [UInt8] = [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]
+
+    init(answer: Bool) { self.answer = answer }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
-        var out = envelope.data
-        guard out.readableBytes >= 12, let flags = out.getInteger(at: out.readerIndex + 2, as: UInt8.self) else { return }
-        out.setInteger(flags | 0x80, at: out.readerIndex + 2)
+        guard let out = self.answer ? Self.answer(envelope.data, context) : Self.echo(envelope.data) else { return }
         context.write(Self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: out)),
             promise: nil)
         self.pending = true
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        guard self.pending else { return }
-        self.pending = false
-        context.flush()
+    static func echo(_ query: ByteBuffer) -> ByteBuffer? {
+        var out = query
+        guard out.readableBytes >= 12, let flags = out.getInteger(at: out.readerIndex + 2, as: UInt8.self) else { return nil }
+        out.setInteger(flags | 0x80, at: out.readerIndex + 2)
+        return out
     }
-}
 
-/// Answers each query with its question and one A record; anything unreadable is dropped.
-final class Answer: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-    private var pending = false
-    /// Name pointer to the question, A, IN, TTL 60, 4 bytes: 192.0.2.1.
-    private static let record: [UInt8] = [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = Self.unwrapInboundIn(data)
-        let q = envelope.data
-        let bytes = q.readableBytesView
-        guard bytes.count >= 17 else { return }
+    static func answer(_ query: ByteBuffer, _ context: ChannelHandlerContext) -> ByteBuffer? {
+        let bytes = query.readableBytesView
+        guard bytes.count >= 17 else { return nil }
         var i = bytes.startIndex + 12
         while i < bytes.endIndex, bytes[i] != 0 {
-            guard bytes[i] <= 63 else { return }
+            guard bytes[i] <= 63 else { return nil }
             i += Int(bytes[i]) + 1
         }
         let questionEnd = i + 5
-        guard questionEnd <= bytes.endIndex else { return }
+        guard questionEnd <= bytes.endIndex else { return nil }
         var out = context.channel.allocator.buffer(capacity: questionEnd - bytes.startIndex + Self.record.count)
         out.writeBytes(bytes[bytes.startIndex..<questionEnd])
         out.setInteger(UInt8(bytes[bytes.startIndex + 2] | 0x80), at: 2)  // QR
@@ -63,9 +57,7 @@ final class Answer: ChannelInboundHandler {
         out.setInteger(UInt16(0), at: 8)
         out.setInteger(UInt16(0), at: 10)
         out.writeBytes(Self.record)
-        context.write(Self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: out)),
-            promise: nil)
-        self.pending = true
+        return out
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -92,55 +84,47 @@ final class Relay: @unchecked Sendable {
     }
 }
 
-/// Client side of the relay: a query goes upstream under the next free ID.
-final class FromClient: ChannelInboundHandler {
+/// One side of the relay. From the client, a query goes upstream under the next ID; from upstream, a reply goes back to
+/// the client its ID was given to, with the client's ID. Each side flushes the other once per read burst.
+final class RelaySide: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let relay: Relay
+    let fromClient: Bool
     private var pending = false
-    init(_ relay: Relay) { self.relay = relay }
+    init(_ relay: Relay, fromClient: Bool) {
+        self.relay = relay
+        self.fromClient = fromClient
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         var out = envelope.data
         guard out.readableBytes >= 12, let id = out.getInteger(at: out.readerIndex, as: UInt16.self) else { return }
-        let upstreamID = self.relay.next
-        self.relay.next &+= 1
-        self.relay.slots[Int(upstreamID)] = Relay.Slot(client: envelope.remoteAddress, id: id)
-        out.setInteger(upstreamID, at: out.readerIndex)
-        self.relay.upstreamSide.write(AddressedEnvelope(remoteAddress: self.relay.upstream, data: out), promise: nil)
+        let target: SocketAddress
+        let newID: UInt16
+        if self.fromClient {
+            newID = self.relay.next
+            self.relay.next &+= 1
+            self.relay.slots[Int(newID)] = Relay.Slot(client: envelope.remoteAddress, id: id)
+            target = self.relay.upstream
+        } else {
+            let slot = self.relay.slots[Int(id)]
+            guard let client = slot.client else { return }
+            self.relay.slots[Int(id)].client = nil
+            newID = slot.id
+            target = client
+        }
+        out.setInteger(newID, at: out.readerIndex)
+        self.other.write(AddressedEnvelope(remoteAddress: target, data: out), promise: nil)
         self.pending = true
     }
+
+    private var other: Channel { self.fromClient ? self.relay.upstreamSide : self.relay.clientSide }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         guard self.pending else { return }
         self.pending = false
-        self.relay.upstreamSide.flush()
-    }
-}
-
-/// Upstream side of the relay: a reply goes back to the client its ID was given to, with the client's ID.
-final class FromUpstream: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let relay: Relay
-    private var pending = false
-    init(_ relay: Relay) { self.relay = relay }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = Self.unwrapInboundIn(data)
-        var out = envelope.data
-        guard out.readableBytes >= 12, let id = out.getInteger(at: out.readerIndex, as: UInt16.self) else { return }
-        let slot = self.relay.slots[Int(id)]
-        guard let client = slot.client else { return }
-        self.relay.slots[Int(id)].client = nil
-        out.setInteger(slot.id, at: out.readerIndex)
-        self.relay.clientSide.write(AddressedEnvelope(remoteAddress: client, data: out), promise: nil)
-        self.pending = true
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        guard self.pending else { return }
-        self.pending = false
-        self.relay.clientSide.flush()
+        self.other.flush()
     }
 }
 
@@ -166,17 +150,17 @@ func bootstrap(_ handler: @escaping @Sendable () -> ChannelHandler) -> DatagramB
         }
 }
 if args.count == 3, args[2] == "answer" {
-    let channel = try bootstrap { Answer() }.bind(host: host, port: port).wait()
+    let channel = try bootstrap { Responder(answer: true) }.bind(host: host, port: port).wait()
     try channel.closeFuture.wait()
 } else if args.count == 3 {
     guard let (upHost, upPort) = hostPort(args[2], defaultHost: "127.0.0.1") else {
         fatalError("nio-floor: upstream must be HOST:PORT, not \(args[2])")
     }
     let relay = Relay(upstream: try SocketAddress(ipAddress: upHost, port: upPort))
-    relay.upstreamSide = try bootstrap { FromUpstream(relay) }.bind(host: upHost.contains(":") ? "::1" : "127.0.0.1", port: 0).wait()
-    relay.clientSide = try bootstrap { FromClient(relay) }.bind(host: host, port: port).wait()
+    relay.upstreamSide = try bootstrap { RelaySide(relay, fromClient: false) }.bind(host: upHost.contains(":") ? "::1" : "127.0.0.1", port: 0).wait()
+    relay.clientSide = try bootstrap { RelaySide(relay, fromClient: true) }.bind(host: host, port: port).wait()
     try relay.clientSide.closeFuture.wait()
 } else {
-    let channel = try bootstrap { Echo() }.bind(host: host, port: port).wait()
+    let channel = try bootstrap { Responder(answer: false) }.bind(host: host, port: port).wait()
     try channel.closeFuture.wait()
 }
