@@ -846,7 +846,7 @@ struct LoggedQuery: Sendable {
             transport: self.key.transport.rawValue, workload: self.workload,
             qname: (name ?? self.key.name).lowercased.description, qtype: self.key.type.description,
             rcode: self.key.rcode == GroupKey.noReply ? "DROP" : ResponseCode(rawValue: self.key.rcode).description,
-            answers: answers, source: GroupKey.sourceLabels[Int(self.key.source)], upstream: self.upstream,
+            answers: answers, source: AnswerSource.labels[Int(self.key.source)], upstream: self.upstream,
             policy: self.key.policy, findings: self.findings, latencyMicros: latencyMicros ?? self.latencyMicros,
             count: count, otherNames: otherNames.map { $0.lowercased.description })
     }
@@ -885,8 +885,8 @@ struct GroupKey: Sendable {
     let type: RecordType
     /// The response code, 0xFFFF for no reply.
     let rcode: UInt16
-    /// The answer source's kind (`cache`, `upstream`, `policy`, …; not the upstream's id): the policy hit is its
-    /// own field.
+    /// The answer source's kind (``AnswerSource/kindIndex``: `cache`, `upstream`, `policy`, …; not the upstream's id):
+    /// the policy hit is its own field.
     let source: UInt8
     let transport: Transport
     /// True when a rule covering a whole subtree blocked the query: the group is the rule's, whatever name under
@@ -901,9 +901,7 @@ struct GroupKey: Sendable {
     /// `rcode` when there was no reply.
     static let noReply: UInt16 = 0xFFFF
     /// ``source`` of an answer from the cache.
-    static let cacheSource: UInt8 = 1
-    /// ``AnswerSource/label`` by `source`.
-    static let sourceLabels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
+    static let cacheSource = UInt8(AnswerSource.cache.kindIndex)
 
     /// - Parameters:
     ///   - forcedHash: Replaces the computed hash (tests force collisions with it).
@@ -921,15 +919,8 @@ struct GroupKey: Sendable {
         case .cached(let p, _): self.rcode = p.rcode.rawValue
         case .drop: self.rcode = Self.noReply
         }
-        switch resolution.source {
-        case .upstream: self.source = 0; self.policy = nil
-        case .cache: self.source = Self.cacheSource; self.policy = nil
-        case .staleCache: self.source = 2; self.policy = nil
-        case .policy(let p): self.source = 3; self.policy = p
-        case .local: self.source = 4; self.policy = nil
-        case .synthesized: self.source = 5; self.policy = nil
-        case .failure: self.source = 6; self.policy = nil
-        }
+        self.source = UInt8(resolution.source.kindIndex)
+        if case .policy(let p) = resolution.source { self.policy = p } else { self.policy = nil }
         if let p = self.policy, QueryEvent.blocks(p) {
             let rule = p.rule.utf8
             self.byRule = rule.first == UInt8(ascii: "*") || (rule.count > 2 && rule.starts(with: "||".utf8))

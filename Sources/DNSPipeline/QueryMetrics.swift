@@ -29,8 +29,6 @@ public final class QueryMetrics: @unchecked Sendable {
     public static let rcodes = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "DROP", "other"]
     /// Types counted under their own `qtype` label; the rest are `other`.
     public static let qtypes: [RecordType] = [.a, .aaaa, .cname, .mx, .txt, .ptr, .srv, .ns, .soa, .https, .svcb, .any, .caa]
-    /// `source` label values, in ``AnswerSource`` order (see ``sourceIndex(_:)``).
-    public static let sources = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
     /// Upper bounds of the latency buckets (the `+Inf` bucket follows), the same as every other duration histogram's
     /// (`MetricsBootstrap` builds the registry's default from this list).
     public static let bucketBounds: [Duration] = [
@@ -45,10 +43,10 @@ public final class QueryMetrics: @unchecked Sendable {
     private static let rcodeBase = 0
     private static let typeBase = rcodeBase + rcodes.count
     private static let sourceBase = typeBase + qtypes.count + 1
-    private static let bucketBase = sourceBase + sources.count
-    private static let sumBase = bucketBase + sources.count * buckets
+    private static let bucketBase = sourceBase + AnswerSource.labels.count
+    private static let sumBase = bucketBase + AnswerSource.labels.count * buckets
     /// Slots per stripe, rounded up to whole 64-byte cache lines.
-    private static let stride = (sumBase + sources.count + 7) / 8 * 8
+    private static let stride = (sumBase + AnswerSource.labels.count + 7) / 8 * 8
     private static let stripes = 16
 
     private let slots: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
@@ -67,19 +65,6 @@ public final class QueryMetrics: @unchecked Sendable {
         UnsafeMutableRawPointer(self.slots).deallocate()
     }
 
-    /// The position of `source` in ``sources``.
-    static func sourceIndex(_ source: AnswerSource) -> Int {
-        switch source {
-        case .upstream: 0
-        case .cache: 1
-        case .staleCache: 2
-        case .policy: 3
-        case .local: 4
-        case .synthesized: 5
-        case .failure: 6
-        }
-    }
-
     /// Counts one answered query: its rcode (nil: no answer was sent), type, answer source and time in the pipeline.
     public func record(rcode: ResponseCode?, type: RecordType, source: AnswerSource, latency: Duration) {
         let rc: Int
@@ -93,7 +78,7 @@ public final class QueryMetrics: @unchecked Sendable {
             ti = i
             break
         }
-        let si = Self.sourceIndex(source)
+        let si = source.kindIndex
         let nanos = Self.nanoseconds(latency)
         var b = 0
         let bounds = Self.boundNanos
@@ -121,11 +106,11 @@ public final class QueryMetrics: @unchecked Sendable {
         }
         out += "palisade_queries_by_type_total{qtype=\"other\"} \(totals[Self.typeBase + Self.qtypes.count])\n"
         out += "# TYPE palisade_answers_total counter\n"
-        for (i, s) in Self.sources.enumerated() {
+        for (i, s) in AnswerSource.labels.enumerated() {
             out += "palisade_answers_total{source=\"\(s)\"} \(totals[Self.sourceBase + i])\n"
         }
         out += "# TYPE palisade_query_duration_seconds histogram\n"
-        for (i, s) in Self.sources.enumerated() {
+        for (i, s) in AnswerSource.labels.enumerated() {
             var cumulative = 0
             for b in 0..<Self.buckets {
                 cumulative += totals[Self.bucketBase + i * Self.buckets + b]

@@ -34,18 +34,24 @@ public enum AnswerSource: Sendable, Hashable {
     case synthesized
     case failure
 
-    /// Closed, low-cardinality label for metrics.
-    public var label: String {
+    /// Every kind's ``label``, in ``kindIndex`` order: the closed set of the metrics' and the query log's `source`.
+    public static let labels = ["upstream", "cache", "stale", "policy", "local", "synthesized", "failure"]
+
+    /// The kind's position in ``labels`` (the upstream's id and the policy hit left out).
+    public var kindIndex: Int {
         switch self {
-        case .upstream: "upstream"
-        case .cache: "cache"
-        case .staleCache: "stale"
-        case .policy: "policy"
-        case .local: "local"
-        case .synthesized: "synthesized"
-        case .failure: "failure"
+        case .upstream: 0
+        case .cache: 1
+        case .staleCache: 2
+        case .policy: 3
+        case .local: 4
+        case .synthesized: 5
+        case .failure: 6
         }
     }
+
+    /// Closed, low-cardinality label for metrics.
+    public var label: String { Self.labels[self.kindIndex] }
 }
 
 /// A detector's observation about a query or answer.

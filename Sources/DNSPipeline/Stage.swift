@@ -64,8 +64,9 @@ public struct QueryNameBatch: Sendable {
         self.packets = packets
         var names: [(packet: Int, range: Range<Int>)] = []
         names.reserveCapacity(packets.count)
-        for (i, p) in packets.enumerated() {
-            if let r = Self.questionName(p) { names.append((i, r)) }
+        // One question (QDCOUNT 1), and its name where ``QuickQuery/questionName(in:)`` finds it.
+        for (i, p) in packets.enumerated() where p.count >= 6 && p[4] == 0 && p[5] == 1 {
+            if let r = p.withUnsafeBytes({ QuickQuery.questionName(in: $0) }) { names.append((i, r)) }
         }
         self.names = names
     }
@@ -78,18 +79,5 @@ public struct QueryNameBatch: Sendable {
         for n in self.names {
             self.packets[n.packet].withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[n.range])) }
         }
-    }
-
-    /// Where the one question's name is in a query: after the 12-byte header, plain labels up to the root.
-    static func questionName(_ p: [UInt8]) -> Range<Int>? {
-        guard p.count >= 17, p[4] == 0, p[5] == 1 else { return nil }
-        var i = 12
-        while i < p.count {
-            let l = Int(p[i])
-            if l == 0 { return i + 1 - 12 <= DomainName.maxWireLength ? 12..<(i + 1) : nil }
-            guard l <= 63 else { return nil }
-            i += l + 1
-        }
-        return nil
     }
 }

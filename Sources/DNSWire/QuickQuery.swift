@@ -61,6 +61,25 @@ public struct QuickQuery: Sendable, Hashable {
     /// The question name as received, from the same packet that was parsed.
     public func receivedName(in bytes: [UInt8]) -> ArraySlice<UInt8> { bytes[self.nameRange] }
 
+    /// Where the question's name is in a message: the plain labels after the 12-byte header, root byte included
+    /// (a query has nothing earlier for a compression pointer to point to). Nil when the bytes are shorter than a
+    /// header and the smallest question, when a label is longer than 63 or runs past the end, or when the name is
+    /// longer than 255 bytes. The header itself is not checked.
+    public static func questionName(in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        let n = bytes.count
+        guard n >= 17 else { return nil }
+        var pos = 12
+        while true {
+            guard pos < n else { return nil }
+            let len = Int(bytes[pos])
+            if len == 0 { break }
+            guard len <= 63, pos + len + 1 < n else { return nil }
+            pos += len + 1
+            guard pos - 12 < DomainName.maxWireLength else { return nil }
+        }
+        return 12..<(pos + 1)
+    }
+
     /// Parses `bytes`; nil for anything but the common query shape described on ``QuickQuery``.
     public static func parse(_ bytes: [UInt8]) -> QuickQuery? {
         bytes.withUnsafeBytes { Self.parse($0) }
@@ -79,17 +98,8 @@ public struct QuickQuery: Sendable, Hashable {
         let ar = u16(10)
         guard ar <= 1 else { return nil }
 
-        // The name: plain labels only (a query has nothing earlier to point to).
-        var pos = 12
-        while true {
-            guard pos < n else { return nil }
-            let len = Int(bytes[pos])
-            if len == 0 { break }
-            guard len <= 63, pos + len + 1 < n else { return nil }
-            pos += len + 1
-            guard pos - 12 < DomainName.maxWireLength else { return nil }
-        }
-        let nameEnd = pos + 1
+        guard let name = Self.questionName(in: bytes) else { return nil }
+        let nameEnd = name.upperBound
         guard nameEnd + 4 <= n else { return nil }
         let type = u16(nameEnd)
         let qclass = u16(nameEnd + 2)
