@@ -30,12 +30,12 @@ public struct Chain: Sendable {
         }
     }
 
-    /// Runs the synchronous fast path; nil means the async path is needed.
     /// Lets every stage prefetch for a burst of queries (``Stage/prefetch(_:)``).
     public func prefetch(_ names: QueryNameBatch) {
         for stage in self.stages { stage.prefetch(names) }
     }
 
+    /// Runs the synchronous fast path; nil means the async path is needed.
     public func resolveNow(_ query: Query, in context: QueryContext) -> Resolution? {
         do {
             return try self.runNow(0, query, context)

@@ -78,6 +78,7 @@ public final class QueryProcessor: Sendable {
     /// Lets the chain's stages prefetch for a burst of datagrams about to go through ``processOnLoop(_:client:)`` one by
     /// one (``Stage/prefetch(_:)``). Worth it from two datagrams on: the point is to overlap their cache misses.
     public func prefetch(_ packets: [[UInt8]]) {
+        guard packets.count > 1 else { return }
         let names = QueryNameBatch(packets)
         guard names.count > 1 else { return }
         self.chains.chain.prefetch(names)

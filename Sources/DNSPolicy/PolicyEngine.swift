@@ -128,19 +128,12 @@ public final class PolicyEngine: Sendable {
     /// (now cached) slots point to. Changes nothing. Only indexes larger than a core's cache take part: in a small one
     /// the lines are already cached and the hints would only cost time.
     func prefetch(_ batch: QueryNameBatch) {
-        guard !self.sources.isEmpty else { return }
-        func pass(_ step: NameIndex.PrefetchStep) {
-            for s in self.allowSources where s.names.outgrowsCache {
-                let index = s.names
-                batch.forEach { index.prefetch(wire: $0, step) }
-            }
-            for s in self.blockSources where s.names.outgrowsCache {
+        for step in [NameIndex.PrefetchStep.slots, .entries] {
+            for s in self.sources where s.names.outgrowsCache {
                 let index = s.names
                 batch.forEach { index.prefetch(wire: $0, step) }
             }
         }
-        pass(.slots)
-        pass(.entries)
     }
 
     /// Evaluates the query-phase triggers: CLIENT-IP, QNAME and list entries, and allowlists.

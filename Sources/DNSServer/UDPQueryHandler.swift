@@ -29,8 +29,9 @@ final class UDPQueryHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Kept until the burst is read (channelReadComplete): the chain's stages first prefetch for all of its
-        // queries, then each is answered. Copied out of NIO's receive buffer now, so the buffer is reused.
+        // Kept until a group is full or the read ends (channelReadComplete): the chain's stages first prefetch for
+        // all of the group's queries, then each is answered. Copied out of NIO's receive buffer now, so the buffer is
+        // reused.
         let envelope = Self.unwrapInboundIn(data)
         self.burst.append(Array(envelope.data.readableBytesView))
         self.burstSenders.append(envelope.remoteAddress)
@@ -43,7 +44,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     /// Prefetches for the datagrams read so far, then answers them in order.
     private func answerBurst(context: ChannelHandlerContext) {
-        if self.burst.count > 1 { self.processor.prefetch(self.burst) }
+        self.processor.prefetch(self.burst)
         for (bytes, remote) in zip(self.burst, self.burstSenders) {
             self.handle(bytes, from: remote, context: context)
         }

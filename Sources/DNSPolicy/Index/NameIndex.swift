@@ -312,10 +312,9 @@ package struct NameIndex: Sendable {
     /// Inlined into both callers, so the base-only lookup carries no overlay test at run time.
     @inline(__always)
     private func walk(_ w: UnsafeBufferPointer<UInt8>, overlay: NameIndex?) -> Match? {
-        guard w.count >= 1, w.count <= 256 else { return nil }
-        let end = w.count - 1
-        // Label starts, so the backward pass knows where suffixes begin.
+        // Label starts, so the backward pass knows where suffixes begin (nil for a malformed name).
         guard let starts = LabelStarts(w) else { return nil }
+        let end = w.count - 1
         let labels = starts.count
         var best: Match? = nil
         var h = self.seed
@@ -381,9 +380,9 @@ package struct NameIndex: Sendable {
     /// name of a burst, then with `.entries` for every name, then match them. Reads only what the match will read
     /// (the overlay and the exceptions, which are small, are left alone); changes nothing; a malformed name is ignored.
     package func prefetch(wire w: UnsafeBufferPointer<UInt8>, _ step: PrefetchStep) {
-        guard self.count > 0, w.count >= 2, w.count <= 256 else { return }
+        // The root (no labels) is one slot, always the same one: nothing to overlap.
+        guard self.count > 0, let starts = LabelStarts(w), starts.count > 0 else { return }
         let end = w.count - 1
-        guard let starts = LabelStarts(w) else { return }
         let labels = starts.count
         self.slots.withUnsafeBufferPointer { slots in
             self.arena.withUnsafeBufferPointer { arena in
