@@ -112,8 +112,16 @@ struct ContainerAttributionTests {
             #expect(apiWorker.allSatisfy { ($0["workload"] as? [String: Any])?["name"] as? String == worker.name })
             #expect(apiWorker.allSatisfy { $0["blocked"] as? Bool == false }, "the clean container has no blocks")
 
-            // The same address, a new container with a new name.
+            // The same address, a new container with a new name. Attribution follows the engine's events, and
+            // Podman's file event logger delivers them in batches every 250 ms: wait until Palisade has closed
+            // the old container's address interval (docs/identity.md, "The query path").
             await web.stop()
+            let closed = await Poll.until(timeout: .seconds(20), every: .milliseconds(100)) {
+                let w = try? await Self.api(palisade, "/api/v1/workloads/container%3A\(web.id)")
+                let addresses = w?["addresses"] as? [[String: Any]] ?? []
+                return addresses.contains { $0["ip"] as? String == webIP && $0["until"] is String }
+            }
+            #expect(closed, "palisade never learned that \(web.name) stopped:\n\(palisade.log)")
             let successor = r.keep(try await PodmanService.runContainer(name: "attr-web2-\(tag)", network: net, ip: webIP,
                 labels: ["app": "web2"], dns: net.gateway))
             // Query until an event from the address names the successor (its start event may still be in flight).
