@@ -195,16 +195,22 @@ public final class UpstreamPool: Sendable {
     package func query(_ query: DNSMessage, on loop: any EventLoop,
         completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
     {
-        let attempt = LoopPoolQuery(pool: self, query: query, loop: loop, order: self.nextOrder(),
+        guard let wire = QueryWire(query) else {
+            completion(.failure(UpstreamError(.badReply, "a query must carry exactly one question")))
+            return
+        }
+        let attempt = LoopPoolQuery(pool: self, query: query, wire: wire, loop: loop, order: self.nextOrder(),
             deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
         attempt.step()
     }
 
     /// The state of one ``query(_:on:completion:)``: which upstream, which attempt, what failed so far.
-    private final class LoopPoolQuery: @unchecked Sendable {
+    private final class LoopPoolQuery: LoopExchangeReceiver, @unchecked Sendable {
         // @unchecked: created, stepped and completed on `loop` only (the transport calls back there).
         let pool: UpstreamPool
         let query: DNSMessage
+        /// `query` encoded once for every attempt.
+        let wire: QueryWire
         let loop: any EventLoop
         let order: [Upstream]
         let deadline: NIODeadline
@@ -213,12 +219,15 @@ public final class UpstreamPool: Sendable {
         var attempts = 0
         var lastError: UpstreamError?
         var refused: UpstreamAnswer?
+        /// The attempt in flight: its upstream, when it started and its deadline.
+        var current: (upstream: Upstream, udp: UDPTransport, start: NIODeadline, deadline: NIODeadline)?
 
-        init(pool: UpstreamPool, query: DNSMessage, loop: any EventLoop, order: [Upstream], deadline: NIODeadline,
-            completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+        init(pool: UpstreamPool, query: DNSMessage, wire: QueryWire, loop: any EventLoop, order: [Upstream],
+            deadline: NIODeadline, completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
         {
             self.pool = pool
             self.query = query
+            self.wire = wire
             self.loop = loop
             self.order = order
             self.deadline = deadline
@@ -243,12 +252,28 @@ public final class UpstreamPool: Sendable {
                 }
                 self.attempts += 1
                 let perAttempt = TimeAmount(self.pool.configuration.upstream.timeout)
-                udp.exchange(self.query, deadline: min(start + perAttempt, self.deadline), on: self.loop) { result in
-                    self.handle(result, from: upstream, startedAt: start)
-                }
+                let attemptDeadline = min(start + perAttempt, self.deadline)
+                self.current = (upstream, udp, start, attemptDeadline)
+                udp.send(self.wire, deadline: attemptDeadline, on: self.loop, receiver: self)
                 return
             }
             self.completion(self.pool.outcome(refused: self.refused, lastError: self.lastError))
+        }
+
+        /// The transport's outcome for the attempt in flight.
+        func loopExchangeFinished(_ result: Result<DNSMessage, any Error>) {
+            guard let (upstream, udp, start, deadline) = self.current else { return }
+            self.current = nil
+            switch result {
+            case .success(let reply) where reply.header.truncated:
+                udp.retryOverTCP(self.query, deadline: deadline, on: self.loop) { r in
+                    self.handle(r, from: upstream, startedAt: start)
+                }
+            case .success(let reply):
+                self.handle(.success(reply), from: upstream, startedAt: start)
+            case .failure(let error):
+                self.handle(.failure(UpstreamError.wrapping(error, upstream: upstream.id)), from: upstream, startedAt: start)
+            }
         }
 
         private func moveOn() {

@@ -117,7 +117,9 @@ public struct DNSMessage: Sendable, Hashable {
     {
         guard count > 0 else { return [] }
         var out: [ResourceRecord] = []
-        out.reserveCapacity(count)
+        // An additional section of one record is usually the OPT record alone, which `edns` takes: reserving for it
+        // would allocate an array that stays empty (once per reply from upstream).
+        if section != .additional || count > 1 { out.reserveCapacity(count) }
         for i in 0..<count {
             switch section {
             case .answer: r.position = .answer(i)

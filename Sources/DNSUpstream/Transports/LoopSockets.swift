@@ -3,6 +3,46 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+/// Receives the outcome of one query sent through a ``LoopSocketSet``: called exactly once, on the set's loop.
+///
+/// The caller's own per-query object takes the outcome (``UpstreamPool``'s attempt state), so a query sent on the
+/// event-loop path costs no closure context on the way out and none on the way back.
+protocol LoopExchangeReceiver: AnyObject, Sendable {
+    /// The matching reply, or why there is none.
+    func loopExchangeFinished(_ result: Result<DNSMessage, any Error>)
+}
+
+/// A closure as a ``LoopExchangeReceiver`` (the closure-based entry points, used by tests).
+final class ClosureExchangeReceiver: LoopExchangeReceiver {
+    private let body: @Sendable (Result<DNSMessage, any Error>) -> Void
+
+    init(_ body: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void) {
+        self.body = body
+    }
+
+    func loopExchangeFinished(_ result: Result<DNSMessage, any Error>) { self.body(result) }
+}
+
+/// A query encoded once, with ID 0, for every attempt to send: each attempt copies it and writes its own ID.
+package struct QueryWire: Sendable {
+    /// The message's wire form.
+    package let bytes: [UInt8]
+    /// Its only question (what the reply must echo).
+    package let question: Question
+    /// Its opcode (what the reply must carry).
+    package let opcode: OpCode
+
+    /// Encodes `message`; nil unless it has exactly one question.
+    package init?(_ message: DNSMessage) {
+        guard message.questions.count == 1, let q = message.questions.first else { return nil }
+        var m = message
+        m.header.id = 0
+        self.bytes = m.encode()
+        self.question = q
+        self.opcode = message.header.opcode
+    }
+}
+
 /// The per-event-loop socket sets of one UDP upstream (the ``UDPSocketStrategy/pooled(size:usesPerSocket:)``
 /// strategy on the event-loop path).
 ///
@@ -98,10 +138,9 @@ final class LoopSocketSet: @unchecked Sendable {
     }
 
     private struct Waiting {
-        var message: DNSMessage
-        var question: Question
+        var query: QueryWire
         var deadline: NIODeadline
-        var completion: @Sendable (Result<DNSMessage, any Error>) -> Void
+        var receiver: any LoopExchangeReceiver
     }
 
     init(loop: any EventLoop, server: SocketAddress, size: Int, usesPerSocket: Int,
@@ -122,28 +161,26 @@ final class LoopSocketSet: @unchecked Sendable {
     /// Sockets open now, active and retired-but-draining.
     var openCount: Int { self.active.count + self.retired.count }
 
-    /// Sends `message` (its ID is replaced) on one of the sockets and calls `completion` once, on the loop,
-    /// with the matching reply or the failure.
-    func exchange(_ message: DNSMessage, question: Question, deadline: NIODeadline,
-        completion: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void)
-    {
+    /// Sends `query` under a fresh ID on one of the sockets and tells `receiver` once, on the loop, the matching
+    /// reply or the failure.
+    func exchange(_ query: QueryWire, deadline: NIODeadline, receiver: any LoopExchangeReceiver) {
         self.loop.assertInEventLoop()
         guard !self.closed else {
-            completion(.failure(TransportFailure.shutdown))
+            receiver.loopExchangeFinished(.failure(TransportFailure.shutdown))
             return
         }
         self.refill()
         guard !self.active.isEmpty else {
             guard self.waiting.count < Self.maxWaiting else {
-                completion(.failure(TransportFailure.busy))
+                receiver.loopExchangeFinished(.failure(TransportFailure.busy))
                 return
             }
-            self.waiting.append(Waiting(message: message, question: question, deadline: deadline, completion: completion))
+            self.waiting.append(Waiting(query: query, deadline: deadline, receiver: receiver))
             return
         }
         self.turn = (self.turn &+ 1) % self.active.count
         let socket = self.active[self.turn]
-        socket.send(message, question: question, deadline: deadline, completion: completion)
+        socket.send(query, deadline: deadline, receiver: receiver)
         if socket.uses >= self.usesPerSocket { self.retire(socket) }
     }
 
@@ -230,7 +267,7 @@ final class LoopSocketSet: @unchecked Sendable {
                         // Nothing to send on: fail what waits (the next query tries to open again).
                         let waiting = self.waiting
                         self.waiting = []
-                        for w in waiting { w.completion(.failure(error)) }
+                        for w in waiting { w.receiver.loopExchangeFinished(.failure(error)) }
                     }
                 }
         }
@@ -252,7 +289,7 @@ final class LoopSocketSet: @unchecked Sendable {
         let waiting = self.waiting
         self.waiting = []
         for w in waiting {
-            self.exchange(w.message, question: w.question, deadline: w.deadline, completion: w.completion)
+            self.exchange(w.query, deadline: w.deadline, receiver: w.receiver)
         }
     }
 
@@ -290,7 +327,7 @@ final class LoopSocketSet: @unchecked Sendable {
         self.expiries.removeAll()
         let waiting = self.waiting
         self.waiting = []
-        for w in waiting { w.completion(.failure(TransportFailure.shutdown)) }
+        for w in waiting { w.receiver.loopExchangeFinished(.failure(TransportFailure.shutdown)) }
         let sockets = self.active + Array(self.retired.values)
         self.active = []
         self.retired = [:]
@@ -306,7 +343,7 @@ final class LoopSocket: @unchecked Sendable {
         var matcher: ReplyMatcher
         var serial: UInt64
         var timeout: Scheduled<Void>?
-        var completion: @Sendable (Result<DNSMessage, any Error>) -> Void
+        var receiver: any LoopExchangeReceiver
     }
 
     private unowned let set: LoopSocketSet
@@ -328,11 +365,9 @@ final class LoopSocket: @unchecked Sendable {
         self.onMismatch = onMismatch
     }
 
-    func send(_ message: DNSMessage, question: Question, deadline: NIODeadline,
-        completion: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void)
-    {
+    func send(_ query: QueryWire, deadline: NIODeadline, receiver: any LoopExchangeReceiver) {
         guard let channel = self.channel, self.pending.count < Self.maxPending else {
-            completion(.failure(TransportFailure.busy))
+            receiver.loopExchangeFinished(.failure(TransportFailure.busy))
             return
         }
         // The ID comes from the kernel CSPRNG (the set's buffer of it): it is one of the two secrets that stop
@@ -340,8 +375,6 @@ final class LoopSocket: @unchecked Sendable {
         var fresh = self.set.randomID()
         while self.pending[fresh] != nil { fresh = self.set.randomID() }
         let id = fresh
-        var out = message
-        out.header.id = id
         self.serial &+= 1
         let serial = self.serial
         self.uses += 1
@@ -352,14 +385,18 @@ final class LoopSocket: @unchecked Sendable {
                 self.finish(id, serial: serial, .failure(TransportFailure.timeout))
             }
         }
-        self.pending[id] = Pending(matcher: ReplyMatcher(server: self.server, id: id, question: question,
-            opcode: message.header.opcode), serial: serial, timeout: timeout, completion: completion)
+        // No server in the matcher: `read` has compared the source before the matcher runs.
+        self.pending[id] = Pending(matcher: ReplyMatcher(server: nil, id: id, question: query.question,
+            opcode: query.opcode), serial: serial, timeout: timeout, receiver: receiver)
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
             self.finish(id, serial: serial, .failure(error))
         }
-        channel.write(AddressedEnvelope(remoteAddress: self.server, data: ByteBuffer(bytes: out.encode())),
-            promise: written)
+        // The query was encoded once for every attempt; this copy gets this attempt's ID.
+        var bytes = channel.allocator.buffer(capacity: query.bytes.count)
+        bytes.writeBytes(query.bytes)
+        bytes.setInteger(id, at: bytes.readerIndex)
+        channel.write(AddressedEnvelope(remoteAddress: self.server, data: bytes), promise: written)
         self.set.needsFlush(self)
     }
 
@@ -394,7 +431,7 @@ final class LoopSocket: @unchecked Sendable {
         guard let entry = self.pending[id], entry.serial == serial else { return }
         self.pending[id] = nil
         entry.timeout?.cancel()
-        entry.completion(result())
+        entry.receiver.loopExchangeFinished(result())
         if self.retired, self.pending.isEmpty, self.channel != nil { self.set.drained(self) }
     }
 
@@ -404,7 +441,7 @@ final class LoopSocket: @unchecked Sendable {
         self.pending = [:]
         for (_, e) in entries {
             e.timeout?.cancel()
-            e.completion(.failure(error))
+            e.receiver.loopExchangeFinished(.failure(error))
         }
     }
 

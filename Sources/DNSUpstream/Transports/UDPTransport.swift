@@ -86,10 +86,7 @@ package final class UDPTransport: UpstreamTransport {
 
     /// Sends `query` from `loop` and calls `completion` once with the matching reply or the failure.
     ///
-    /// The event-loop path of the miss fast path: the socket (a new one per query, or one of the loop's
-    /// pooled set), the timeout and the reply all live on `loop`, and `completion` runs there, so no task
-    /// and no thread hop is involved. Only a TC=1 reply leaves the loop: the TCP retry (RFC 7766 §5) runs
-    /// in a task and `completion` is called back on `loop`.
+    /// The closure form of ``send(_:deadline:on:receiver:)``, with the TCP retry of a truncated reply included.
     /// - Parameters:
     ///   - query: the message to send; its ID is replaced by a random one.
     ///   - deadline: when the attempt fails with `.timeout`.
@@ -98,40 +95,64 @@ package final class UDPTransport: UpstreamTransport {
     package func exchange(_ query: DNSMessage, deadline: NIODeadline, on loop: any EventLoop,
         completion: @escaping @Sendable (Result<DNSMessage, UpstreamError>) -> Void)
     {
-        guard query.questions.count == 1, let question = query.questions.first else {
+        guard let wire = QueryWire(query) else {
             completion(.failure(UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")))
             return
         }
         let upstreamID = self.id
-        let handle: @Sendable (Result<DNSMessage, any Error>) -> Void = { result in
+        self.send(wire, deadline: deadline, on: loop, receiver: ClosureExchangeReceiver { result in
             switch result {
+            case .success(let reply) where reply.header.truncated:
+                self.retryOverTCP(query, deadline: deadline, on: loop, completion: completion)
             case .success(let reply):
-                guard reply.header.truncated else {
-                    completion(.success(reply))
-                    return
-                }
-                // RFC 7766 §5: a truncated reply is never an answer; retry over TCP (rare, so a task is fine).
-                self.metrics.tcpFallback.increment()
-                let fallback = self.fallback
-                loop.makeFutureWithTask {
-                    try await fallback.exchange(query, deadline: deadline)
-                }.whenComplete { r in
-                    completion(r.mapError { UpstreamError.wrapping($0, upstream: upstreamID) })
-                }
+                completion(.success(reply))
             case .failure(let error):
                 completion(.failure(UpstreamError.wrapping(error, upstream: upstreamID)))
             }
-        }
+        })
+    }
+
+    /// Sends `query` from `loop` and tells `receiver` once, on `loop`, the matching reply or the failure.
+    ///
+    /// The event-loop path of the miss fast path: the socket (a new one per query, or one of the loop's pooled
+    /// set), the timeout and the reply all live on `loop`, so no task and no thread hop is involved. A reply with
+    /// TC=1 is delivered as it is: the receiver retries over TCP (``retryOverTCP(_:deadline:on:completion:)``).
+    /// - Parameters:
+    ///   - query: the message, encoded once; each attempt sends it under its own random ID.
+    ///   - deadline: when the attempt fails with `.timeout`.
+    ///   - loop: the current event loop (the caller must be on it).
+    ///   - receiver: told the outcome, on `loop`.
+    func send(_ query: QueryWire, deadline: NIODeadline, on loop: any EventLoop, receiver: any LoopExchangeReceiver) {
         switch self.sockets {
         case .perQuery(let s):
-            let (bytes, matcher) = self.withRandomID(query, question: question)
-            s.exchange(bytes, matcher: matcher, deadline: deadline, on: loop).whenComplete(handle)
+            let id = UInt16.random(in: .min ... .max)
+            var bytes = ByteBuffer(bytes: query.bytes)
+            bytes.setInteger(id, at: bytes.readerIndex)
+            let matcher = ReplyMatcher(server: self.server, id: id, question: query.question, opcode: query.opcode)
+            s.exchange(bytes, matcher: matcher, deadline: deadline, on: loop).whenComplete {
+                receiver.loopExchangeFinished($0)
+            }
         case .pooled:
             guard let set = self.loopSockets?.set(for: loop) else {
-                handle(.failure(TransportFailure.shutdown))
+                receiver.loopExchangeFinished(.failure(TransportFailure.shutdown))
                 return
             }
-            set.exchange(query, question: question, deadline: deadline, completion: handle)
+            set.exchange(query, deadline: deadline, receiver: receiver)
+        }
+    }
+
+    /// RFC 7766 §5: a truncated reply is never an answer; `query` is retried over TCP (rare, so a task is fine)
+    /// and `completion` called back on `loop`.
+    package func retryOverTCP(_ query: DNSMessage, deadline: NIODeadline, on loop: any EventLoop,
+        completion: @escaping @Sendable (Result<DNSMessage, UpstreamError>) -> Void)
+    {
+        self.metrics.tcpFallback.increment()
+        let fallback = self.fallback
+        let upstreamID = self.id
+        loop.makeFutureWithTask {
+            try await fallback.exchange(query, deadline: deadline)
+        }.whenComplete { r in
+            completion(r.mapError { UpstreamError.wrapping($0, upstream: upstreamID) })
         }
     }
 
