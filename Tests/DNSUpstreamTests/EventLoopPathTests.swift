@@ -141,6 +141,38 @@ struct EventLoopPathTests {
             [("upstream", "udp://127.0.0.1:\(silent.port)"), ("outcome", "timeout")]) == 1)
     }
 
+    @Test("On the event loop, a retry resends the query encoded once, under a new ID, and takes the reply to it",
+        arguments: Fixtures.socketStrategies)
+    func retryResendsUnderNewID(sockets: UDPSocketStrategy) async throws {
+        // The first datagram goes unanswered; every later one is answered.
+        let seen = Atomic<Int>(0)
+        let server = try await FakeUDPServer.start { q in
+            seen.add(1, ordering: .relaxed).newValue == 1 ? [] : [.message(FakeAnswer.a(q, Self.real))]
+        }
+        var configuration = Fixtures.fast(timeout: .milliseconds(300), deadline: .seconds(4), sockets: sockets)
+        configuration.upstream.retries = 1
+        let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: configuration)
+        var query = try Fixtures.query("retry.example.org.", .aaaa)
+        query.header.checkingDisabled = true
+        query.edns = EDNS(udpPayloadSize: 1232, dnssecOK: true)
+        let (result, onLoop) = await OnLoop.query(pool, query)
+        await pool.shutdown()
+        await server.stop()
+        #expect(onLoop)
+        #expect(FakeAnswer.address(try result.get().reply) == Self.real)
+        let sent = server.queries
+        try #require(sent.count == 2, "\(sent.count) datagrams reached the upstream")
+        #expect(sent[0].header.id != sent[1].header.id, "the retry reused the first attempt's ID")
+        // Apart from the ID, both attempts carry the same message: the question, CD, and EDNS with DO.
+        for m in sent {
+            var same = m
+            same.header.id = 0
+            var expected = query
+            expected.header.id = 0
+            #expect(same == expected, "\(m)")
+        }
+    }
+
     @Test("On the event loop, a refused port fails at once and the query fails over")
     func refusedPortFailsFast() async throws {
         let dead = try await TestNetwork.deadPort()
