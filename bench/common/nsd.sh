@@ -28,3 +28,19 @@ C
   /usr/sbin/nsd -d -c "$work/nsd.conf" > "$work/nsd.out" 2>&1 &
   NSD=$!
 }
+
+# start_palisade BIN DATA WORKDIR PORT UPSTREAM_PORT HTTP_PORT [VAR=value ...]: Palisade as the harness runs it (one
+# event-loop thread, the query log on, the harness's RPZ loaded) on 127.0.0.1:PORT in front of NSD, with the given
+# environment; sets PAL to its PID and returns once it is ready (non-zero, with its log on stderr, if it is not).
+start_palisade() {
+  local bin=$1 data=$2 work=$3 port=$4 upstream=$5 http=$6
+  shift 6
+  env "$@" "$bin" serve --listen 127.0.0.1:$port --upstream 127.0.0.1:$upstream --http 127.0.0.1:$http --threads 1 \
+    --data-dir "$work/data" --no-default-feeds --rpz "$data/blocklist.rpz" --ready-file "$work/ready" \
+    >"$work/pal.log" 2>&1 &
+  PAL=$!
+  for _ in $(seq 300); do [ -f "$work/ready" ] && return 0; kill -0 $PAL 2>/dev/null || break; sleep 0.1; done
+  echo "palisade did not become ready:" >&2
+  cat "$work/pal.log" >&2
+  return 1
+}

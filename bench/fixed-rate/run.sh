@@ -24,13 +24,11 @@ D=${DATA:-/tmp/dnsbench/data-N10000-M10000-s1-w0.1}
 [ -f "$D/q-$MIX.txt" ] || { echo "fixed-rate: $D/q-$MIX.txt not found (generate the harness data first)" >&2; exit 1; }
 W=$(mktemp -d /tmp/fixed-rate.XXXXXX)
 AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1)); HP=$((AP + 2))
-start_nsd "$D" "$W" $AP
-env "$@" "$BIN" serve --listen 127.0.0.1:$PP --upstream 127.0.0.1:$AP --http 127.0.0.1:$HP --threads 1 \
-  --data-dir "$W/data" --no-default-feeds --rpz "$D/blocklist.rpz" --ready-file "$W/ready" >"$W/pal.log" 2>&1 & PAL=$!
+PAL=""
 cleanup() { kill $PAL $NSD 2>/dev/null; wait $PAL $NSD 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
-for _ in $(seq 100); do [ -f "$W/ready" ] && break; sleep 0.1; done
-[ -f "$W/ready" ] || { echo "fixed-rate: palisade did not become ready" >&2; cat "$W/pal.log" >&2; exit 1; }
+start_nsd "$D" "$W" $AP
+start_palisade "$BIN" "$D" "$W" $PP $AP $HP "$@" || exit 1
 if [ -n "${SQL:-}" ]; then sqlite3 "$W/data/querylog.sqlite" "$SQL" || exit 1; fi
 # Per thread: name, utime, stime (clock ticks).
 snap() { for t in /proc/$PAL/task/*; do c=$(cat "$t/comm" 2>/dev/null) || continue; awk -v c="$c" '{print c"\t"$14"\t"$15}' "$t/stat"; done; }
