@@ -44,3 +44,19 @@ start_palisade() {
   cat "$work/pal.log" >&2
   return 1
 }
+
+# palisade_in_front_of_nsd TAG MIX BIN [VAR=value ...]: checks that DATA (default: the harness's M=10k data) has
+# MIX's queries, makes the work directory W, picks ports (AP for NSD, PP for Palisade, HP for its HTTP), starts NSD
+# and Palisade (start_palisade) and removes everything on exit. Exits with a message naming TAG on failure.
+palisade_in_front_of_nsd() {
+  local tag=$1 mix=$2 bin=$3
+  shift 3
+  D=${DATA:-/tmp/dnsbench/data-N10000-M10000-s1-w0.1}
+  [ -f "$D/q-$mix.txt" ] || { echo "$tag: $D/q-$mix.txt not found (generate the harness data first)" >&2; exit 1; }
+  W=$(mktemp -d "/tmp/$tag.XXXXXX")
+  AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1)); HP=$((AP + 2))
+  PAL=""; NSD=""
+  trap 'kill $PAL $NSD 2>/dev/null; wait $PAL $NSD 2>/dev/null; rm -rf "$W"' EXIT
+  start_nsd "$D" "$W" $AP
+  start_palisade "$bin" "$D" "$W" $PP $AP $HP "$@" || exit 1
+}

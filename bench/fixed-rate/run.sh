@@ -20,15 +20,7 @@ set -u
 . "$(cd "$(dirname "$0")" && pwd)/../common/nsd.sh"
 [ $# -ge 4 ] || { sed -n 2,8p "$0" >&2; exit 2; }
 BIN=$1; MIX=$2; QPS=$3; SEC=$4; shift 4
-D=${DATA:-/tmp/dnsbench/data-N10000-M10000-s1-w0.1}
-[ -f "$D/q-$MIX.txt" ] || { echo "fixed-rate: $D/q-$MIX.txt not found (generate the harness data first)" >&2; exit 1; }
-W=$(mktemp -d /tmp/fixed-rate.XXXXXX)
-AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1)); HP=$((AP + 2))
-PAL=""
-cleanup() { kill $PAL $NSD 2>/dev/null; wait $PAL $NSD 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-start_nsd "$D" "$W" $AP
-start_palisade "$BIN" "$D" "$W" $PP $AP $HP "$@" || exit 1
+palisade_in_front_of_nsd fixed-rate "$MIX" "$BIN" "$@"
 if [ -n "${SQL:-}" ]; then sqlite3 "$W/data/querylog.sqlite" "$SQL" || exit 1; fi
 # Per thread: name, utime, stime (clock ticks).
 snap() { for t in /proc/$PAL/task/*; do c=$(cat "$t/comm" 2>/dev/null) || continue; awk -v c="$c" '{print c"\t"$14"\t"$15}' "$t/stat"; done; }

@@ -25,15 +25,7 @@ fi
 MODE=$1; BIN=$2; MIX=$3; shift 3
 RATE=0
 if [ "$MODE" = mallocs ]; then RATE=${1:?mallocs needs a rate}; shift; fi
-D=${DATA:-/tmp/dnsbench/data-N10000-M10000-s1-w0.1}
-[ -f "$D/q-$MIX.txt" ] || { echo "loop: $D/q-$MIX.txt not found (generate the harness data first)" >&2; exit 1; }
-W=$(mktemp -d /tmp/loop.XXXXXX)
-AP=$((20000 + RANDOM % 20000)); PP=$((AP + 1)); HP=$((AP + 2))
-PAL=""
-cleanup() { kill $PAL $NSD 2>/dev/null; wait $PAL $NSD 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-start_nsd "$D" "$W" $AP
-start_palisade "$BIN" "$D" "$W" $PP $AP $HP "$@" || exit 1
+palisade_in_front_of_nsd loop "$MIX" "$BIN" "$@"
 load() { dnsperf -s 127.0.0.1 -p $PP -d "$D/q-$MIX.txt" -c 8 -q 100 "$@"; }
 load -l 2 >/dev/null 2>&1
 LOOP=$(for t in /proc/$PAL/task/*; do case $(cat $t/comm) in NIO-ELT*) basename $t;; esac; done | head -1)
