@@ -7,13 +7,17 @@ let package = Package(
     name: "PolicyBench",
     platforms: [.macOS(.v15)],
     // DNSPipeline records metrics (the API only: without a backend bootstrapped they cost nothing here).
-    dependencies: [.package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0")],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
     targets: [
         .target(name: "DNSWire", path: "Sources/DNSWire"),
-        .target(name: "DNSPipeline", dependencies: ["DNSWire", .product(name: "Metrics", package: "swift-metrics")],
-            path: "Sources/DNSPipeline"),
-        .target(name: "DNSPolicy", dependencies: ["DNSWire", "DNSPipeline", .product(name: "Metrics", package: "swift-metrics")],
-            path: "Sources/DNSPolicy"),
+        .target(name: "DNSPipeline", dependencies: ["DNSWire", .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Atomics", package: "swift-atomics")], path: "Sources/DNSPipeline"),
+        .target(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .target(name: "DNSPolicy", dependencies: ["DNSWire", "DNSPipeline", "CPrefetch",
+            .product(name: "Metrics", package: "swift-metrics")], path: "Sources/DNSPolicy"),
         .executableTarget(name: "policy-bench", dependencies: ["DNSWire", "DNSPipeline", "DNSPolicy"],
             path: "Sources/policy-bench"),
     ]
