@@ -96,7 +96,12 @@ package struct NameIndex: Sendable {
     private static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
     @inline(__always)
-    private func step(_ h: UInt64, _ b: UInt8) -> UInt64 { (h ^ UInt64(Self.lower(b))) &* self.multiplier }
+    private func step(_ h: UInt64, _ b: UInt8) -> UInt64 { Self.step(h, b, self.multiplier) }
+
+    @inline(__always)
+    fileprivate static func step(_ h: UInt64, _ b: UInt8, _ multiplier: UInt64) -> UInt64 {
+        (h ^ UInt64(Self.lower(b))) &* multiplier
+    }
 
     @inline(__always)
     private static func finish(_ h: UInt64, _ length: Int) -> UInt32 {
@@ -317,23 +322,17 @@ package struct NameIndex: Sendable {
         let end = w.count - 1
         let labels = starts.count
         var best: Match? = nil
-        var h = self.seed
-        var depth = 0
         // The root itself (`*.` at the apex: everything).
-        if labels > 0, let m = self.level(w, h, end, end, 0, .below, overlay) { best = m }
-        var i = end
-        while i > 0 {
-            i -= 1
-            h = self.step(h, w[i])
-            guard starts.contains(i) else { continue }
-            depth += 1
-            if depth == labels {
-                if let m = self.level(w, h, i, end, depth, .exact, overlay) { return m }
-            } else if let m = self.level(w, h, i, end, depth, .below, overlay) {
+        if labels == 0 { return self.level(w, self.seed, end, end, 0, .exact, overlay) }
+        if let m = self.level(w, self.seed, end, end, 0, .below, overlay) { best = m }
+        var suffixes = LabelSuffixes(w, starts, seed: self.seed, multiplier: self.multiplier)
+        while let i = suffixes.next() {
+            if suffixes.depth == labels {
+                if let m = self.level(w, suffixes.hash, i, end, labels, .exact, overlay) { return m }
+            } else if let m = self.level(w, suffixes.hash, i, end, suffixes.depth, .below, overlay) {
                 best = m
             }
         }
-        if labels == 0, let m = self.level(w, h, end, end, 0, .exact, overlay) { return m }
         return best
     }
 
@@ -388,17 +387,12 @@ package struct NameIndex: Sendable {
             self.arena.withUnsafeBufferPointer { arena in
                 guard let slotBase = slots.baseAddress, let arenaBase = arena.baseAddress else { return }
                 let n = slots.count
-                var h = self.seed
-                var depth = 0
-                var i = end
-                while i > 0 {
-                    i -= 1
-                    h = self.step(h, w[i])
-                    guard starts.contains(i) else { continue }
-                    depth += 1
+                var suffixes = LabelSuffixes(w, starts, seed: self.seed, multiplier: self.multiplier)
+                while let i = suffixes.next() {
+                    let depth = suffixes.depth
                     let bits = depth == labels ? self.exactDepths : self.belowDepths
                     guard bits & (UInt64(1) << UInt64(Swift.min(depth, 63))) != 0 else { continue }
-                    let hash = Self.finish(h, end - i)
+                    let hash = Self.finish(suffixes.hash, end - i)
                     var j = Int((UInt64(hash) &* UInt64(n)) >> 32)
                     switch step {
                     case .slots:
@@ -506,5 +500,41 @@ private struct LabelStarts {
         default: word = self.m3
         }
         return word & (UInt64(1) << UInt64(i & 63)) != 0
+    }
+}
+
+/// The backward pass a lookup and its prefetch share: hashes a wire name from its last byte to its first and stops
+/// at every suffix that starts at a label, the last label first and the whole name last.
+private struct LabelSuffixes {
+    private let w: UnsafeBufferPointer<UInt8>
+    private let starts: LabelStarts
+    private let multiplier: UInt64
+    private var i: Int
+    /// The running hash of the suffix ``next()`` returned (the root byte left out).
+    private(set) var hash: UInt64
+    /// The number of labels in that suffix.
+    private(set) var depth = 0
+
+    @inline(__always)
+    init(_ w: UnsafeBufferPointer<UInt8>, _ starts: LabelStarts, seed: UInt64, multiplier: UInt64) {
+        self.w = w
+        self.starts = starts
+        self.multiplier = multiplier
+        self.i = w.count - 1
+        self.hash = seed
+    }
+
+    /// Where the next suffix starts, or nil after the whole name.
+    @inline(__always)
+    mutating func next() -> Int? {
+        while self.i > 0 {
+            self.i -= 1
+            self.hash = NameIndex.step(self.hash, self.w[self.i], self.multiplier)
+            if self.starts.contains(self.i) {
+                self.depth += 1
+                return self.i
+            }
+        }
+        return nil
     }
 }
