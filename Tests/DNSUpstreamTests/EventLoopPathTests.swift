@@ -1,5 +1,5 @@
 import DNSPipeline
-import DNSUpstream
+@testable import DNSUpstream
 import DNSWire
 import NIOCore
 import Synchronization
@@ -389,21 +389,21 @@ struct LoopSocketTimeoutTests {
         let udp = UDPTransport(id: "silent", server: server, strategy: options.udpSockets, fallback: tcp,
             group: TestNetwork.group, metrics: metrics)
         let loop = TestNetwork.group.next()
-        let queries = try deadlines.indices.map { try Fixtures.query("q\($0).example.org.") }
+        let queries = try deadlines.indices.map { try #require(QueryWire(try Fixtures.query("q\($0).example.org."))) }
         let outcome: ([Int], [UpstreamError.Code]) = await withCheckedContinuation { continuation in
             loop.execute {
                 let done = NIOLoopBoundBox(([Int](), [UpstreamError.Code]()), eventLoop: loop)
                 let now = NIODeadline.now()
                 for (i, q) in queries.enumerated() {
-                    udp.exchange(q, deadline: now + deadlines[i], on: loop) { result in
+                    udp.send(q, deadline: now + deadlines[i], on: loop, receiver: Outcome { result in
                         guard case .failure(let error) = result else {
                             Issue.record("a silent server answered")
                             return
                         }
                         done.value.0.append(i)
-                        done.value.1.append(error.code)
+                        done.value.1.append(UpstreamError.wrapping(error, upstream: "silent").code)
                         if done.value.0.count == queries.count { continuation.resume(returning: done.value) }
-                    }
+                    })
                 }
             }
         }
@@ -429,4 +429,15 @@ struct LoopSocketTimeoutTests {
         #expect(codes == [.timeout, .timeout, .timeout])
         #expect(order.first == 1)
     }
+}
+
+/// Hands one query's outcome from the loop sockets to a closure (the transport's callers are objects of their own).
+private final class Outcome: LoopExchangeReceiver {
+    let body: @Sendable (Result<DNSMessage, any Error>) -> Void
+
+    init(_ body: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void) {
+        self.body = body
+    }
+
+    func loopExchangeFinished(_ result: Result<DNSMessage, any Error>) { self.body(result) }
 }

@@ -12,17 +12,6 @@ protocol LoopExchangeReceiver: AnyObject, Sendable {
     func loopExchangeFinished(_ result: Result<DNSMessage, any Error>)
 }
 
-/// A closure as a ``LoopExchangeReceiver`` (the closure-based entry points, used by tests).
-final class ClosureExchangeReceiver: LoopExchangeReceiver {
-    private let body: @Sendable (Result<DNSMessage, any Error>) -> Void
-
-    init(_ body: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void) {
-        self.body = body
-    }
-
-    func loopExchangeFinished(_ result: Result<DNSMessage, any Error>) { self.body(result) }
-}
-
 /// A query encoded once, with ID 0, for every attempt to send: each attempt copies it and writes its own ID.
 package struct QueryWire: Sendable {
     /// The message's wire form.
@@ -40,6 +29,13 @@ package struct QueryWire: Sendable {
         self.bytes = m.encode()
         self.question = q
         self.opcode = message.header.opcode
+    }
+
+    /// The query under `id`, in a buffer of its own (one per attempt).
+    func buffer(id: UInt16) -> ByteBuffer {
+        var buffer = ByteBuffer(bytes: self.bytes)
+        buffer.setInteger(id, at: buffer.readerIndex)
+        return buffer
     }
 }
 
@@ -392,11 +388,7 @@ final class LoopSocket: @unchecked Sendable {
         written.futureResult.whenFailure { error in
             self.finish(id, serial: serial, .failure(error))
         }
-        // The query was encoded once for every attempt; this copy gets this attempt's ID.
-        var bytes = channel.allocator.buffer(capacity: query.bytes.count)
-        bytes.writeBytes(query.bytes)
-        bytes.setInteger(id, at: bytes.readerIndex)
-        channel.write(AddressedEnvelope(remoteAddress: self.server, data: bytes), promise: written)
+        channel.write(AddressedEnvelope(remoteAddress: self.server, data: query.buffer(id: id)), promise: written)
         self.set.needsFlush(self)
     }
 

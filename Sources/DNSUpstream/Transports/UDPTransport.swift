@@ -49,17 +49,15 @@ package final class UDPTransport: UpstreamTransport {
     package func exchange(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
         let reply = try await self.exchangeUDP(query, deadline: deadline)
         guard reply.header.truncated else { return reply }
-        // RFC 7766 §5: "the client MUST … retry the query using TCP". A truncated reply is never an answer.
-        self.metrics.tcpFallback.increment()
-        return try await self.fallback.exchange(query, deadline: deadline)
+        return try await self.retryTruncated(query, deadline: deadline)
     }
 
     /// One UDP round trip, without the TCP fallback (exposed for tests and benchmarks).
     package func exchangeUDP(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
-        guard query.questions.count == 1, let question = query.questions.first else {
+        guard let wire = QueryWire(query) else {
             throw UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")
         }
-        let (bytes, matcher) = self.withRandomID(query, question: question)
+        let (bytes, matcher) = self.withRandomID(wire)
         do {
             switch self.sockets {
             case .perQuery(let s):
@@ -72,44 +70,13 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
-    /// `query` encoded under a fresh random ID, and the matcher its reply must pass (every path but the
-    /// event-loop pooled sets, which pick IDs unique among their in-flight queries themselves).
-    private func withRandomID(_ query: DNSMessage, question: Question) -> (ByteBuffer, ReplyMatcher) {
+    /// `query` under a fresh random ID, and the matcher its reply must pass (every path but the event-loop pooled
+    /// sets, which pick IDs unique among their in-flight queries themselves).
+    private func withRandomID(_ query: QueryWire) -> (ByteBuffer, ReplyMatcher) {
         // SystemRandomNumberGenerator reads the kernel CSPRNG: the ID is one of the two secrets that
         // stop off-path spoofing (RFC 5452 §4).
         let id = UInt16.random(in: .min ... .max)
-        var message = query
-        message.header.id = id
-        let matcher = ReplyMatcher(server: self.server, id: id, question: question, opcode: query.header.opcode)
-        return (ByteBuffer(bytes: message.encode()), matcher)
-    }
-
-    /// Sends `query` from `loop` and calls `completion` once with the matching reply or the failure.
-    ///
-    /// The closure form of ``send(_:deadline:on:receiver:)``, with the TCP retry of a truncated reply included.
-    /// - Parameters:
-    ///   - query: the message to send; its ID is replaced by a random one.
-    ///   - deadline: when the attempt fails with `.timeout`.
-    ///   - loop: the current event loop (the caller must be on it).
-    ///   - completion: the outcome, called on `loop`.
-    package func exchange(_ query: DNSMessage, deadline: NIODeadline, on loop: any EventLoop,
-        completion: @escaping @Sendable (Result<DNSMessage, UpstreamError>) -> Void)
-    {
-        guard let wire = QueryWire(query) else {
-            completion(.failure(UpstreamError(.badReply, "\(self.id): a query must carry exactly one question")))
-            return
-        }
-        let upstreamID = self.id
-        self.send(wire, deadline: deadline, on: loop, receiver: ClosureExchangeReceiver { result in
-            switch result {
-            case .success(let reply) where reply.header.truncated:
-                self.retryOverTCP(query, deadline: deadline, on: loop, completion: completion)
-            case .success(let reply):
-                completion(.success(reply))
-            case .failure(let error):
-                completion(.failure(UpstreamError.wrapping(error, upstream: upstreamID)))
-            }
-        })
+        return (query.buffer(id: id), ReplyMatcher(server: self.server, id: id, question: query.question, opcode: query.opcode))
     }
 
     /// Sends `query` from `loop` and tells `receiver` once, on `loop`, the matching reply or the failure.
@@ -125,10 +92,7 @@ package final class UDPTransport: UpstreamTransport {
     func send(_ query: QueryWire, deadline: NIODeadline, on loop: any EventLoop, receiver: any LoopExchangeReceiver) {
         switch self.sockets {
         case .perQuery(let s):
-            let id = UInt16.random(in: .min ... .max)
-            var bytes = ByteBuffer(bytes: query.bytes)
-            bytes.setInteger(id, at: bytes.readerIndex)
-            let matcher = ReplyMatcher(server: self.server, id: id, question: query.question, opcode: query.opcode)
+            let (bytes, matcher) = self.withRandomID(query)
             s.exchange(bytes, matcher: matcher, deadline: deadline, on: loop).whenComplete {
                 receiver.loopExchangeFinished($0)
             }
@@ -141,18 +105,21 @@ package final class UDPTransport: UpstreamTransport {
         }
     }
 
-    /// RFC 7766 §5: a truncated reply is never an answer; `query` is retried over TCP (rare, so a task is fine)
-    /// and `completion` called back on `loop`.
-    package func retryOverTCP(_ query: DNSMessage, deadline: NIODeadline, on loop: any EventLoop,
+    /// RFC 7766 §5: "the client MUST … retry the query using TCP". A truncated reply is never an answer.
+    private func retryTruncated(_ query: DNSMessage, deadline: NIODeadline) async throws(UpstreamError) -> DNSMessage {
+        self.metrics.tcpFallback.increment()
+        return try await self.fallback.exchange(query, deadline: deadline)
+    }
+
+    /// ``retryTruncated(_:deadline:)`` from the event loop (rare, so a task is fine): `completion` is called back on
+    /// `loop`.
+    func retryOverTCP(_ query: DNSMessage, deadline: NIODeadline, on loop: any EventLoop,
         completion: @escaping @Sendable (Result<DNSMessage, UpstreamError>) -> Void)
     {
-        self.metrics.tcpFallback.increment()
-        let fallback = self.fallback
-        let upstreamID = self.id
         loop.makeFutureWithTask {
-            try await fallback.exchange(query, deadline: deadline)
+            try await self.retryTruncated(query, deadline: deadline)
         }.whenComplete { r in
-            completion(r.mapError { UpstreamError.wrapping($0, upstream: upstreamID) })
+            completion(r.mapError { UpstreamError.wrapping($0, upstream: self.id) })
         }
     }
 
