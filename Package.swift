@@ -57,6 +57,8 @@ let package = Package(
         ),
         // A prefetch hint (C, as Swift has no intrinsic): lets one read burst's index probes overlap their cache misses.
         .target(name: "CPrefetch"),
+        // Batched UDP system calls (recvmmsg, sendmmsg) for the direct UDP engine: Swift's Glibc module lacks them.
+        .target(name: "CDirectUDP"),
         .target(
             name: "DNSPolicy",
             dependencies: [
@@ -131,7 +133,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "DNSPipeline",
+                "DNSWire", "DNSPipeline", "CDirectUDP",
                 .product(name: "NIOCore", package: nio),
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -312,7 +314,7 @@ let package = Package(
 
 if let only = onlyTargets {
     package.targets = package.targets.filter { t in
-        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch"].contains(t.name)
+        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP"].contains(t.name)
             || (t.type == .test && only.contains(String(t.name.dropLast(5))))
     }
     if !only.contains("CLI") { package.products = [] }

@@ -37,6 +37,9 @@ struct OverrideOptions: ParsableArguments {
     @Option(name: .long, help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
+    @Option(name: .long, help: "UDP engine: direct (recvmmsg/sendmmsg outside SwiftNIO) or nio (default: direct).")
+    var udpEngine: String?
+
     @Option(name: .long, help: "Data directory (query database, feeds' last good copies).")
     var dataDir: String?
 
@@ -73,6 +76,9 @@ struct OverrideOptions: ParsableArguments {
 
     func validate() throws {
         if let t = self.threads, t < 0 { throw ValidationError("--threads must be >= 0") }
+        if let u = self.udpEngine, !ConfigurationLoader.udpEngines.contains(u) {
+            throw ValidationError("--udp-engine '\(u)' is not one of \(ConfigurationLoader.udpEngines.joined(separator: ", "))")
+        }
         for l in self.listen where HostPort(l) == nil {
             throw ValidationError("--listen '\(l)' is not ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:5353)")
         }
@@ -85,6 +91,7 @@ struct OverrideOptions: ParsableArguments {
         if !self.upstream.isEmpty { config.upstreams.servers = self.upstream }
         if let h = self.http { config.http = h }
         if let t = self.threads { config.threads = t }
+        if let u = self.udpEngine { config.udpEngine = u }
         if let d = self.dataDir { config.dataDir = d }
         if let i = self.identityFile { config.identityFile = i }
         if let d = self.dockerSocket { config.identity.dockerSocket = d }

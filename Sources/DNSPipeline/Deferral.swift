@@ -30,10 +30,16 @@ public final class Deferral: Sendable {
     private let state = Mutex(State())
     /// When the first pass began: the query log and metrics time the query from here, not from the replay.
     public let arrival: ContinuousClock.Instant
+    /// The event loop the server will resume the query on when the first pass does not run on one (the direct UDP
+    /// listener's thread); nil when it runs on the loop itself. Typed loosely because this module knows no event
+    /// loops: the stage that starts the I/O casts it.
+    public let home: (any Sendable)?
 
-    /// Creates an empty deferral; `arrival` is when the query was received.
-    public init(arrival: ContinuousClock.Instant = .now) {
+    /// Creates an empty deferral; `arrival` is when the query was received, `home` the loop it resumes on when the
+    /// caller is not an event loop.
+    public init(arrival: ContinuousClock.Instant = .now, home: (any Sendable)? = nil) {
         self.arrival = arrival
+        self.home = home
     }
 
     /// Registers the I/O that answers `question`; only the first request of a pass is kept.

@@ -85,14 +85,15 @@ public final class QueryProcessor: Sendable {
     }
 
     /// Parses `bytes` and tries the synchronous path, letting the terminal stage defer its I/O to the
-    /// caller's event loop (see ``Deferral``). Call it on an event loop thread; resume a `.deferred`
-    /// outcome with ``resume(_:completion:)`` on the same thread.
-    public func processOnLoop(_ bytes: [UInt8], client: ClientInfo) -> LoopOutcome {
+    /// caller's event loop (see ``Deferral``). Call it on an event loop thread and resume a `.deferred`
+    /// outcome with ``resume(_:completion:)`` on the same thread; or, from a thread that is no event loop, pass the
+    /// loop as `home` and resume there.
+    public func processOnLoop(_ bytes: [UInt8], client: ClientInfo, home: (any Sendable)? = nil) -> LoopOutcome {
         switch self.parse(bytes, client: client) {
         case .reply(let out): return .reply(out)
         case .drop: return .drop
         case .query(let query):
-            let deferral = Deferral()
+            let deferral = Deferral(home: home)
             if let r = self.chains.chain.resolveNow(query, in: QueryContext(deferral: deferral)) {
                 guard let out = ResponseEncoder.encode(r, for: query) else { return .drop }
                 return .reply(out)

@@ -34,10 +34,12 @@ public struct ListenerConfiguration: Sendable {
     public var tcpIdleTimeout: TimeAmount
     /// Most simultaneous TCP/TLS connections on this listener.
     public var maxConnections: Int
+    /// How UDP datagrams are read and written.
+    public var udpEngine: UDPEngine
 
     /// Creates a listener configuration.
     public init(kind: Kind, host: String, port: Int, tls: NIOSSLContext? = nil, tcpIdleTimeout: TimeAmount = .seconds(10),
-        maxConnections: Int = 1000)
+        maxConnections: Int = 1000, udpEngine: UDPEngine = .direct)
     {
         self.kind = kind
         self.host = host
@@ -45,7 +47,17 @@ public struct ListenerConfiguration: Sendable {
         self.tls = tls
         self.tcpIdleTimeout = tcpIdleTimeout
         self.maxConnections = maxConnections
+        self.udpEngine = udpEngine
     }
+}
+
+/// How a listener reads and writes UDP datagrams.
+public enum UDPEngine: String, Sendable, CaseIterable {
+    /// A thread per socket with recvmmsg/sendmmsg outside SwiftNIO's pipeline; misses go to the paired event loop
+    /// (``DirectUDPSocket``).
+    case direct
+    /// A SwiftNIO datagram channel on each event loop (``UDPQueryHandler``).
+    case nio
 }
 
 /// Binds the sockets of one listen address and serves them until shutdown.
@@ -58,6 +70,7 @@ public final class DNSListener: Service, Sendable {
     private let logger: Logger
     private let threads: Int
     private let channels = Mutex<[any Channel]>([])
+    private let directSockets = Mutex<[DirectUDPSocket]>([])
     private let connections = ManagedAtomic<Int>(0)
 
     /// Creates a listener.
@@ -76,13 +89,14 @@ public final class DNSListener: Service, Sendable {
 
     /// The addresses actually bound (useful with port 0).
     public var boundAddresses: [SocketAddress] {
-        self.channels.withLock { $0.compactMap(\.localAddress) }
+        self.channels.withLock { $0.compactMap(\.localAddress) } + self.directSockets.withLock { $0.map(\.local) }
     }
 
     /// Binds every socket.
     /// - Throws: the bind error, naming the address (startup errors are fatal).
     public func start() async throws {
         var bound: [any Channel] = []
+        var direct: [DirectUDPSocket] = []
         do {
             let cfg = self.configuration
             var port = cfg.port
@@ -91,19 +105,30 @@ public final class DNSListener: Service, Sendable {
             port = tcp.localAddress?.port ?? port
             if cfg.kind == .dns {
                 for _ in 0..<self.threads {
-                    bound.append(try await self.bindUDP(host: cfg.host, port: port))
+                    switch cfg.udpEngine {
+                    case .nio:
+                        bound.append(try await self.bindUDP(host: cfg.host, port: port))
+                    case .direct:
+                        direct.append(try await DirectUDPSocket(host: cfg.host, port: port, home: self.group.next(),
+                            processor: self.processor, logger: self.logger))
+                    }
                 }
             }
         } catch {
             for c in bound { try? await c.close() }
+            for d in direct { await d.stop() }
             throw ListenerError(message: "cannot listen on \(self.configuration.host):\(self.configuration.port) "
                 + "(\(self.configuration.kind.rawValue)): \(error)")
         }
         let all = bound
         self.channels.withLock { $0 = all }
+        let sockets = direct
+        self.directSockets.withLock { $0 = sockets }
+        for d in sockets { d.start() }
         let stream = self.configuration.kind == .dot ? "dot" : "tcp"
+        let udp = "udp+\(stream) (\(all.count - 1 + sockets.count) udp sockets, \(self.configuration.udpEngine.rawValue) engine)"
         self.logger.info("listening", metadata: ["address": "\(self.configuration.host):\(all.first?.localAddress?.port ?? 0)",
-            "transport": "\(self.configuration.kind == .dns ? "udp+\(stream) (\(all.count - 1) udp sockets)" : stream)"])
+            "transport": "\(self.configuration.kind == .dns ? udp : stream)"])
     }
 
     /// Closes every socket.
@@ -113,6 +138,11 @@ public final class DNSListener: Service, Sendable {
             return c
         }
         for c in all { try? await c.close() }
+        let direct = self.directSockets.withLock { d in
+            defer { d = [] }
+            return d
+        }
+        for d in direct { await d.stop() }
     }
 
     /// Service entry: bind, serve until graceful shutdown, close.

@@ -48,14 +48,16 @@ public struct UpstreamStage: Stage {
     /// The event-loop path of a cache miss (see ``Deferral``).
     ///
     /// In the replay pass it returns the result of the exchange. In the first pass, when the caller offers a
-    /// deferral, runs on an event loop, and the query's pool has only UDP upstreams, it registers the
+    /// deferral, runs on an event loop (or names one as its home), and the query's pool has only UDP upstreams, it registers the
     /// exchange (run by the server on its loop with ``UpstreamPool/query(_:on:completion:)``) and returns
     /// nil. Anything else (no deferral, TCP/DoT/DoH upstreams) returns nil for the async path.
     public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
         guard let deferral = context.deferral else { return nil }
         if let r = deferral.result(for: query.question) { return r }
         let (zone, pool) = self.router.route(query.question.name)
-        guard pool.runsOnEventLoop, let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        guard pool.runsOnEventLoop,
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop
+        else { return nil }
         let outgoing = Self.upstreamQuery(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
         deferral.request(query.question) { complete in
             pool.query(outgoing, on: loop) { result in

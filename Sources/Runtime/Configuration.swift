@@ -20,6 +20,10 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     public var http: String
     /// Event-loop threads; 0 means one per core. Default 0.
     public var threads: Int
+    /// How the plain DNS listeners read and write UDP: `direct` (a thread per UDP socket with recvmmsg/sendmmsg,
+    /// outside SwiftNIO; cache misses go to an event loop) or `nio` (a SwiftNIO datagram channel on each event loop).
+    /// One UDP socket per event-loop thread either way. Default `direct`.
+    public var udpEngine: String
     /// Directory for the query database and the feeds' last good copies. Default `palisade-data`
     /// (relative to the working directory).
     public var dataDir: String
@@ -59,6 +63,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.doh = nil
         self.http = "127.0.0.1:8053"
         self.threads = 0
+        self.udpEngine = "direct"
         self.dataDir = "palisade-data"
         self.acl = ACLConfiguration()
         self.upstreams = UpstreamsConfiguration()
@@ -84,6 +89,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
         self.doh = try c.decodeIfPresent(TLSListenerConfiguration.self, forKey: .doh)
         self.http = try c.decodeIfPresent(String.self, forKey: .http) ?? d.http
         self.threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        self.udpEngine = try c.decodeIfPresent(String.self, forKey: .udpEngine) ?? d.udpEngine
         self.dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? d.dataDir
         self.acl = try c.decodeIfPresent(ACLConfiguration.self, forKey: .acl) ?? d.acl
         self.upstreams = try c.decodeIfPresent(UpstreamsConfiguration.self, forKey: .upstreams) ?? d.upstreams
@@ -102,7 +108,7 @@ public struct PalisadeConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case listen, dot, doh, http, threads, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
+        case listen, dot, doh, http, threads, udpEngine, dataDir, acl, upstreams, cache, localData, queryLog, log, tcp, policy, identityFile
         case identity, api, quarantine
         case export, incidents
     }

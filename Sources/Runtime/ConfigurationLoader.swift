@@ -1,5 +1,6 @@
 import DNSCache
 import DNSPipeline
+import DNSServer
 import DNSWire
 import Foundation
 import Yams
@@ -85,6 +86,9 @@ public enum ConfigurationLoader {
         if !errors.isEmpty { throw ConfigurationError(problems: errors, file: path) }
         return config
     }
+
+    /// The values `udpEngine` takes.
+    public static let udpEngines = UDPEngine.allCases.map(\.rawValue)
 
     /// Keys that may appear although the encoded defaults omit them (optional sections and fields).
     static let optionalKeys: [String: Set<String>] = [
@@ -189,6 +193,9 @@ public enum ConfigurationLoader {
             if !FileManager.default.isReadableFile(atPath: t.key) { e.append("\(name).key: cannot read '\(t.key)'") }
         }
         if config.threads < 0 { e.append("threads: must be >= 0") }
+        if !Self.udpEngines.contains(config.udpEngine) {
+            e.append("udpEngine: must be one of \(Self.udpEngines.joined(separator: ", ")), not \"\(config.udpEngine)\"")
+        }
         for (i, a) in config.acl.allow.enumerated() where IPNetwork(a) == nil {
             e.append("acl.allow[\(i)]: '\(a)' is not an address or CIDR prefix")
         }

@@ -68,11 +68,13 @@ public final class PalisadeRuntime: Sendable {
         let chains = ChainReference(Chain(stages: [StartingStage()]))
         let processor = QueryProcessor(chains: chains)
         var listeners: [DNSListener] = []
+        let udpEngine = UDPEngine(rawValue: c.udpEngine) ?? .direct
         for l in c.listen {
             guard let hp = HostPort(l) else { continue }
             listeners.append(DNSListener(
                 configuration: .init(kind: .dns, host: hp.host, port: hp.port,
-                    tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections),
+                    tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections,
+                    udpEngine: udpEngine),
                 processor: processor, group: group, threads: threads, logger: self.logger))
         }
         if let dot = c.dot {
@@ -81,7 +83,8 @@ public final class PalisadeRuntime: Sendable {
                 guard let hp = HostPort(l) else { continue }
                 listeners.append(DNSListener(
                     configuration: .init(kind: .dot, host: hp.host, port: hp.port, tls: tls,
-                        tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections),
+                        tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections,
+                    udpEngine: udpEngine),
                     processor: processor, group: group, threads: threads, logger: self.logger))
             }
         }
@@ -232,8 +235,10 @@ public final class PalisadeRuntime: Sendable {
             let problems = ConfigurationLoader.validate(c)
             if !problems.isEmpty { throw ConfigurationError(problems: problems, file: self.configPath) }
             let old = current.withLock { $0 }
-            if c.listen != old.configuration.listen || c.http != old.configuration.http || c.threads != old.configuration.threads {
-                self.logger.warning("listen, http and threads changes need a restart; keeping the current sockets")
+            if c.listen != old.configuration.listen || c.http != old.configuration.http || c.threads != old.configuration.threads
+                || c.udpEngine != old.configuration.udpEngine
+            {
+                self.logger.warning("listen, http, threads and udpEngine changes need a restart; keeping the current sockets")
             }
             let cache = c.cache == old.configuration.cache ? old.cache : nil
             if c.identity != old.configuration.identity {
