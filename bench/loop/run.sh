@@ -28,7 +28,10 @@ if [ "$MODE" = mallocs ]; then RATE=${1:?mallocs needs a rate}; shift; fi
 palisade_in_front_of_nsd loop "$MIX" "$BIN" "$@"
 load() { dnsperf -s 127.0.0.1 -p $PP -d "$D/q-$MIX.txt" -c 8 -q 100 "$@"; }
 load -l 2 >/dev/null 2>&1
-LOOP=$(for t in /proc/$PAL/task/*; do case $(cat $t/comm) in NIO-ELT*) basename $t;; esac; done | head -1)
+# The thread that reads the client's datagrams: the direct UDP engine's socket thread (palisade-udp), else the first
+# event loop (udpEngine nio). sat counts both kinds as "loop".
+LOOP=$(for t in /proc/$PAL/task/*; do case $(cat $t/comm) in palisade-udp*) basename $t;; esac; done | head -1)
+[ -n "$LOOP" ] || LOOP=$(for t in /proc/$PAL/task/*; do case $(cat $t/comm) in NIO-ELT*) basename $t;; esac; done | head -1)
 qps() { awk '/Queries per second/ {printf "qps %.0f", $4}' "$W/dp.txt"; }
 case $MODE in
 sat)
@@ -37,7 +40,7 @@ sat)
   ticks > "$W/a"; B0=$(box)
   load -l 10 > "$W/dp.txt" 2>&1
   ticks > "$W/b"; B1=$(box)
-  echo "$(qps) | $(awk 'NR==FNR {a[NR]=$2; next} {d=$2-a[FNR]; if ($1 ~ /^NIO-ELT/) l+=d; else o+=d}
+  echo "$(qps) | $(awk 'NR==FNR {a[NR]=$2; next} {d=$2-a[FNR]; if ($1 ~ /^(NIO-ELT|palisade-udp)/) l+=d; else o+=d}
     END {printf "loop %d other %d ticks", l, o}' "$W/a" "$W/b") | box idle $(echo $B0 $B1 | awk '{printf "%.0f%%", ($3-$1)/($4-$2)*100}')"
   ;;
 sched)
