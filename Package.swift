@@ -306,7 +306,8 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Runtime", "DNSServer", "DNSUpstream", "QueryStore", "WorkloadIdentity", "TestSupport"],
+            dependencies: ["Runtime", "DNSServer", "DNSUpstream", "QueryStore", "WorkloadIdentity", "TestSupport",
+                .product(name: "NIOCore", package: nio), .product(name: "NIOPosix", package: nio)],
             swiftSettings: strictSettings
         ),
     ]

@@ -36,6 +36,9 @@ public struct ListenerConfiguration: Sendable {
     public var maxConnections: Int
     /// How UDP datagrams are read and written.
     public var udpEngine: UDPEngine
+    /// Direct engine: most cache misses a socket hands to its event loop that the loop has not started yet; a miss
+    /// beyond that is dropped and counted (``DirectUDPSocket/maxBacklog``).
+    public var udpBacklog: Int = 4096
 
     /// Creates a listener configuration.
     public init(kind: Kind, host: String, port: Int, tls: NIOSSLContext? = nil, tcpIdleTimeout: TimeAmount = .seconds(10),
@@ -110,7 +113,7 @@ public final class DNSListener: Service, Sendable {
                         bound.append(try await self.bindUDP(host: cfg.host, port: port))
                     case .direct:
                         direct.append(try await DirectUDPSocket(host: cfg.host, port: port, home: self.group.next(),
-                            processor: self.processor, logger: self.logger))
+                            processor: self.processor, maxBacklog: cfg.udpBacklog, logger: self.logger))
                     }
                 }
             }

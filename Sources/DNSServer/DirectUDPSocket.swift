@@ -1,3 +1,4 @@
+import Atomics
 import CDirectUDP
 import DNSPipeline
 import DNSWire
@@ -33,7 +34,19 @@ final class DirectUDPSocket: Sendable {
     private let processor: QueryProcessor
     private let logger: Logger
     private let errors: Counter
-    private let dropped: Counter
+    /// Datagrams dropped because they did not fit a receive slot.
+    private let droppedOversized: Counter
+    /// Queries dropped because the home loop already had `maxBacklog` misses handed over and not yet started.
+    private let droppedBacklog: Counter
+    /// Answers the kernel would not take (a full send buffer, an unreachable client).
+    private let droppedSend: Counter
+    /// Misses handed to the home loop and not yet started there.
+    private let backlog = ManagedAtomic<Int>(0)
+    /// Most misses waiting for the home loop: the socket thread reads faster than a busy loop can start misses, and
+    /// without a bound a flood of uncached names would queue without limit (SwiftNIO's engine has the bound for free:
+    /// the loop reads only when it is idle, and the kernel drops the excess). Beyond it a query is dropped, as a full
+    /// socket buffer would drop it, and counted.
+    let maxBacklog: Int
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let exit = Mutex<ExitState>(.running)
@@ -46,7 +59,9 @@ final class DirectUDPSocket: Sendable {
     }
 
     /// Binds `host:port` (SO_REUSEPORT, so several of these and NIO sockets can share it) without starting to read.
-    init(host: String, port: Int, home: any EventLoop, processor: QueryProcessor, logger: Logger) async throws {
+    init(host: String, port: Int, home: any EventLoop, processor: QueryProcessor, maxBacklog: Int = 4096, logger: Logger)
+        async throws
+    {
         var peer = try Self.peer(host: host, port: port)
         let fd = pal_udp_bind(&peer)
         guard fd >= 0 else { throw ListenerError(message: "udp bind: \(Self.describe(errno: -fd))") }
@@ -68,7 +83,11 @@ final class DirectUDPSocket: Sendable {
         self.processor = processor
         self.logger = logger
         self.errors = Counter(label: "palisade_server_errors_total", dimensions: [("transport", "udp")])
-        self.dropped = Counter(label: "palisade_server_udp_dropped_total")
+        let dropped = "palisade_server_udp_dropped_total"
+        self.droppedOversized = Counter(label: dropped, dimensions: [("reason", "oversized")])
+        self.droppedBacklog = Counter(label: dropped, dimensions: [("reason", "backlog")])
+        self.droppedSend = Counter(label: dropped, dimensions: [("reason", "send")])
+        self.maxBacklog = maxBacklog
         let maxReply = UInt32(max(512, processor.maxUDPResponse))
         let errors = self.errors
         self.sender = try await home.submit {
@@ -163,37 +182,38 @@ final class DirectUDPSocket: Sendable {
     }
 
     private func answer(_ n: Int, from rx: OpaquePointer, into tx: OpaquePointer, state: inout BurstState) {
+        // In groups, as the NIO handler does: the chain prefetches for a whole group (enough for the index probes to
+        // overlap), then each datagram is answered.
         for i in 0..<n {
             var length: UInt32 = 0
             var truncated: Int32 = 0
-            guard let data = pal_rx_data(rx, UInt32(i), &length, &truncated) else { continue }
             var peer = pal_peer()
-            guard truncated == 0, pal_rx_peer(rx, UInt32(i), &peer) != 0 else {
-                self.dropped.increment()
-                continue
+            if let data = pal_rx_data(rx, UInt32(i), &length, &truncated), truncated == 0,
+                pal_rx_peer(rx, UInt32(i), &peer) != 0
+            {
+                state.packets.append(Array(UnsafeBufferPointer(start: data, count: Int(length))))
+                state.peers.append(peer)
+            } else {
+                self.droppedOversized.increment()
             }
-            state.packets.append(Array(UnsafeBufferPointer(start: data, count: Int(length))))
-            state.peers.append(peer)
-        }
-        // Prefetch in groups, as the NIO handler does: enough for the probes to overlap, few enough to stay in cache.
-        var start = 0
-        while start < state.packets.count {
-            let end = min(start + UDPQueryHandler.group, state.packets.count)
-            self.processor.prefetch(Array(state.packets[start..<end]))
-            for j in start..<end {
-                self.handle(state.packets[j], from: state.peers[j], tx: tx, deferred: &state.deferred)
+            if state.packets.count == UDPQueryHandler.group || (i == n - 1 && !state.packets.isEmpty) {
+                self.processor.prefetch(state.packets)
+                for j in state.packets.indices {
+                    self.handle(state.packets[j], from: state.peers[j], tx: tx, deferred: &state.deferred)
+                }
+                state.packets.removeAll(keepingCapacity: true)
+                state.peers.removeAll(keepingCapacity: true)
             }
-            start = end
         }
-        state.packets.removeAll(keepingCapacity: true)
-        state.peers.removeAll(keepingCapacity: true)
         self.flush(tx)
         if !state.deferred.isEmpty {
             let misses = state.deferred
             state.deferred.removeAll(keepingCapacity: true)
             let processor = self.processor
             let sender = self.sender
+            let backlog = self.backlog
             self.home.execute {
+                backlog.wrappingDecrement(by: misses.count, ordering: .relaxed)
                 for (query, peer) in misses {
                     processor.resume(query) { out in
                         guard let out else { return }
@@ -214,6 +234,11 @@ final class DirectUDPSocket: Sendable {
         case .drop:
             break
         case .deferred(let d):
+            guard self.backlog.wrappingIncrementThenLoad(ordering: .relaxed) <= self.maxBacklog else {
+                self.backlog.wrappingDecrement(ordering: .relaxed)
+                self.droppedBacklog.increment()
+                return
+            }
             deferred.append((d, peer))
         case .async(let query):
             let processor = self.processor
@@ -243,7 +268,7 @@ final class DirectUDPSocket: Sendable {
         var first: Int32 = 0
         let failed = pal_tx_flush(self.fd, tx, &first)
         if failed > 0 {
-            self.dropped.increment(by: Int64(failed))
+            self.droppedSend.increment(by: Int64(failed))
             self.failed("sendmmsg", errno: first)
         }
     }

@@ -90,8 +90,11 @@ struct UDPEngineTests {
             let m = try await DNSTestClient.query("www.example.org", .a, port: palisade.dnsPort)
             #expect(m.answers.first?.rdata.presentation == "192.0.2.1", "\(m)")
             let metrics = try await HTTPTestClient.get("/metrics", port: port).body
-            #expect((PrometheusText.value(metrics, "palisade_server_udp_dropped_total") ?? 0) >= 1,
-                "the drop is counted: \(metrics.split(separator: "\n").filter { $0.contains("udp") })")
+            let oversized = metrics.split(separator: "\n")
+                .first { $0.hasPrefix("palisade_server_udp_dropped_total{reason=\"oversized\"}") }
+                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+            let lines = metrics.split(separator: "\n").filter { $0.contains("udp_dropped") }
+            #expect((oversized ?? 0) >= 1, "the drop is counted with its reason: \(lines)")
         }
     }
 
