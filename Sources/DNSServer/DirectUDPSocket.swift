@@ -15,8 +15,8 @@ import Synchronization
 /// refusals, FORMERR) and sends those answers with one sendmmsg. A cache miss to UDP upstreams is handed, a burst at a
 /// time, to the event loop the socket is paired with (its `home`): the loop runs the upstream exchange and the replay
 /// as on the NIO engine and sends the answer through the same socket. A query that needs the async chain runs in a
-/// task. SwiftNIO costs about 1.1 µs per answered datagram here (BENCHMARKS.md, "floor without SwiftNIO"); this
-/// path does not pay it.
+/// task. SwiftNIO costs about 1.1 µs per answered datagram here (BENCHMARKS.md, session 15's floor without
+/// SwiftNIO); this path does not pay it.
 ///
 /// A bad datagram is dropped or answered with FORMERR by the processor; a datagram larger than a receive slot is
 /// dropped and counted; a failed system call is counted and logged, never fatal (STYLE §7).
@@ -90,10 +90,16 @@ final class DirectUDPSocket: Sendable {
         self.maxBacklog = maxBacklog
         let maxReply = UInt32(max(512, processor.maxUDPResponse))
         let errors = self.errors
-        self.sender = try await home.submit {
-            NIOLoopBound(LoopReplySender(fd: fd, loop: home, maxReply: maxReply, errors: errors, logger: logger),
-                eventLoop: home)
-        }.get()
+        do {
+            self.sender = try await home.submit {
+                NIOLoopBound(LoopReplySender(fd: fd, loop: home, maxReply: maxReply, errors: errors, logger: logger),
+                    eventLoop: home)
+            }.get()
+        } catch {
+            close(fd)
+            close(wake)
+            throw error
+        }
     }
 
     /// Starts the socket's thread.
