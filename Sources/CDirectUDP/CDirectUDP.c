@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct pal_rx {
+/// The arrays a batch of datagrams needs: headers, one buffer slot each, and their addresses.
+struct batch {
     unsigned slots, slot_size;
     struct mmsghdr *msgs;
     struct iovec *iovs;
@@ -19,49 +20,75 @@ struct pal_rx {
     uint8_t *buf;
 };
 
-pal_rx *pal_rx_create(unsigned slots, unsigned slot_size) {
-    pal_rx *rx = calloc(1, sizeof *rx);
-    if (!rx) return NULL;
-    rx->slots = slots;
-    rx->slot_size = slot_size;
-    rx->msgs = calloc(slots, sizeof *rx->msgs);
-    rx->iovs = calloc(slots, sizeof *rx->iovs);
-    rx->addrs = calloc(slots, sizeof *rx->addrs);
-    rx->buf = malloc((size_t)slots * slot_size);
-    if (!rx->msgs || !rx->iovs || !rx->addrs || !rx->buf) {
-        pal_rx_destroy(rx);
+static void batch_free(struct batch *b) {
+    free(b->msgs);
+    free(b->iovs);
+    free(b->addrs);
+    free(b->buf);
+}
+
+/// Allocates every array; 0 on success, -1 (with nothing left allocated) when memory runs out.
+static int batch_init(struct batch *b, unsigned slots, unsigned slot_size) {
+    b->slots = slots;
+    b->slot_size = slot_size;
+    b->msgs = calloc(slots, sizeof *b->msgs);
+    b->iovs = calloc(slots, sizeof *b->iovs);
+    b->addrs = calloc(slots, sizeof *b->addrs);
+    b->buf = malloc((size_t)slots * slot_size);
+    if (!b->msgs || !b->iovs || !b->addrs || !b->buf) {
+        batch_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+/// Allocates an object of `size` bytes whose first member is a batch, and the batch's arrays; NULL when memory runs out.
+static void *batch_owner_create(size_t size, unsigned slots, unsigned slot_size) {
+    void *owner = calloc(1, size);
+    if (!owner) return NULL;
+    if (batch_init((struct batch *)owner, slots, slot_size) < 0) {
+        free(owner);
         return NULL;
     }
+    return owner;
+}
+
+static void batch_owner_destroy(void *owner) {
+    if (!owner) return;
+    batch_free((struct batch *)owner);
+    free(owner);
+}
+
+struct pal_rx {
+    struct batch b;  // first: see batch_owner_create
+};
+
+pal_rx *pal_rx_create(unsigned slots, unsigned slot_size) {
+    pal_rx *rx = batch_owner_create(sizeof *rx, slots, slot_size);
+    if (!rx) return NULL;
     for (unsigned i = 0; i < slots; i++) {
-        rx->iovs[i].iov_base = rx->buf + (size_t)i * slot_size;
-        rx->iovs[i].iov_len = slot_size;
+        rx->b.iovs[i].iov_base = rx->b.buf + (size_t)i * slot_size;
+        rx->b.iovs[i].iov_len = slot_size;
     }
     return rx;
 }
 
-void pal_rx_destroy(pal_rx *rx) {
-    if (!rx) return;
-    free(rx->msgs);
-    free(rx->iovs);
-    free(rx->addrs);
-    free(rx->buf);
-    free(rx);
-}
+void pal_rx_destroy(pal_rx *rx) { batch_owner_destroy(rx); }
 
 int pal_rx_recv(int fd, pal_rx *rx) {
-    for (unsigned i = 0; i < rx->slots; i++) {
-        struct msghdr *h = &rx->msgs[i].msg_hdr;
-        h->msg_name = &rx->addrs[i];
-        h->msg_namelen = sizeof rx->addrs[i];
-        h->msg_iov = &rx->iovs[i];
+    for (unsigned i = 0; i < rx->b.slots; i++) {
+        struct msghdr *h = &rx->b.msgs[i].msg_hdr;
+        h->msg_name = &rx->b.addrs[i];
+        h->msg_namelen = sizeof rx->b.addrs[i];
+        h->msg_iov = &rx->b.iovs[i];
         h->msg_iovlen = 1;
         h->msg_control = NULL;
         h->msg_controllen = 0;
         h->msg_flags = 0;
-        rx->msgs[i].msg_len = 0;
+        rx->b.msgs[i].msg_len = 0;
     }
     for (;;) {
-        int n = recvmmsg(fd, rx->msgs, rx->slots, MSG_DONTWAIT, NULL);
+        int n = recvmmsg(fd, rx->b.msgs, rx->b.slots, MSG_DONTWAIT, NULL);
         if (n >= 0) return n;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
@@ -70,9 +97,9 @@ int pal_rx_recv(int fd, pal_rx *rx) {
 }
 
 const uint8_t *pal_rx_data(const pal_rx *rx, unsigned i, unsigned *length, int *truncated) {
-    *length = rx->msgs[i].msg_len;
-    *truncated = (rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-    return rx->buf + (size_t)i * rx->slot_size;
+    *length = rx->b.msgs[i].msg_len;
+    *truncated = (rx->b.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    return rx->b.buf + (size_t)i * rx->b.slot_size;
 }
 
 static int peer_from(const struct sockaddr_storage *ss, socklen_t len, pal_peer *peer) {
@@ -111,54 +138,30 @@ static socklen_t sockaddr_from(const pal_peer *peer, struct sockaddr_storage *ss
 }
 
 int pal_rx_peer(const pal_rx *rx, unsigned i, pal_peer *peer) {
-    return peer_from(&rx->addrs[i], rx->msgs[i].msg_hdr.msg_namelen, peer);
+    return peer_from(&rx->b.addrs[i], rx->b.msgs[i].msg_hdr.msg_namelen, peer);
 }
 
 struct pal_tx {
-    unsigned slots, slot_size, count;
-    struct mmsghdr *msgs;
-    struct iovec *iovs;
-    struct sockaddr_storage *addrs;
-    uint8_t *buf;
+    struct batch b;  // first: see batch_owner_create
+    unsigned count;
 };
 
-pal_tx *pal_tx_create(unsigned slots, unsigned slot_size) {
-    pal_tx *tx = calloc(1, sizeof *tx);
-    if (!tx) return NULL;
-    tx->slots = slots;
-    tx->slot_size = slot_size;
-    tx->msgs = calloc(slots, sizeof *tx->msgs);
-    tx->iovs = calloc(slots, sizeof *tx->iovs);
-    tx->addrs = calloc(slots, sizeof *tx->addrs);
-    tx->buf = malloc((size_t)slots * slot_size);
-    if (!tx->msgs || !tx->iovs || !tx->addrs || !tx->buf) {
-        pal_tx_destroy(tx);
-        return NULL;
-    }
-    return tx;
-}
+pal_tx *pal_tx_create(unsigned slots, unsigned slot_size) { return batch_owner_create(sizeof(pal_tx), slots, slot_size); }
 
-void pal_tx_destroy(pal_tx *tx) {
-    if (!tx) return;
-    free(tx->msgs);
-    free(tx->iovs);
-    free(tx->addrs);
-    free(tx->buf);
-    free(tx);
-}
+void pal_tx_destroy(pal_tx *tx) { batch_owner_destroy(tx); }
 
 int pal_tx_add(pal_tx *tx, const uint8_t *data, unsigned length, const pal_peer *peer) {
-    if (tx->count == tx->slots || length > tx->slot_size) return -1;
+    if (tx->count == tx->b.slots || length > tx->b.slot_size) return -1;
     unsigned i = tx->count++;
-    uint8_t *slot = tx->buf + (size_t)i * tx->slot_size;
+    uint8_t *slot = tx->b.buf + (size_t)i * tx->b.slot_size;
     memcpy(slot, data, length);
-    tx->iovs[i].iov_base = slot;
-    tx->iovs[i].iov_len = length;
-    struct msghdr *h = &tx->msgs[i].msg_hdr;
+    tx->b.iovs[i].iov_base = slot;
+    tx->b.iovs[i].iov_len = length;
+    struct msghdr *h = &tx->b.msgs[i].msg_hdr;
     memset(h, 0, sizeof *h);
-    h->msg_name = &tx->addrs[i];
-    h->msg_namelen = sockaddr_from(peer, &tx->addrs[i]);
-    h->msg_iov = &tx->iovs[i];
+    h->msg_name = &tx->b.addrs[i];
+    h->msg_namelen = sockaddr_from(peer, &tx->b.addrs[i]);
+    h->msg_iov = &tx->b.iovs[i];
     h->msg_iovlen = 1;
     return 0;
 }
@@ -169,7 +172,7 @@ unsigned pal_tx_flush(int fd, pal_tx *tx, int *first_errno) {
     unsigned done = 0, failed = 0;
     *first_errno = 0;
     while (done < tx->count) {
-        int n = sendmmsg(fd, tx->msgs + done, tx->count - done, MSG_DONTWAIT);
+        int n = sendmmsg(fd, tx->b.msgs + done, tx->count - done, MSG_DONTWAIT);
         if (n > 0) {
             done += (unsigned)n;
             continue;
