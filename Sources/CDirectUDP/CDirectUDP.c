@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /// The arrays a batch of datagrams needs: headers, one buffer slot each, and their addresses.
@@ -251,34 +249,4 @@ void pal_wake_signal(int wake) {
 
 void pal_thread_name(const char *name) {
     (void)pthread_setname_np(pthread_self(), name);
-}
-
-/// struct sched_attr from the kernel's UAPI (glibc before 2.41 has no declaration).
-struct pal_sched_attr {
-    uint32_t size;
-    uint32_t sched_policy;
-    uint64_t sched_flags;
-    int32_t sched_nice;
-    uint32_t sched_priority;
-    uint64_t sched_runtime;
-    uint64_t sched_deadline;
-    uint64_t sched_period;
-};
-
-int pal_thread_slice(uint64_t nanoseconds) {
-#ifdef SYS_sched_setattr
-    struct pal_sched_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.size = sizeof attr;
-    attr.sched_policy = 0;  // SCHED_OTHER
-    errno = 0;
-    int nice = getpriority(PRIO_PROCESS, 0);
-    attr.sched_nice = errno == 0 ? nice : 0;
-    attr.sched_runtime = nanoseconds;
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) return -errno;
-    return 0;
-#else
-    (void)nanoseconds;
-    return -ENOSYS;
-#endif
 }

@@ -108,7 +108,6 @@ final class DirectUDPSocket: Sendable {
         let thread = Thread { [self] in
             // Named from inside: top, perf and the bench scripts find the thread by this name.
             pal_thread_name("palisade-udp")
-            SchedulerHints.requestShortSlice(logger: self.logger)
             self.serve()
             let waiter: CheckedContinuation<Void, Never>? = self.exit.withLock { state in
                 defer { state = .exited }

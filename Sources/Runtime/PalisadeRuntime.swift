@@ -59,8 +59,6 @@ public final class PalisadeRuntime: Sendable {
         let registry = MetricsBootstrap.registry
         let threads = c.threads == 0 ? System.coreCount : c.threads
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        // The event loops answer queries: a waking loop should not wait for a busy thread's slice (SchedulerHints).
-        SchedulerHints.requestShortSlices(on: group, logger: self.logger)
         let health = HealthState()
 
         // The listeners bind first and answer SERVFAIL (EDE 14, Not Ready) until the pipeline with its policy

@@ -165,31 +165,4 @@ struct UDPEngineTests {
             #expect(logged && events.contains("\"::1\""), "the query log names the IPv6 client: \(events.prefix(600))")
         }
     }
-
-    /// The kernel shows each thread's slice as `se.slice` in /proc/PID/task/TID/sched (Linux 6.6 and later).
-    static let kernelShowsSlices = (try? String(contentsOfFile: "/proc/self/sched", encoding: .utf8))?
-        .contains("se.slice") ?? false
-
-    @Test("the UDP socket threads and the event loops ask for a 0.1 ms scheduler slice; other threads keep the default",
-        .enabled(if: Self.kernelShowsSlices, "this kernel does not show se.slice"))
-    func shortSlices() async throws {
-        try await withNSDAndPalisade(arguments: ["--threads", "2", "--udp-engine", "direct"]) { _, palisade in
-            _ = try await DNSTestClient.query("www.example.org", .a, port: palisade.dnsPort)
-            var slices: [String: [Int]] = [:]
-            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(palisade.pid)/task")
-            for tid in tasks {
-                guard let comm = try? String(contentsOfFile: "/proc/\(palisade.pid)/task/\(tid)/comm", encoding: .utf8),
-                    let sched = try? String(contentsOfFile: "/proc/\(palisade.pid)/task/\(tid)/sched", encoding: .utf8),
-                    let line = sched.split(separator: "\n").first(where: { $0.hasPrefix("se.slice") }),
-                    let value = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
-                else { continue }
-                let kind = comm.hasPrefix("palisade-udp") ? "udp" : comm.hasPrefix("NIO-ELT") ? "loop" : "other"
-                slices[kind, default: []].append(value)
-            }
-            #expect(slices["udp"] == [100_000, 100_000], "two socket threads with the short slice: \(slices)")
-            #expect((slices["loop"] ?? []).count == 2 && (slices["loop"] ?? []).allSatisfy { $0 == 100_000 },
-                "two event loops with the short slice: \(slices)")
-            #expect((slices["other"] ?? []).contains { $0 != 100_000 }, "the rest keep the kernel's default: \(slices)")
-        }
-    }
 }

@@ -53,10 +53,6 @@ int pal_wait(int fd, int wake);
 int pal_wake_create(void);
 /// Signals a wake descriptor.
 void pal_wake_signal(int wake);
-/// Asks the kernel's fair scheduler (EEVDF, Linux 6.12 and later) for a short time slice for the calling thread:
-/// a thread that runs briefly after each wake-up then gets an earlier deadline and preempts a CPU-bound thread
-/// instead of waiting for its slice to end. Returns 0, or -errno (older kernels ignore or refuse it).
-int pal_thread_slice(uint64_t nanoseconds);
 /// Names the calling thread (at most 15 characters show in top and /proc).
 void pal_thread_name(const char *name);
 
