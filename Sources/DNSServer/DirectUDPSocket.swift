@@ -26,20 +26,18 @@ final class DirectUDPSocket: Sendable {
     /// Datagrams read per recvmmsg.
     static let burst: UInt32 = 32
 
-    let fd: Int32
+    private let fd: Int32
     private let wake: Int32
-    let home: any EventLoop
+    private let home: any EventLoop
     /// The address the socket is bound to.
     let local: SocketAddress
     private let processor: QueryProcessor
     private let logger: Logger
-    private let errors: Counter
+    private let failures: SocketFailures
     /// Datagrams dropped because they did not fit a receive slot.
     private let droppedOversized: Counter
     /// Queries dropped because the home loop already had `maxBacklog` misses handed over and not yet started.
     private let droppedBacklog: Counter
-    /// Answers the kernel would not take (a full send buffer, an unreachable client).
-    private let droppedSend: Counter
     /// Misses handed to the home loop and not yet started there.
     private let backlog = ManagedAtomic<Int>(0)
     /// Most misses waiting for the home loop: the socket thread reads faster than a busy loop can start misses, and
@@ -62,7 +60,8 @@ final class DirectUDPSocket: Sendable {
     init(host: String, port: Int, home: any EventLoop, processor: QueryProcessor, maxBacklog: Int = 4096, logger: Logger)
         async throws
     {
-        var peer = try Self.peer(host: host, port: port)
+        guard let address = IPAddress(host) else { throw ListenerError(message: "\(host) is not an IP address") }
+        var peer = pal_peer(address, port: port)
         let fd = pal_udp_bind(&peer)
         guard fd >= 0 else { throw ListenerError(message: "udp bind: \(Self.describe(errno: -fd))") }
         let wake = pal_wake_create()
@@ -71,7 +70,9 @@ final class DirectUDPSocket: Sendable {
             throw ListenerError(message: "eventfd: \(Self.describe(errno: -wake))")
         }
         var bound = pal_peer()
-        guard pal_udp_local(fd, &bound) == 0, let local = Self.socketAddress(bound) else {
+        guard pal_udp_local(fd, &bound) == 0, let ip = IPAddress(bound),
+            let local = try? SocketAddress(ipAddress: "\(ip)", port: Int(bound.port))
+        else {
             close(fd)
             close(wake)
             throw ListenerError(message: "udp getsockname failed")
@@ -82,17 +83,14 @@ final class DirectUDPSocket: Sendable {
         self.local = local
         self.processor = processor
         self.logger = logger
-        self.errors = Counter(label: "palisade_server_errors_total", dimensions: [("transport", "udp")])
-        let dropped = "palisade_server_udp_dropped_total"
-        self.droppedOversized = Counter(label: dropped, dimensions: [("reason", "oversized")])
-        self.droppedBacklog = Counter(label: dropped, dimensions: [("reason", "backlog")])
-        self.droppedSend = Counter(label: dropped, dimensions: [("reason", "send")])
+        let failures = SocketFailures(logger: logger)
+        self.failures = failures
+        self.droppedOversized = Counter(label: SocketFailures.dropped, dimensions: [("reason", "oversized")])
+        self.droppedBacklog = Counter(label: SocketFailures.dropped, dimensions: [("reason", "backlog")])
         self.maxBacklog = maxBacklog
-        let maxReply = UInt32(max(512, processor.maxUDPResponse))
-        let errors = self.errors
         do {
             self.sender = try await home.submit {
-                NIOLoopBound(LoopReplySender(fd: fd, loop: home, maxReply: maxReply, errors: errors, logger: logger),
+                NIOLoopBound(LoopReplySender(ReplyBatch(fd: fd, processor: processor, failures: failures), loop: home),
                     eventLoop: home)
             }.get()
         } catch {
@@ -147,22 +145,18 @@ final class DirectUDPSocket: Sendable {
 
     /// The thread's loop: wait until readable, read bursts until the socket is empty, answer, send.
     private func serve() {
-        guard let rx = pal_rx_create(Self.burst, Self.receiveSlot),
-            let tx = pal_tx_create(Self.burst, UInt32(max(512, self.processor.maxUDPResponse)))
-        else {
+        let replies = ReplyBatch(fd: self.fd, processor: self.processor, failures: self.failures)
+        guard let rx = pal_rx_create(Self.burst, Self.receiveSlot), replies.isUsable else {
             self.logger.critical("direct udp socket: out of memory for its buffers; this socket serves nothing")
             return
         }
-        defer {
-            pal_rx_destroy(rx)
-            pal_tx_destroy(tx)
-        }
+        defer { pal_rx_destroy(rx) }
         var state = BurstState()
         while !self.stopping.load(ordering: .relaxed) {
             let ready = pal_wait(self.fd, self.wake)
             if ready == 0 { break }
             if ready < 0 {
-                self.failed("poll", errno: -ready)
+                self.failures.report("poll", errno: -ready)
                 if -ready == EBADF { break }
                 continue
             }
@@ -170,11 +164,11 @@ final class DirectUDPSocket: Sendable {
             while !self.stopping.load(ordering: .relaxed) {
                 let n = pal_rx_recv(self.fd, rx)
                 if n < 0 {
-                    self.failed("recvmmsg", errno: -n)
+                    self.failures.report("recvmmsg", errno: -n)
                     break
                 }
                 if n == 0 { break }
-                self.answer(Int(n), from: rx, into: tx, state: &state)
+                self.answer(Int(n), from: rx, into: replies, state: &state)
                 if UInt32(n) < Self.burst { break }
             }
         }
@@ -187,7 +181,7 @@ final class DirectUDPSocket: Sendable {
         var deferred: [(DeferredQuery, pal_peer)] = []
     }
 
-    private func answer(_ n: Int, from rx: OpaquePointer, into tx: OpaquePointer, state: inout BurstState) {
+    private func answer(_ n: Int, from rx: OpaquePointer, into replies: ReplyBatch, state: inout BurstState) {
         // In groups, as the NIO handler does: the chain prefetches for a whole group (enough for the index probes to
         // overlap), then each datagram is answered.
         for i in 0..<n {
@@ -205,13 +199,13 @@ final class DirectUDPSocket: Sendable {
             if state.packets.count == UDPQueryHandler.group || (i == n - 1 && !state.packets.isEmpty) {
                 self.processor.prefetch(state.packets)
                 for j in state.packets.indices {
-                    self.handle(state.packets[j], from: state.peers[j], tx: tx, deferred: &state.deferred)
+                    self.handle(state.packets[j], from: state.peers[j], replies: replies, deferred: &state.deferred)
                 }
                 state.packets.removeAll(keepingCapacity: true)
                 state.peers.removeAll(keepingCapacity: true)
             }
         }
-        self.flush(tx)
+        replies.flush()
         if !state.deferred.isEmpty {
             let misses = state.deferred
             state.deferred.removeAll(keepingCapacity: true)
@@ -230,13 +224,14 @@ final class DirectUDPSocket: Sendable {
         }
     }
 
-    private func handle(_ bytes: [UInt8], from peer: pal_peer, tx: OpaquePointer,
+    private func handle(_ bytes: [UInt8], from peer: pal_peer, replies: ReplyBatch,
         deferred: inout [(DeferredQuery, pal_peer)])
     {
-        guard let client = ClientInfo(peer) else { return }
+        guard let address = IPAddress(peer) else { return }
+        let client = ClientInfo(address: address.unmapped, port: peer.port, transport: .udp)
         switch self.processor.processOnLoop(bytes, client: client, home: self.home) {
         case .reply(let out):
-            self.queue(out, to: peer, tx: tx)
+            replies.add(out, to: peer)
         case .drop:
             break
         case .deferred(let d):
@@ -256,72 +251,8 @@ final class DirectUDPSocket: Sendable {
         }
     }
 
-    private func queue(_ out: [UInt8], to peer: pal_peer, tx: OpaquePointer) {
-        var peer = peer
-        let added = out.withUnsafeBufferPointer { pal_tx_add(tx, $0.baseAddress, UInt32($0.count), &peer) }
-        guard added != 0 else { return }
-        if pal_tx_count(tx) == Self.burst {
-            self.flush(tx)
-            if out.withUnsafeBufferPointer({ pal_tx_add(tx, $0.baseAddress, UInt32($0.count), &peer) }) == 0 { return }
-        }
-        // Larger than a send slot (only when maxUDPResponse is above the slot size): send it alone.
-        let r = out.withUnsafeBufferPointer { pal_send_one(self.fd, $0.baseAddress, $0.count, &peer) }
-        if r < 0 { self.failed("sendto", errno: -r) }
-    }
-
-    private func flush(_ tx: OpaquePointer) {
-        guard pal_tx_count(tx) > 0 else { return }
-        var first: Int32 = 0
-        let failed = pal_tx_flush(self.fd, tx, &first)
-        if failed > 0 {
-            self.droppedSend.increment(by: Int64(failed))
-            self.failed("sendmmsg", errno: first)
-        }
-    }
-
-    private func failed(_ call: String, errno code: Int32) {
-        self.errors.increment()
-        self.logger.debug("udp listener error", metadata: ["call": "\(call)", "error": "\(Self.describe(errno: code))"])
-    }
-
     static func describe(errno code: Int32) -> String {
         String(cString: strerror(code))
-    }
-
-    static func peer(host: String, port: Int) throws -> pal_peer {
-        var peer = pal_peer()
-        peer.port = UInt16(clamping: port)
-        if let v4 = IPv4Address(host) {
-            peer.family = 4
-            withUnsafeMutableBytes(of: &peer.addr) { b in
-                b[0] = UInt8(v4.value >> 24)
-                b[1] = UInt8(truncatingIfNeeded: v4.value >> 16)
-                b[2] = UInt8(truncatingIfNeeded: v4.value >> 8)
-                b[3] = UInt8(truncatingIfNeeded: v4.value)
-            }
-        } else if let v6 = IPv6Address(host) {
-            peer.family = 6
-            let bytes = v6.bytes
-            withUnsafeMutableBytes(of: &peer.addr) { b in
-                for i in 0..<16 { b[i] = bytes[i] }
-            }
-        } else {
-            throw ListenerError(message: "\(host) is not an IP address")
-        }
-        return peer
-    }
-
-    static func socketAddress(_ peer: pal_peer) -> SocketAddress? {
-        let bytes = withUnsafeBytes(of: peer.addr) { Array($0) }
-        switch peer.family {
-        case 4:
-            return try? SocketAddress(ipAddress: "\(bytes[0]).\(bytes[1]).\(bytes[2]).\(bytes[3])", port: Int(peer.port))
-        case 6:
-            guard let v6 = IPv6Address(bytes: bytes) else { return nil }
-            return try? SocketAddress(ipAddress: "\(v6)", port: Int(peer.port))
-        default:
-            return nil
-        }
     }
 }
 
@@ -336,81 +267,136 @@ extension NIOLoopBound where Value == LoopReplySender {
     }
 }
 
-/// Sends the answers that complete on the home loop through the direct socket: queued, and sent with one sendmmsg
-/// after the loop has handled the I/O events of its current round (so a burst of upstream replies leaves together).
-final class LoopReplySender {
+/// Answers queued for one direct socket and sent with one sendmmsg. Used by one thread at a time: the socket's
+/// thread has one, its home loop another (in ``LoopReplySender``).
+final class ReplyBatch {
     private let fd: Int32
-    private let loop: any EventLoop
     private let tx: OpaquePointer?
-    private let maxReply: UInt32
-    private let errors: Counter
-    private let logger: Logger
-    private var flushScheduled = false
-    private var closed = false
+    private let failures: SocketFailures
 
-    init(fd: Int32, loop: any EventLoop, maxReply: UInt32, errors: Counter, logger: Logger) {
+    /// A batch of ``DirectUDPSocket/burst`` slots, each as large as the largest UDP answer `processor` sends.
+    init(fd: Int32, processor: QueryProcessor, failures: SocketFailures) {
         self.fd = fd
-        self.loop = loop
-        self.tx = pal_tx_create(DirectUDPSocket.burst, maxReply)
-        self.maxReply = maxReply
-        self.errors = errors
-        self.logger = logger
+        self.tx = pal_tx_create(DirectUDPSocket.burst, UInt32(max(512, processor.maxUDPResponse)))
+        self.failures = failures
     }
 
     deinit { pal_tx_destroy(self.tx) }
 
+    /// False when the batch's memory could not be allocated.
+    var isUsable: Bool { self.tx != nil }
+
+    /// Whether answers are queued.
+    var isEmpty: Bool { self.tx.map { pal_tx_count($0) == 0 } ?? true }
+
+    /// Queues an answer; when the batch is full, sends it first. An answer larger than a slot goes alone.
+    func add(_ out: [UInt8], to peer: pal_peer) {
+        var peer = peer
+        guard let tx = self.tx else { return }
+        let add = { out.withUnsafeBufferPointer { pal_tx_add(tx, $0.baseAddress, UInt32($0.count), &peer) } == 0 }
+        if add() { return }
+        if pal_tx_count(tx) == DirectUDPSocket.burst {
+            self.flush()
+            if add() { return }
+        }
+        let r = out.withUnsafeBufferPointer { pal_send_one(self.fd, $0.baseAddress, $0.count, &peer) }
+        if r < 0 { self.failures.report("sendto", errno: -r) }
+    }
+
+    /// Sends what is queued; what the kernel refuses is dropped and counted.
+    func flush() {
+        guard let tx = self.tx, pal_tx_count(tx) > 0 else { return }
+        var first: Int32 = 0
+        let failed = pal_tx_flush(self.fd, tx, &first)
+        if failed > 0 { self.failures.droppedOnSend(Int(failed), errno: first) }
+    }
+}
+
+/// How a direct socket reports a failed system call (never fatal: STYLE §7).
+struct SocketFailures: Sendable {
+    /// The name of the counter of dropped datagrams, labelled by reason.
+    static let dropped = "palisade_server_udp_dropped_total"
+    let logger: Logger
+    private let errors = Counter(label: "palisade_server_errors_total", dimensions: [("transport", "udp")])
+    /// Answers the kernel would not take (a full send buffer, an unreachable client).
+    private let droppedSend = Counter(label: SocketFailures.dropped, dimensions: [("reason", "send")])
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// Counts and logs (at debug level) a failed call.
+    func report(_ call: String, errno code: Int32) {
+        self.errors.increment()
+        self.logger.debug("udp listener error", metadata: ["call": "\(call)", "error": "\(DirectUDPSocket.describe(errno: code))"])
+    }
+
+    /// Counts answers a sendmmsg could not send, and the failure.
+    func droppedOnSend(_ count: Int, errno code: Int32) {
+        self.droppedSend.increment(by: Int64(count))
+        self.report("sendmmsg", errno: code)
+    }
+}
+
+/// Sends the answers that complete on the home loop through the direct socket: queued, and sent with one sendmmsg
+/// after the loop has handled the I/O events of its current round (so a burst of upstream replies leaves together).
+final class LoopReplySender {
+    private let replies: ReplyBatch
+    private let loop: any EventLoop
+    private var flushScheduled = false
+    private var closed = false
+
+    init(_ replies: ReplyBatch, loop: any EventLoop) {
+        self.replies = replies
+        self.loop = loop
+    }
+
     /// Queues an answer (on the loop).
     func queue(_ out: [UInt8], to peer: pal_peer) {
         guard !self.closed else { return }
-        var peer = peer
-        guard let tx = self.tx,
-            out.withUnsafeBufferPointer({ pal_tx_add(tx, $0.baseAddress, UInt32($0.count), &peer) }) == 0
-        else {
-            // Full, or larger than a slot: send what is queued, then this one alone.
-            self.flush()
-            let r = out.withUnsafeBufferPointer { pal_send_one(self.fd, $0.baseAddress, $0.count, &peer) }
-            if r < 0 { self.failed("sendto", -r) }
-            return
-        }
-        guard !self.flushScheduled else { return }
+        self.replies.add(out, to: peer)
+        guard !self.flushScheduled, !self.replies.isEmpty else { return }
         self.flushScheduled = true
         let bound = NIOLoopBound(self, eventLoop: self.loop)
         self.loop.execute {
             bound.value.flushScheduled = false
-            bound.value.flush()
+            if !bound.value.closed { bound.value.replies.flush() }
         }
-    }
-
-    /// Sends what is queued (on the loop).
-    func flush() {
-        guard !self.closed, let tx = self.tx, pal_tx_count(tx) > 0 else { return }
-        var first: Int32 = 0
-        if pal_tx_flush(self.fd, tx, &first) > 0 { self.failed("sendmmsg", first) }
     }
 
     /// Drops everything from now on: the socket is about to close (on the loop).
     func close() { self.closed = true }
-
-    private func failed(_ call: String, _ code: Int32) {
-        self.errors.increment()
-        self.logger.debug("udp listener error", metadata: ["call": "\(call)", "error": "\(DirectUDPSocket.describe(errno: code))"])
-    }
 }
 
-extension ClientInfo {
-    /// Client information from a direct socket's peer.
+extension IPAddress {
+    /// The address of a direct socket's peer; nil for a family other than IPv4 and IPv6.
     init?(_ peer: pal_peer) {
         switch peer.family {
         case 4:
-            let v = withUnsafeBytes(of: peer.addr) { b in
-                UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
-            }
-            self.init(address: .v4(IPv4Address(v)), port: peer.port, transport: .udp)
+            self = .v4(withUnsafeBytes(of: peer.addr) { IPv4Address($0[0], $0[1], $0[2], $0[3]) })
         case 6:
             guard let v6 = withUnsafeBytes(of: peer.addr, { IPv6Address(bytes: $0) }) else { return nil }
-            self.init(address: IPAddress.v6(v6).unmapped, port: peer.port, transport: .udp)
+            self = .v6(v6)
         default:
             return nil
+        }
+    }
+}
+
+extension pal_peer {
+    /// `address` and `port` as the C side takes them.
+    init(_ address: IPAddress, port: Int) {
+        self.init()
+        self.port = UInt16(clamping: port)
+        let bytes: [UInt8]
+        switch address {
+        case .v4(let a):
+            self.family = 4
+            bytes = a.bytes
+        case .v6(let a):
+            self.family = 6
+            bytes = a.bytes
+        }
+        withUnsafeMutableBytes(of: &self.addr) { b in
+            for (i, byte) in bytes.enumerated() { b[i] = byte }
         }
     }
 }
