@@ -5,7 +5,10 @@
 #   bench/loop/run.sh sched   BIN MIX [VAR=value ...]     # full rate: each thread's run and run-queue wait (schedstat)
 #   bench/loop/run.sh prof    BIN MIX [VAR=value ...]     # full rate: perf record -g of the loop thread for 8 s
 #   bench/loop/run.sh mallocs BIN MIX QPS [VAR=value ...] # fixed rate: heap allocations per query on the loop thread
+#   bench/loop/run.sh after   BIN MIX [VAR=value ...]     # the harness's order: full rate 10 s, then 3 s at 2,000 QPS:
+#                                                         # the query log's catch-up, and p50/p99 during it
 #
+# after waits GAP seconds (default 0, as the harness) between the two phases; GAP=2 lets the log catch up first.
 # MIX is hit, block or miss from the shared harness's data (DATA, default /tmp/dnsbench/data-N10000-M10000-s1-w0.1;
 # run ../shared/bench once to generate it; DATA=…-M1000000-… for the blocked mix at M=1M). VAR=value pairs go into
 # Palisade's environment, e.g. PALISADE_QUERY_LOG__STORE=false: with the log off the loop is the only bottleneck,
@@ -21,6 +24,7 @@ if [ -z "${IN_NETNS:-}" ] && [ -z "${NO_NETNS:-}" ]; then
   exec unshare --net --fork env IN_NETNS=1 bash -c 'ip link set lo up; exec "$@"' loop "$0" "$@"
 fi
 . "$(cd "$(dirname "$0")" && pwd)/../common/nsd.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -ge 3 ] || { sed -n 2,7p "$0" >&2; exit 2; }
 MODE=$1; BIN=$2; MIX=$3; shift 3
 RATE=0
@@ -71,5 +75,18 @@ mallocs)
   wait $DP
   awk -v n="$N" -v q="$RATE" -v m="$MIX" 'BEGIN {printf "%s at %d/s: %.1f mallocs per query on the loop thread\n", m, q, n/(q*5)}'
   ;;
-*) echo "loop: unknown mode $MODE (sat, sched, prof, mallocs)" >&2; exit 2 ;;
+after)
+  # Queries the query log has stored so far (a stored row counts the queries folded into it).
+  stored() { curl -s "http://127.0.0.1:$HP/metrics" | awk '/^palisade_querylog_written_queries_total / {print $2}'; }
+  load -l 10 > "$W/dp.txt" 2>&1
+  sleep "${GAP:-0}"
+  S0=$(stored)
+  dnsperf -s 127.0.0.1 -p $PP -d "$D/q-$MIX.lat.txt" -l 3 -Q 2000 -v > "$W/lat.txt" 2>&1
+  S1=$(stored)
+  read -r P50 P99 N < <(python3 "$ROOT/../shared/bench/report.py" latency "$W/lat.txt")
+  # The log hands a query to its writer when the query's 10 s aggregation window closes, so what the writer stores
+  # during the 3 s is the full-rate phase's backlog: the writer's catch-up, which competes with the answers for CPU.
+  echo "$(qps) | gap ${GAP:-0} s | log stored during the next 3 s: $((S1 - S0)) queries | p50 $P50 p99 $P99 ms ($N replies)"
+  ;;
+*) echo "loop: unknown mode $MODE (sat, sched, prof, mallocs, after)" >&2; exit 2 ;;
 esac
