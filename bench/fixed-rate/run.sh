@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CPU per query at a fixed offered rate, split into the event-loop thread and every other thread (the query
-# log's drain and SQLite writer), plus the query log's written and dropped counters.
+# CPU per query at a fixed offered rate, split into the direct UDP engine's socket thread (palisade-udp; none with
+# udpEngine nio), the event-loop thread and every other thread (the query log's drain and SQLite writer), plus the
+# query log's written and dropped counters.
 #
 #   bench/fixed-rate/run.sh BIN MIX QPS SECONDS [VAR=value ...]
 #   bench/fixed-rate/run.sh /tmp/palisade miss 25000 10
@@ -38,12 +39,12 @@ def load(path):
     d = collections.defaultdict(lambda: [0, 0])
     for line in open(path):
         name, u, s = line.rstrip("\n").split("\t")
-        k = "loop" if name.startswith("NIO-ELT") else "other"
+        k = "loop" if name.startswith("NIO-ELT") else "socket" if name.startswith("palisade-udp") else "other"
         d[k][0] += int(u); d[k][1] += int(s)
     return d
 a, b = load(sys.argv[1]), load(sys.argv[2]); n = int(sys.argv[3]); tck = int(sys.argv[4])
 parts = []
-for k in ("loop", "other"):
+for k in ("socket", "loop", "other"):
     u = (b[k][0] - a[k][0]) / tck * 1e6 / n; s = (b[k][1] - a[k][1]) / tck * 1e6 / n
     parts.append(f"{k}: user {u:.2f} kernel {s:.2f}")
 print(f"{n} answered, {sys.argv[5]} lost; µs per query: " + " | ".join(parts))
