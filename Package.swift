@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "CPrefetch"),
         // Batched UDP system calls (recvmmsg, sendmmsg) for the direct UDP engine: Swift's Glibc module lacks them.
         .target(name: "CDirectUDP"),
+        // One SQLite process setting the query log's writer needs (C, as sqlite3_config is variadic).
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "DNSPolicy",
             dependencies: [
@@ -113,6 +115,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The SQLite C API GRDB links: the query-log writer binds its rows directly (QueryStore+Insert).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                "CSQLiteTuning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -315,7 +318,7 @@ let package = Package(
 
 if let only = onlyTargets {
     package.targets = package.targets.filter { t in
-        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP"].contains(t.name)
+        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP", "CSQLiteTuning"].contains(t.name)
             || (t.type == .test && only.contains(String(t.name.dropLast(5))))
     }
     if !only.contains("CLI") { package.products = [] }

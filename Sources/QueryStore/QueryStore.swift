@@ -1,4 +1,5 @@
 public import DNSPipeline
+import CSQLiteTuning
 import Foundation
 import GRDB
 
@@ -21,6 +22,12 @@ public final class QueryStore: Sendable {
     /// 262 144 events, and a name search scans at most that many tail rows (docs/storage.md).
     public static let defaultNameIndexMergeRows = 262_144
 
+    /// SQLite's process-wide settings, applied once before the first connection opens: memory statistics off, so an
+    /// SQLite allocation does not take a global mutex (Debian's build has them on and no lookaside allocator, so the
+    /// writer allocates on every row). Nothing in Palisade reads the statistics. Best effort: when another part of the
+    /// process opened SQLite first, the call has no effect and nothing else changes.
+    private static let processSettings: Int32 = pal_sqlite_memstatus_off()
+
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     ///
     /// A new file is created readable only by its owner, since the log says who asked for what.
@@ -35,6 +42,7 @@ public final class QueryStore: Sendable {
         path: String, busyTimeout: Duration = .seconds(5), maximumReaderCount: Int = 4,
         nameIndexMergeRows: Int = QueryStore.defaultNameIndexMergeRows
     ) throws(QueryStoreError) {
+        _ = Self.processSettings
         self.path = path
         self.nameIndexMergeRows = max(1, nameIndexMergeRows)
         var configuration = Configuration()
