@@ -57,7 +57,7 @@ final class DirectUDPSocket: Sendable {
     }
 
     /// Binds `host:port` (SO_REUSEPORT, so several of these and NIO sockets can share it) without starting to read.
-    init(host: String, port: Int, home: any EventLoop, processor: QueryProcessor, maxBacklog: Int = 4096, logger: Logger)
+    init(host: String, port: Int, home: any EventLoop, processor: QueryProcessor, maxBacklog: Int, logger: Logger)
         async throws
     {
         guard let address = IPAddress(host) else { throw ListenerError(message: "\(host) is not an IP address") }
