@@ -152,7 +152,7 @@ public struct UpstreamsConfiguration: Codable, Sendable, Equatable {
     public var conditional: [ConditionalForward]
     /// resolv.conf used when `servers` is empty. Default `/etc/resolv.conf`.
     public var resolvConf: String
-    /// UDP sockets: `pooled` (64 connected sockets on random ports per event loop, each retired after 100
+    /// UDP sockets: `pooled` (8 connected sockets on random ports per event loop, each retired after 100
     /// queries; many queries per socket, told apart by random ID) or `per-query` (a fresh random port for
     /// every query: a port learned by an on-path observer is useless for the next query, at about half
     /// the cache-miss throughput). Off-path spoofing odds are the same for both. Default `pooled`.

@@ -237,13 +237,12 @@ final class LoopSocketSet: @unchecked Sendable {
             // autobind), makes the kernel drop datagrams from other peers, and reports ICMP
             // port-unreachable as an error so a dead server fails at once.
             DatagramBootstrap(group: self.loop)
-                // One vector read per readiness event: with the queries spread over 64 sockets a read finds one
-                // or two replies, and a second read would only return EAGAIN (half of all recvmmsg calls on the
-                // miss mix, strace). epoll is level-triggered in NIO, so replies left over wake the loop again.
-                // Up to 4 replies per read, 4 KiB each (NIO splits the receive buffer evenly between the messages
-                // of a vector read, so each part must hold a whole reply: above our 1232-byte EDNS size). A read
-                // finds one or two replies, so 16 slots only made each socket's buffer 64 KiB; 4 measured about 2 %
-                // less CPU per miss (BENCHMARKS.md, session 9).
+                // One vector read per readiness event: a second read would mostly return EAGAIN (half of all
+                // recvmmsg calls on the miss mix with 64 sockets, strace). epoll is level-triggered in NIO, so
+                // replies left over wake the loop again. Up to 4 replies per read, 4 KiB each (NIO splits the
+                // receive buffer evenly between the messages of a vector read, so each part must hold a whole
+                // reply: above our 1232-byte EDNS size). 4 measured about 2 % less CPU per miss than 16 with 64
+                // sockets (BENCHMARKS.md, session 9), and the same as 16 with 8 sockets (session 18).
                 .channelOption(.maxMessagesPerRead, value: 1)
                 .channelOption(.datagramVectorReadMessageCount, value: 4)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4 * 4096))
