@@ -80,8 +80,8 @@ final class Assembly: Sendable {
     }
 
     /// Connected UDP sockets per upstream and event loop (`upstreams.udpSockets: pooled`). Eight rather than 64: at
-    /// full rate each readiness event then reads several replies and each flush sends several queries per socket, so
-    /// a cache miss costs about 0.8 µs less kernel time on the loop and the miss mix runs 6–9 % faster (BENCHMARKS.md,
+    /// full rate each readiness event then reads several replies and each flush sends several queries per socket, and
+    /// the miss mix runs 5–9 % faster; at 25k misses a second the loop's CPU per miss is the same (BENCHMARKS.md,
     /// session 18). Off-path spoofing odds do not depend on the count (``UDPSocketStrategy``).
     static let udpPoolSize = 8
 
