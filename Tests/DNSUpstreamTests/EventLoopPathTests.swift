@@ -1,6 +1,7 @@
 import DNSPipeline
 @testable import DNSUpstream
 import DNSWire
+import Foundation
 import NIOCore
 import Synchronization
 import TestSupport
@@ -230,6 +231,26 @@ struct EventLoopPathTests {
         let reply = try result.get().reply
         #expect(reply.encode().count > 1000)
         #expect(Fixtures.txt(reply) == Array(repeating: String(repeating: "x", count: 250), count: 4))
+    }
+
+    @Test("Pooled loop sockets ask for more receive buffer than the kernel's default")
+    func socketsHaveLargeReceiveBuffers() async throws {
+        // With a few sockets per loop, replies that arrive while the loop is busy queue on each; the default
+        // buffer (net.core.rmem_default) would drop them sooner.
+        let text = try String(contentsOfFile: "/proc/sys/net/core/rmem_default", encoding: .utf8)
+        let rmemDefault = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let server = try await FakeUDPServer.start { q in [.message(FakeAnswer.a(q, Self.real))] }
+        let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"],
+            configuration: Fixtures.fast(sockets: .pooled(size: 3, usesPerSocket: 100)))
+        let udp = try #require(pool.upstreams.first?.udp)
+        let loop = TestNetwork.group.next()
+        let (result, _) = await OnLoop.query(pool, try Fixtures.query("www.example.org."), on: loop)
+        let sizes = await udp.loopSocketReceiveBuffers()
+        await pool.shutdown()
+        await server.stop()
+        _ = try result.get()
+        #expect(sizes.count == 3)
+        #expect(sizes.allSatisfy { $0 > rmemDefault }, "SO_RCVBUF \(sizes), default \(rmemDefault)")
     }
 
     @Test("Pooled loop sockets carry at most their uses, change port, and close once drained")

@@ -80,6 +80,19 @@ final class LoopSocketSets: Sendable {
         return n
     }
 
+    /// The receive buffer size the kernel reports for each open socket of every loop (tests).
+    func receiveBuffers() async -> [Int] {
+        let sets = self.sets.withLock { Array($0.values) }
+        var sizes: [Int] = []
+        for s in sets {
+            let channels = (try? await s.loop.submit { s.channels }.get()) ?? []
+            for c in channels {
+                if let v = try? await c.getOption(.socketOption(.so_rcvbuf)).get() { sizes.append(Int(v)) }
+            }
+        }
+        return sizes
+    }
+
     /// Closes every socket of every loop; pending queries fail with `.shutdown`.
     func shutdown() async {
         self.closed.store(true, ordering: .releasing)
@@ -125,6 +138,8 @@ final class LoopSocketSet: @unchecked Sendable {
     private static let maxWaiting = 4096
     /// How late a timeout may fire, so the sweep runs a few hundred times a second at most, not once per query.
     static let sweepSlack = TimeAmount.milliseconds(5)
+    /// SO_RCVBUF asked for on each socket (see ``refill()``).
+    static let receiveBuffer: SocketOptionValue = 1 << 20
 
     private struct Expiry {
         let socket: LoopSocket
@@ -156,6 +171,9 @@ final class LoopSocketSet: @unchecked Sendable {
 
     /// Sockets open now, active and retired-but-draining.
     var openCount: Int { self.active.count + self.retired.count }
+
+    /// The channels of the sockets open now (on the loop).
+    var channels: [any Channel] { (self.active + Array(self.retired.values)).compactMap(\.channel) }
 
     /// Sends `query` under a fresh ID on one of the sockets and tells `receiver` once, on the loop, the matching
     /// reply or the failure.
@@ -244,6 +262,11 @@ final class LoopSocketSet: @unchecked Sendable {
                 // reply: above our 1232-byte EDNS size). 4 measured about 2 % less CPU per miss than 16 with 64
                 // sockets (BENCHMARKS.md, session 9), and the same as 16 with 8 sockets (session 18).
                 .channelOption(.maxMessagesPerRead, value: 1)
+                // A larger receive buffer than the kernel's default (208 KiB on most hosts): with a few sockets per
+                // loop, replies that arrive while the loop is busy for a few tens of milliseconds queue on fewer
+                // sockets, and a full buffer drops them (the queries then time out). The kernel caps the request at
+                // net.core.rmem_max; nothing is reserved until replies queue.
+                .channelOption(.socketOption(.so_rcvbuf), value: LoopSocketSet.receiveBuffer)
                 .channelOption(.datagramVectorReadMessageCount, value: 4)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4 * 4096))
                 .channelInitializer { channel in

@@ -128,6 +128,11 @@ package final class UDPTransport: UpstreamTransport {
         await self.loopSockets?.openSockets() ?? 0
     }
 
+    /// The kernel's receive buffer size of each socket open on the event-loop path (tests).
+    package func loopSocketReceiveBuffers() async -> [Int] {
+        await self.loopSockets?.receiveBuffers() ?? []
+    }
+
     /// Closes sockets and connections.
     package func shutdown() async {
         if case .pooled(let s) = self.sockets { await s.shutdown() }
