@@ -143,6 +143,15 @@ struct RPZDifferentialTests {
         return parts.joined(separator: " | ")
     }
 
+    /// What a reply answers, for a failure report: its ID and question (a reply to another question would show here).
+    static func header(_ m: DNSMessage?) -> String {
+        guard let m else { return "" }
+        let q = m.questions.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
+        let ede = (m.edns?.options ?? []).compactMap(\.extendedErrorValue).map { "EDE \($0.code.rawValue) \($0.text)" }
+        return " (id \(m.header.id), question \(q), \(m.authorities.count) authority, \(m.additionals.count) additional"
+            + (ede.isEmpty ? "" : ", " + ede.joined(separator: ", ")) + ")"
+    }
+
     /// Sends `c` to `port` and returns the reply (nil when none comes: DROP).
     static func ask(_ c: Case, port: Int) async throws -> DNSMessage? {
         let query = try DNSTestClient.makeQuery(c.name, c.type)
@@ -175,12 +184,15 @@ struct RPZDifferentialTests {
             var undocumented: [String] = []
             var seen: Set<String> = []
             for c in Self.corpus {
-                let u = Self.outcome(try await Self.ask(c, port: unbound.port))
-                let p = Self.outcome(try await Self.ask(c, port: palisade.dnsPort))
+                let unboundReply = try await Self.ask(c, port: unbound.port)
+                let palisadeReply = try await Self.ask(c, port: palisade.dnsPort)
+                let u = Self.outcome(unboundReply)
+                let p = Self.outcome(palisadeReply)
                 guard u != p else { continue }
                 seen.insert(c.id)
                 guard let expected = Self.expectedDifferences[c.id] else {
-                    undocumented.append("\(c.id)\n    unbound:  \(u)\n    palisade: \(p)")
+                    undocumented.append("\(c.id)\n    unbound:  \(u)\(Self.header(unboundReply))"
+                        + "\n    palisade: \(p)\(Self.header(palisadeReply))")
                     continue
                 }
                 #expect(u == expected.unbound && p == expected.palisade,
@@ -188,7 +200,7 @@ struct RPZDifferentialTests {
             }
             let report = undocumented.joined(separator: "\n")
             #expect(undocumented.isEmpty,
-                "undocumented differences (fix Palisade, or document them in expectedDifferences and docs/policy.md):\n\(report)\n--- unbound log:\n\(unbound.log)")
+                "undocumented differences (fix Palisade, or document them in expectedDifferences and docs/policy.md):\n\(report)\n--- unbound log:\n\(unbound.log)\n--- palisade log:\n\(palisade.log)")
             let stale = Set(Self.expectedDifferences.keys).subtracting(seen).sorted()
             #expect(stale.isEmpty, "documented differences that no longer occur (remove them): \(stale)")
             // Unbound must really have applied the zone (a zone it failed to load would make everything "clean").
