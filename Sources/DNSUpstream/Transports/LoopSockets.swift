@@ -74,23 +74,24 @@ final class LoopSocketSets: Sendable {
 
     /// The number of sockets open on every loop (tests).
     func openSockets() async -> Int {
-        let sets = self.sets.withLock { Array($0.values) }
-        var n = 0
-        for s in sets { n += (try? await s.loop.submit { s.openCount }.get()) ?? 0 }
-        return n
+        await self.onEachLoop { $0.openCount }.reduce(0, +)
     }
 
     /// The receive buffer size the kernel reports for each open socket of every loop (tests).
     func receiveBuffers() async -> [Int] {
+        await self.onEachLoop { set in
+            set.channels.compactMap { try? $0.syncOptions?.getOption(.socketOption(.so_rcvbuf)) }.map { Int($0) }
+        }.flatMap { $0 }
+    }
+
+    /// `body` run on each loop's set, on that loop (tests).
+    private func onEachLoop<T: Sendable>(_ body: @escaping @Sendable (LoopSocketSet) -> T) async -> [T] {
         let sets = self.sets.withLock { Array($0.values) }
-        var sizes: [Int] = []
+        var results: [T] = []
         for s in sets {
-            let channels = (try? await s.loop.submit { s.channels }.get()) ?? []
-            for c in channels {
-                if let v = try? await c.getOption(.socketOption(.so_rcvbuf)).get() { sizes.append(Int(v)) }
-            }
+            if let r = try? await s.loop.submit({ body(s) }).get() { results.append(r) }
         }
-        return sizes
+        return results
     }
 
     /// Closes every socket of every loop; pending queries fail with `.shutdown`.
@@ -262,10 +263,10 @@ final class LoopSocketSet: @unchecked Sendable {
                 // reply: above our 1232-byte EDNS size). 4 measured about 2 % less CPU per miss than 16 with 64
                 // sockets (BENCHMARKS.md, session 9), and the same as 16 with 8 sockets (session 18).
                 .channelOption(.maxMessagesPerRead, value: 1)
-                // A larger receive buffer than the kernel's default (208 KiB on most hosts): with a few sockets per
-                // loop, replies that arrive while the loop is busy for a few tens of milliseconds queue on fewer
-                // sockets, and a full buffer drops them (the queries then time out). The kernel caps the request at
-                // net.core.rmem_max; nothing is reserved until replies queue.
+                // A larger receive buffer than the kernel's default (net.core.rmem_default, 212,992 bytes here):
+                // with a few sockets per loop, the replies that arrive while the loop is busy queue on fewer
+                // sockets, and a full buffer drops them (the queries then time out). The kernel caps the request
+                // at net.core.rmem_max; the size is a limit, not memory set aside.
                 .channelOption(.socketOption(.so_rcvbuf), value: LoopSocketSet.receiveBuffer)
                 .channelOption(.datagramVectorReadMessageCount, value: 4)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4 * 4096))
