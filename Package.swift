@@ -318,7 +318,8 @@ let package = Package(
 
 if let only = onlyTargets {
     package.targets = package.targets.filter { t in
-        only.contains(t.name) || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP", "CSQLiteTuning"].contains(t.name)
+        only.contains(t.name)
+            || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP", "CSQLiteTuning"].contains(t.name)
             || (t.type == .test && only.contains(String(t.name.dropLast(5))))
     }
     if !only.contains("CLI") { package.products = [] }

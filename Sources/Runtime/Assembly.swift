@@ -81,8 +81,8 @@ final class Assembly: Sendable {
 
     /// Connected UDP sockets per upstream and event loop (`upstreams.udpSockets: pooled`). Eight rather than 64: at
     /// full rate each readiness event then reads several replies and each flush sends several queries per socket, and
-    /// the miss mix runs 5–9 % faster; at 25k misses a second the loop's CPU per miss is the same (BENCHMARKS.md,
-    /// session 18). Off-path spoofing odds do not depend on the count (``UDPSocketStrategy``).
+    /// the miss mix runs 6–7 % faster on average; at 25k misses a second the loop's CPU per miss is the same
+    /// (BENCHMARKS.md, session 18). Off-path spoofing odds do not depend on the count (``UDPSocketStrategy``).
     static let udpPoolSize = 8
 
     static func makeUpstreams(_ c: PalisadeConfiguration, group: any EventLoopGroup, logger: Logger) throws -> UpstreamRouter {
@@ -105,7 +105,9 @@ final class Assembly: Sendable {
         pool.strategy = SelectionStrategy(rawValue: c.upstreams.strategy) ?? .random
         pool.queryDeadline = .milliseconds(c.upstreams.deadlineMs)
         pool.upstream.timeout = .milliseconds(c.upstreams.timeoutMs)
-        if c.upstreams.udpSockets == "pooled" { pool.upstream.udpSockets = .pooled(size: Self.udpPoolSize, usesPerSocket: 100) }
+        if c.upstreams.udpSockets == "pooled" {
+            pool.upstream.udpSockets = .pooled(size: Self.udpPoolSize, usesPerSocket: 100)
+        }
         var zones: [String: [String]] = [:]
         for z in c.upstreams.conditional { zones[z.domain] = z.servers }
         do {

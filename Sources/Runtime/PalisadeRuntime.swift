@@ -83,7 +83,8 @@ public final class PalisadeRuntime: Sendable {
                 guard let hp = HostPort(l) else { continue }
                 listeners.append(DNSListener(
                     configuration: .init(kind: .dot, host: hp.host, port: hp.port, tls: tls,
-                        tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)), maxConnections: c.tcp.maxConnections),
+                        tcpIdleTimeout: .milliseconds(Int64(c.tcp.idleTimeoutMs)),
+                        maxConnections: c.tcp.maxConnections),
                     processor: processor, group: group, threads: threads, logger: self.logger))
             }
         }
