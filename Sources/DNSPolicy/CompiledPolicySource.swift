@@ -262,6 +262,11 @@ package final class CompiledPolicySource: Sendable {
         return text
     }
 
+    /// A list's address entry as the list wrote it: `192.0.2.1`, or `||192.0.2.1^` in an adblock list.
+    package static func listAddressText(_ kind: RuleKind, _ m: CIDRIndex.Match) -> String {
+        kind.form == .adblock ? "||\(m.network)^" : "\(m.network)"
+    }
+
     /// The RPZ owner form of an IP trigger, e.g. `24.0.2.0.192.rpz-ip`.
     package static func ipTriggerText(_ m: CIDRIndex.Match, label: String) -> String {
         switch m.network {

@@ -73,12 +73,25 @@ public struct PolicySourceConfig: Sendable, Hashable {
     public var subdomains: Bool
     /// EDE code of this source's answers. Default: `.blocked` (15).
     public var extendedError: ExtendedError
+    /// What an address alone on a line (`192.0.2.1`, or `||192.0.2.1^` in an adblock list) means in a `domains`,
+    /// `hosts` or `adblock` block list. Default: `.ignore`.
+    public var ipEntries: IPEntries
+
+    /// The readings of an address entry in a list.
+    public enum IPEntries: String, Sendable, Hashable {
+        /// Counted as ignored, as Pi-hole and blocky do: a DNS query never names an address.
+        case ignore
+        /// A response-IP rule, as an RPZ `rpz-ip` trigger is: an answer holding the address gets the source's block
+        /// answer. URL feeds list many hosts by address (about a third of the URLhaus snapshot); a name that resolves
+        /// to one of them is blocked. Block lists only.
+        case responseIP = "response-ip"
+    }
 
     /// Creates a source configuration with the documented defaults.
     public init(name: String, kind: Kind = .auto, location: String, refreshInterval: Duration? = nil,
         role: Role = .block, answer: PolicyAnswer = .nxdomain, override: PolicyOverride? = nil, enabled: Bool = true,
         failMode: FailMode = .open, badLines: BadLines = .skip, subdomains: Bool = true,
-        extendedError: ExtendedError = .blocked)
+        extendedError: ExtendedError = .blocked, ipEntries: IPEntries = .ignore)
     {
         self.name = name
         self.kind = kind
@@ -92,6 +105,7 @@ public struct PolicySourceConfig: Sendable, Hashable {
         self.badLines = badLines
         self.subdomains = subdomains
         self.extendedError = extendedError
+        self.ipEntries = ipEntries
     }
 
     /// True when a change from `other` to `self` needs the source's text to be compiled again (format,
@@ -99,5 +113,6 @@ public struct PolicySourceConfig: Sendable, Hashable {
     func needsRecompile(comparedTo other: PolicySourceConfig) -> Bool {
         self.kind != other.kind || self.role != other.role || self.answer != other.answer
             || self.subdomains != other.subdomains || self.badLines != other.badLines || self.location != other.location
+            || self.ipEntries != other.ipEntries
     }
 }

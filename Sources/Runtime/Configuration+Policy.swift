@@ -74,6 +74,9 @@ public struct PolicySourceEntry: Codable, Sendable, Equatable {
     public var subdomains: Bool?
     /// EDE code: `blocked` (15) or `filtered` (17). Default `blocked`.
     public var ede: String?
+    /// An address alone on a line of a domains, hosts or adblock block list: `ignore`, or `response-ip` (an answer
+    /// holding the address is blocked, as by an RPZ `rpz-ip` rule). Default `ignore`.
+    public var ipEntries: String?
 
     /// Creates an entry.
     public init(name: String, kind: String? = nil, location: String, role: String? = nil) {
@@ -123,13 +126,21 @@ public struct PolicySourceEntry: Codable, Sendable, Equatable {
         if bad == nil { e.append("\(path).badLines: must be skip or reject") }
         let ede = PolicySourceConfig.ExtendedError(rawValue: self.ede ?? "blocked")
         if ede == nil { e.append("\(path).ede: must be blocked or filtered") }
+        let ipEntries = PolicySourceConfig.IPEntries(rawValue: self.ipEntries ?? "ignore")
+        if ipEntries == nil { e.append("\(path).ipEntries: must be ignore or response-ip") }
+        if ipEntries == .responseIP, role == .allow {
+            e.append("\(path).ipEntries: response-ip blocks answers, so it applies to block lists only")
+        }
+        if ipEntries == .responseIP, kind == .rpz {
+            e.append("\(path).ipEntries: applies to domains, hosts and adblock lists (an RPZ zone has rpz-ip rules)")
+        }
         if let r = self.refreshSeconds, r <= 0 { e.append("\(path).refreshSeconds: must be > 0") }
         if self.name.isEmpty { e.append("\(path).name: empty") }
-        guard e.isEmpty, let kind, let role, let ans, let fail, let bad, let ede else { return (nil, e) }
+        guard e.isEmpty, let kind, let role, let ans, let fail, let bad, let ede, let ipEntries else { return (nil, e) }
         return (PolicySourceConfig(name: self.name, kind: kind, location: self.location,
             refreshInterval: self.refreshSeconds.map { .seconds($0) }, role: role, answer: ans, override: override,
             enabled: self.enabled ?? true, failMode: fail, badLines: bad, subdomains: self.subdomains ?? true,
-            extendedError: ede), [])
+            extendedError: ede, ipEntries: ipEntries), [])
     }
 }
 

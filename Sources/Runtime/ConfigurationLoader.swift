@@ -101,7 +101,7 @@ public enum ConfigurationLoader {
         "dot": ["listen", "certificate", "key", "path"],
         "doh": ["listen", "certificate", "key", "path"],
         "policy.sources[]": ["name", "kind", "location", "role", "refreshSeconds", "answer", "sinkhole", "override",
-            "enabled", "failMode", "badLines", "subdomains", "ede"],
+            "enabled", "failMode", "badLines", "subdomains", "ede", "ipEntries"],
         "upstreams.conditional[]": ["domain", "servers"],
         "api.tokens[]": ["name", "token", "tokenFile"],
         "export": ["json"],

@@ -189,6 +189,49 @@ import Testing
         }
     }
 
+    @Test("address entries are ignored by default and become response-IP rules with ipEntries response-ip")
+    func addressEntries() throws {
+        let text = "evil.example\n192.0.2.66\n2001:db8::66\n192.0.2.66\n0.0.0.0 sink.example\n"
+        let ignored = try compile(text, name: "feed", kind: .domains)
+        #expect(ignored.stats.ignored["ip-address"] == 3)
+        #expect(ignored.ruleCount == 2)
+        #expect(ignored.responseIPs.isEmpty)
+        let read = try compile(text, name: "feed", kind: .domains) { $0.ipEntries = .responseIP }
+        #expect(read.stats.ignored["ip-address"] == nil)
+        // Two addresses, one of them twice; the hosts line's first column is a sink, not an entry.
+        #expect(read.ruleCount == 4)
+        #expect(read.stats.duplicates == 1)
+        #expect(read.responseIPs.match(.v4(IPv4Address(192, 0, 2, 66)))?.prefixLength == 32)
+        #expect(read.responseIPs.match(.v4(IPv4Address(192, 0, 2, 67))) == nil)
+        #expect(read.responseIPs.match(.v4(IPv4Address(0, 0, 0, 0))) == nil)
+        #expect(read.responseIPs.match(IPAddress("2001:db8::66")!)?.prefixLength == 128)
+        // An allowlist never reads addresses as rules.
+        let allow = try compile(text, name: "ok", kind: .domains) {
+            $0.role = .allow
+            $0.ipEntries = .responseIP
+        }
+        #expect(allow.responseIPs.isEmpty)
+        #expect(allow.stats.ignored["ip-address"] == 3)
+        // The adblock form.
+        let adblockText = "||ads.example^\n||198.51.100.9^\n@@||198.51.100.10^\n"
+        let adblock = try compile(adblockText, name: "ads", kind: .adblock) {
+            $0.ipEntries = .responseIP
+        }
+        #expect(adblock.responseIPs.match(.v4(IPv4Address(198, 51, 100, 9))) != nil)
+        #expect(adblock.responseIPs.match(.v4(IPv4Address(198, 51, 100, 10))) == nil)
+        #expect(adblock.stats.ignored["ip-address"] == 1)
+    }
+
+    @Test("with ipEntries response-ip the URLhaus snapshot's addresses become rules")
+    func urlhausAddresses() throws {
+        let plain = try compileFile(Fixture.urlhaus, name: "urlhaus")
+        let read = try compileFile(Fixture.urlhaus, name: "urlhaus") { $0.ipEntries = .responseIP }
+        let addresses = plain.stats.ignored["ip-address"] ?? 0
+        #expect(addresses > 2000)
+        #expect(read.stats.ignored["ip-address"] == nil)
+        #expect(read.ruleCount + read.stats.duplicates == plain.ruleCount + plain.stats.duplicates + addresses)
+    }
+
     @Test("the bundled URLhaus snapshot loads as adblock with a realistic rule count and blocks its hosts")
     func urlhaus() throws {
         let list = try compileFile(Fixture.urlhaus, name: "urlhaus")

@@ -137,6 +137,39 @@ import Testing
             response: response) == nil)
     }
 
+    @Test("a list's address entry blocks an answer holding the address, named as the list wrote it")
+    func listAddressBlocksAnswer() throws {
+        let feed = try compile("evil.example\n||192.0.2.66^\n", name: "urlhaus", kind: .adblock) {
+            $0.ipEntries = .responseIP
+        }
+        let e = PolicyEngine(sources: [feed])
+        let owner = name("cdn.shop.example.")
+        var response = DNSMessage.query(id: 1, name: owner, type: .a).makeResponse()
+        response.answers = [
+            ResourceRecord(name: owner, ttl: 60, rdata: .a(.init(address: IPv4Address(192, 0, 2, 5)))),
+            ResourceRecord(name: owner, ttl: 60, rdata: .a(.init(address: IPv4Address(192, 0, 2, 66)))),
+        ]
+        let d = e.evaluateResponse(name: owner, type: .a, client: ordinaryClient, response: response)
+        #expect(d?.hit
+            == PolicyHit(source: "urlhaus", rule: "||192.0.2.66^", action: "nxdomain", trigger: "response-ip"))
+        #expect(d?.extendedErrorText.hasPrefix("palisade: blocked by urlhaus rule ||192.0.2.66^") == true,
+            "\(d?.extendedErrorText ?? "")")
+        // Another address passes; so does the same answer when the list ignores addresses (the default).
+        response.answers.removeLast()
+        #expect(e.evaluateResponse(name: name("cdn.shop.example."), type: .a, client: ordinaryClient,
+            response: response) == nil)
+        response.answers.append(ResourceRecord(name: name("cdn.shop.example."), ttl: 60,
+            rdata: .a(.init(address: IPv4Address(192, 0, 2, 66)))))
+        let ignoring = PolicyEngine(sources: [try compile("evil.example\n||192.0.2.66^\n", name: "urlhaus",
+            kind: .adblock)])
+        #expect(ignoring.evaluateResponse(name: name("cdn.shop.example."), type: .a, client: ordinaryClient,
+            response: response) == nil)
+        // An allowlisted query name is never blocked by its answer.
+        let allow = try compile("shop.example\n", name: "allow", kind: .domains) { $0.role = .allow }
+        #expect(PolicyEngine(sources: [feed, allow]).evaluateResponse(name: name("cdn.shop.example."), type: .a,
+            client: ordinaryClient, response: response) == nil)
+    }
+
     @Test("the EDE text names the source and the rule, and the code follows the source's setting")
     func edeText() throws {
         let feed = try compile("*.evil.example\n", name: "urlhaus", kind: .domains)

@@ -1,6 +1,7 @@
 import DNSCache
+import DNSPolicy
 import Foundation
-import Runtime
+@testable import Runtime
 import Testing
 
 @Suite struct ConfigurationLoaderTests {
@@ -86,6 +87,52 @@ import Testing
                 let text = e.description
                 #expect(text.contains(path))
                 for needle in ["listen[0]", "threads", "acl.allow[0]", "upstreams.strategy", "policy.sources[0].answer"] {
+                    #expect(text.contains(needle), "missing \(needle) in:\n\(text)")
+                }
+            }
+        }
+    }
+
+    @Test("ipEntries: response-ip reaches the source; a bad value, an allowlist or an RPZ zone is an error")
+    func ipEntries() throws {
+        try self.withFile("""
+            policy:
+              defaultFeeds: false
+              sources:
+                - name: feed
+                  kind: adblock
+                  location: /tmp/feed.txt
+                  ipEntries: response-ip
+            """) { path in
+            let c = try ConfigurationLoader.load(path: path, environment: [:])
+            let (sources, problems) = c.policySources()
+            #expect(problems.isEmpty, "\(problems)")
+            #expect(sources.first?.ipEntries == .responseIP)
+        }
+        try self.withFile("""
+            policy:
+              sources:
+                - name: a
+                  location: /tmp/a.txt
+                  ipEntries: sometimes
+                - name: b
+                  location: /tmp/b.txt
+                  role: allow
+                  ipEntries: response-ip
+                - name: c
+                  kind: rpz
+                  location: /tmp/c.rpz
+                  ipEntries: response-ip
+            """) { path in
+            do {
+                _ = try ConfigurationLoader.load(path: path, environment: [:])
+                Issue.record("expected an error")
+            } catch let e as ConfigurationError {
+                let text = e.description
+                for needle in ["policy.sources[0].ipEntries: must be ignore or response-ip",
+                    "policy.sources[1].ipEntries: response-ip blocks answers",
+                    "policy.sources[2].ipEntries: applies to"]
+                {
                     #expect(text.contains(needle), "missing \(needle) in:\n\(text)")
                 }
             }

@@ -8,7 +8,8 @@ internal import DNSWire
 /// - `@@||example.org^` in a block list cancels that list's own matches only: a compromised feed cannot
 ///   unblock what another feed blocks. In an allow list every entry, `@@` or not, is an allow entry.
 /// - Localhost names (`localhost`, `ip6-loopback`, …) are ignored, so a hosts file cannot break them.
-/// - Entries that are IP addresses, URL rules (`||host/path`), cosmetic rules (`##`) and rules with
+/// - Entries that are IP addresses are response-IP rules when the source's `ipEntries` is `response-ip` (block
+///   lists only), else counted as ignored. URL rules (`||host/path`), cosmetic rules (`##`) and rules with
 ///   modifiers that need an HTTP request (`$third-party`, `$domain=`) are counted as ignored, not bad.
 package struct ListCompiler: Sendable {
     private let config: PolicySourceConfig
@@ -16,6 +17,8 @@ package struct ListCompiler: Sendable {
     private let fileName: String
     private var names: NameIndex
     private var exceptions = NameIndex()
+    /// Address entries read as response-IP rules (``PolicySourceConfig/IPEntries/responseIP``).
+    private var responseIPs = CIDRIndex.Builder()
     private var table = RuleTable()
     private var stats = PolicyLoadStats()
     private var line = 0
@@ -70,7 +73,8 @@ package struct ListCompiler: Sendable {
                     + "is \(self.fileName) really a \(self.format.rawValue) list?", issues: self.stats.issues)
         }
         return CompiledPolicySource(config: self.config, format: self.format, names: self.names,
-            exceptions: self.exceptions, nsdnames: NameIndex(), clientIPs: CIDRIndex(), responseIPs: CIDRIndex(),
+            exceptions: self.exceptions, nsdnames: NameIndex(), clientIPs: CIDRIndex(),
+            responseIPs: self.responseIPs.build(),
             nsIPs: CIDRIndex(), table: self.table, apex: nil, serial: nil, stats: self.stats)
     }
 
@@ -249,10 +253,14 @@ package struct ListCompiler: Sendable {
             }
             return
         }
-        // A bare hostname means `||hostname^` (uBlock Origin's reading).
+        // A bare hostname means `||hostname^` (uBlock Origin's reading); a bare address, `||address^`.
+        if Self.isIPAddress(b, s, e) {
+            self.addAddress(b, s, e, form: .adblock)
+            return
+        }
         switch self.parseHost(b, s, e, allowStar: false) {
         case .name(let labels, _): try self.insert(labels: labels, star: false, form: .adblock)
-        case .ip: self.stats.ignore("ip-address")
+        case .ip: self.addAddress(b, s, e, form: .adblock)
         case .localhost: self.stats.ignore("localhost")
         case .invalid: self.stats.ignore("pattern")
         }
@@ -367,15 +375,42 @@ package struct ListCompiler: Sendable {
     private mutating func addHost(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, form: RuleForm?, lineStart: Int)
         throws(PolicyLoadError)
     {
+        // An IPv6 address is no host name either (its colons would make it a bad line).
+        if Self.isIPAddress(b, s, e) {
+            self.addAddress(b, s, e, form: form ?? .plain)
+            return
+        }
         switch self.parseHost(b, s, e, allowStar: form == nil) {
         case .name(let labels, let star):
             try self.insert(labels: labels, star: star, form: form ?? (star ? .star : .plain))
         case .ip:
-            self.stats.ignore("ip-address")
+            self.addAddress(b, s, e, form: form ?? .plain)
         case .localhost:
             self.stats.ignore("localhost")
         case .invalid(let why, let column):
             try self.bad(why, column: column == 0 ? s - lineStart + 1 : s - lineStart + column)
+        }
+    }
+
+    /// An address entry: a response-IP rule for the whole address when the source reads them so, else ignored and
+    /// counted. An exception (`@@||192.0.2.1^`) is always ignored: exceptions cancel names only.
+    private mutating func addAddress(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, form: RuleForm) {
+        guard self.config.ipEntries == .responseIP, self.config.role == .block, form != .adblockException,
+            let address = IPAddress(String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self))
+        else {
+            self.stats.ignore("ip-address")
+            return
+        }
+        let rule = form == .adblock ? self.adblockRule : self.plainRule
+        let bits: Int
+        switch address {
+        case .v4: bits = 32
+        case .v6: bits = 128
+        }
+        if self.responseIPs.insert(address, prefixLength: bits, value: UInt32(rule)) != nil {
+            self.stats.duplicates += 1
+        } else {
+            self.stats.rules += 1
         }
     }
 
