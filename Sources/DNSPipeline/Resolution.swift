@@ -96,6 +96,10 @@ public final class CachedPacket: Sendable {
     /// Where the query log's group for the latest hit on this packet sits (-1: none): a hint that lets a repeated cache
     /// hit skip hashing the group key. ``QueryEventBuffer`` checks that group's slot in full before using it.
     let logGroupHint = Atomic<Int>(-1)
+    /// The ``generation`` of the policy under which the response-policy stage last found this answer clean (0: never
+    /// checked). A packet's bytes never change, and a clean verdict depends only on them, the question and the
+    /// policy, so a hit under the same policy need not be checked again; a reload brings a new generation.
+    public let cleanUnderPolicy = Atomic<UInt64>(0)
     /// The decoded message, once a consumer has asked for it (see ``message``).
     private let decoded: Mutex<DNSMessage?>
 

@@ -32,12 +32,19 @@ public final class PolicyEngine: Sendable {
     /// An engine with no sources: every query passes.
     public static let empty = PolicyEngine(sources: [])
 
+    /// A number no other engine of this process has (from 1): what a cached answer found clean under this engine
+    /// remembers (``CachedPacket/cleanUnderPolicy``). A counter rather than the object's address, which a later
+    /// engine can reuse.
+    public let generation: UInt64
+    private static let generations = Atomic<UInt64>(0)
+
     /// Builds a snapshot from compiled sources in precedence order (disabled ones are skipped).
     package init(sources: [CompiledPolicySource]) {
         self.sources = sources.filter { $0.config.enabled }
         self.blockSources = self.sources.filter { $0.config.role == .block }
         self.allowSources = self.sources.filter { $0.config.role == .allow }
         self.responseTriggers = self.blockSources.contains { $0.hasResponseTriggers }
+        self.generation = Self.generations.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
     /// Names of the sources, in precedence order.

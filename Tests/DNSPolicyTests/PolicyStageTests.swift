@@ -1,6 +1,7 @@
 import DNSPipeline
 @testable import DNSPolicy
 import DNSWire
+import Synchronization
 import Testing
 
 @Suite struct PolicyStageTests {
@@ -204,6 +205,35 @@ import Testing
         let r = self.chain(list: rpz, cached: [cloaked, plain]).resolveNow(query("site.example."), in: QueryContext())
         #expect(r?.rcode == .nxDomain)
         #expect(r?.policy?.trigger == "response-ip")
+    }
+
+    @Test("a cached answer found clean is not checked again under the same policy, and is after a reload")
+    func cleanVerdictPerPolicy() async throws {
+        let q = query("shop.example.")
+        let m = DNSMessage(header: Header(isResponse: true), questions: q.message.questions, answers: [
+            ResourceRecord(name: name("shop.example."), ttl: 60, rdata: .a(.init(address: IPv4Address(192, 0, 2, 66)))),
+        ])
+        let packet = CachedPacket(bytes: [], ttlOffsets: [], ttls: [], rcode: .noError, message: m)
+        // Response-IP rules for other addresses: the answer is checked once and found clean.
+        let first = PolicyEngine(sources: [try compile("192.0.2.1\n", name: "feed", kind: .domains) {
+            $0.ipEntries = .responseIP
+        }])
+        let reference = PolicyEngineReference(first)
+        let chain = Chain(stages: [QueryPolicyStage(engine: reference), ResponsePolicyStage(engine: reference),
+            CachedAnswers(packets: [packet])])
+        #expect(packet.cleanUnderPolicy.load(ordering: .relaxed) == 0)
+        #expect(chain.resolveNow(q, in: QueryContext())?.source == .cache)
+        #expect(packet.cleanUnderPolicy.load(ordering: .relaxed) == first.generation)
+        #expect(await chain.resolve(q, in: QueryContext()).source == .cache)
+        // A reload that lists the answer's address applies to the cached answer at once, on both paths.
+        let second = PolicyEngine(sources: [try compile("192.0.2.66\n", name: "feed", kind: .domains) {
+            $0.ipEntries = .responseIP
+        }])
+        #expect(second.generation != first.generation)
+        reference.replace(with: second)
+        #expect(chain.resolveNow(q, in: QueryContext())?.rcode == .nxDomain)
+        #expect(await chain.resolve(q, in: QueryContext()).policy?.rule == "192.0.2.66")
+        #expect(packet.cleanUnderPolicy.load(ordering: .relaxed) == first.generation)
     }
 
     private func chain(list: CompiledPolicySource, cached: [CachedPacket]) -> Chain {

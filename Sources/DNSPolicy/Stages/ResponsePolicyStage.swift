@@ -1,5 +1,6 @@
 public import DNSPipeline
 internal import DNSWire
+import Synchronization
 
 /// Applies response-phase policy to the answer from below: QNAME and list rules on CNAME targets (CNAME
 /// cloaking), RPZ response-IP, NSDNAME and NSIP triggers.
@@ -22,8 +23,11 @@ public struct ResponsePolicyStage: Stage {
         // A cached packet knows whether its answer has a CNAME: when the engine has nothing to look for, its
         // message is not read (reading it copies it out of the packet, or decodes it the first time: the copy alone
         // was five retains and releases, 4.5 % of the event loop on the cached-hit mix, perf, session 6).
-        if case .cached(let p, _) = result.reply, !engine.needsResponseCheck(hasCNAME: p.hasCNAMEAnswer) {
-            return nil
+        if case .cached(let p, _) = result.reply {
+            if !engine.needsResponseCheck(hasCNAME: p.hasCNAMEAnswer) { return nil }
+            // Found clean under this same policy before (the bytes never change): with response-IP rules loaded,
+            // checking every hit again cost 7 % of the cached-hit mix's QPS (BENCHMARKS.md, session 19).
+            if p.cleanUnderPolicy.load(ordering: .relaxed) == engine.generation { return nil }
         }
         // Otherwise the packet's decoded message is used as is (TTLs do not matter to policy).
         let message: DNSMessage
@@ -33,8 +37,13 @@ public struct ResponsePolicyStage: Stage {
         case .drop: return nil
         }
         let q = query.question
-        return engine.evaluateResponse(name: q.name, type: q.type, client: query.client.address, response: message)
-            .map { ($0, message) }
+        guard let d = engine.evaluateResponse(name: q.name, type: q.type, client: query.client.address,
+            response: message)
+        else {
+            if case .cached(let p, _) = result.reply { p.cleanUnderPolicy.store(engine.generation, ordering: .relaxed) }
+            return nil
+        }
+        return (d, message)
     }
 
     /// Resolves below, then rewrites the answer when a response trigger matches.
