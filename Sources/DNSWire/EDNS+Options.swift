@@ -264,7 +264,7 @@ extension DNSMessage {
 
 extension IPAddress {
     /// 32 for IPv4, 128 for IPv6.
-    var unmappedBitCount: Int {
+    package var unmappedBitCount: Int {
         switch self {
         case .v4: 32
         case .v6: 128

@@ -254,14 +254,12 @@ package struct ListCompiler: Sendable {
             return
         }
         // A bare hostname means `||hostname^` (uBlock Origin's reading); a bare address, `||address^`.
-        if Self.isIPAddress(b, s, e) {
-            self.addAddress(b, s, e, form: .adblock)
-            return
-        }
         switch self.parseHost(b, s, e, allowStar: false) {
         case .name(let labels, _): try self.insert(labels: labels, star: false, form: .adblock)
         case .ip: self.addAddress(b, s, e, form: .adblock)
         case .localhost: self.stats.ignore("localhost")
+        // An IPv6 address is no host name (its colons make it invalid as one).
+        case .invalid where Self.isIPAddress(b, s, e): self.addAddress(b, s, e, form: .adblock)
         case .invalid: self.stats.ignore("pattern")
         }
     }
@@ -375,11 +373,6 @@ package struct ListCompiler: Sendable {
     private mutating func addHost(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, form: RuleForm?, lineStart: Int)
         throws(PolicyLoadError)
     {
-        // An IPv6 address is no host name either (its colons would make it a bad line).
-        if Self.isIPAddress(b, s, e) {
-            self.addAddress(b, s, e, form: form ?? .plain)
-            return
-        }
         switch self.parseHost(b, s, e, allowStar: form == nil) {
         case .name(let labels, let star):
             try self.insert(labels: labels, star: star, form: form ?? (star ? .star : .plain))
@@ -387,6 +380,10 @@ package struct ListCompiler: Sendable {
             self.addAddress(b, s, e, form: form ?? .plain)
         case .localhost:
             self.stats.ignore("localhost")
+        // An IPv6 address is no host name (its colons make it invalid as one), and no bad line either. Checked only
+        // here, so the names of a million-line list pay nothing for it.
+        case .invalid where Self.isIPAddress(b, s, e):
+            self.addAddress(b, s, e, form: form ?? .plain)
         case .invalid(let why, let column):
             try self.bad(why, column: column == 0 ? s - lineStart + 1 : s - lineStart + column)
         }
@@ -402,12 +399,7 @@ package struct ListCompiler: Sendable {
             return
         }
         let rule = form == .adblock ? self.adblockRule : self.plainRule
-        let bits: Int
-        switch address {
-        case .v4: bits = 32
-        case .v6: bits = 128
-        }
-        if self.responseIPs.insert(address, prefixLength: bits, value: UInt32(rule)) != nil {
+        if self.responseIPs.insert(address, prefixLength: address.unmappedBitCount, value: UInt32(rule)) != nil {
             self.stats.duplicates += 1
         } else {
             self.stats.rules += 1
