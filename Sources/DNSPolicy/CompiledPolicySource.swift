@@ -262,9 +262,13 @@ package final class CompiledPolicySource: Sendable {
         return text
     }
 
-    /// A list's address entry as the list wrote it: `192.0.2.1`, or `||192.0.2.1^` in an adblock list.
-    package static func listAddressText(_ kind: RuleKind, _ m: CIDRIndex.Match) -> String {
-        kind.form == .adblock ? "||\(m.network)^" : "\(m.network)"
+    /// The text of response-IP rule `kind` matched as `m`: the RPZ owner (`32.1.2.0.192.rpz-ip`), or a list's
+    /// address entry as the list wrote it (`192.0.2.1`; `||192.0.2.1^` in an adblock list).
+    package func responseIPRuleText(_ kind: RuleKind, _ m: CIDRIndex.Match) -> String {
+        switch self.format {
+        case .rpz: Self.ipTriggerText(m, label: "rpz-ip")
+        default: kind.form == .adblock ? "||\(m.network)^" : "\(m.network)"
+        }
     }
 
     /// The RPZ owner form of an IP trigger, e.g. `24.0.2.0.192.rpz-ip`.

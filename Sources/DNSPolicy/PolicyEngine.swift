@@ -233,11 +233,8 @@ public final class PolicyEngine: Sendable {
             }
             if !s.responseIPs.isEmpty, case let (m, address)? = Self.bestAddress(s.responseIPs, response.answers, owners: nil) {
                 let kind = s.rule(m.value)
-                let text = s.format == .rpz
-                    ? CompiledPolicySource.ipTriggerText(m, label: "rpz-ip")
-                    : CompiledPolicySource.listAddressText(kind, m)
-                switch self.decide(s, kind, rule: text, trigger: .responseIP, matched: nil, detail: "answer \(address)",
-                    watched: watched)
+                switch self.decide(s, kind, rule: s.responseIPRuleText(kind, m), trigger: .responseIP, matched: nil,
+                    detail: "answer \(address)", watched: watched)
                 {
                 case .decided(let d): return d
                 case .watched(let h):
