@@ -205,15 +205,38 @@ public final class PolicyEngine: Sendable {
     public func evaluateResponse(name: DomainName, type: RecordType, client: IPAddress, response: DNSMessage)
         -> PolicyDecision?
     {
+        if case .decided(let d) = self.responseVerdict(name: name, type: type, client: client, response: response) {
+            return d
+        }
+        return nil
+    }
+
+    /// What ``evaluateResponse(name:type:client:response:)`` decides, and why nothing when it decides nothing.
+    public enum ResponseVerdict: Sendable {
+        /// A rule matched (a watch-only decision included).
+        case decided(PolicyDecision)
+        /// The answer matched nothing: the verdict holds for every client that asks this question under this
+        /// engine (the query stage has already answered the clients its client-IP rules block).
+        case clean
+        /// The query phase exempted this query (PASSTHRU or allow), possibly for this client only: nothing about
+        /// the answer was learned.
+        case exempt
+    }
+
+    /// ``evaluateResponse(name:type:client:response:)``, telling a clean answer from an exempted query: only the
+    /// first may be remembered for other clients (``CachedPacket/cleanUnderPolicy``).
+    public func responseVerdict(name: DomainName, type: RecordType, client: IPAddress, response: DNSMessage)
+        -> ResponseVerdict
+    {
         let hasCNAME = response.answers.contains { $0.type == .cname }
-        guard self.needsResponseCheck(hasCNAME: hasCNAME) else { return nil }
+        guard self.needsResponseCheck(hasCNAME: hasCNAME) else { return .clean }
         // Query-phase watch hits were reported by the query stage already; only new ones are collected.
         var watched: [PolicyHit] = []
         if let q = self.evaluateQuery(name: name, type: type, client: client) {
             switch q.action {
             case .log: break
-            case .allow, .passthru: return nil
-            default: return q
+            case .allow, .passthru: return .exempt
+            default: return .decided(q)
             }
         }
         for s in self.blockSources where !s.isNotReadyPlaceholder {
@@ -225,7 +248,7 @@ public final class PolicyEngine: Sendable {
                     switch self.decide(s, kind, rule: s.ruleText(kind, m),
                         trigger: s.format == .rpz ? .qname : .list, matched: t.target, detail: nil, watched: watched)
                     {
-                    case .decided(let d): return d
+                    case .decided(let d): return .decided(d)
                     case .watched(let h): watched.append(h)
                     }
                     break
@@ -236,7 +259,7 @@ public final class PolicyEngine: Sendable {
                 switch self.decide(s, kind, rule: s.responseIPRuleText(kind, m), trigger: .responseIP, matched: nil,
                     detail: "answer \(address)", watched: watched)
                 {
-                case .decided(let d): return d
+                case .decided(let d): return .decided(d)
                 case .watched(let h):
                     watched.append(h)
                     continue
@@ -246,7 +269,7 @@ public final class PolicyEngine: Sendable {
                 switch self.decide(s, kind, rule: s.ruleText(kind, m, nsdname: true, suffix: ".rpz-nsdname"),
                     trigger: .nsdname, matched: ns, detail: nil, watched: watched)
                 {
-                case .decided(let d): return d
+                case .decided(let d): return .decided(d)
                 case .watched(let h):
                     watched.append(h)
                     continue
@@ -256,12 +279,12 @@ public final class PolicyEngine: Sendable {
                 switch self.decide(s, s.rule(m.value), rule: CompiledPolicySource.ipTriggerText(m, label: "rpz-nsip"),
                     trigger: .nsip, matched: nil, detail: "name server \(address)", watched: watched)
                 {
-                case .decided(let d): return d
+                case .decided(let d): return .decided(d)
                 case .watched(let h): watched.append(h)
                 }
             }
         }
-        return Self.watchOnly(watched)
+        return Self.watchOnly(watched).map { .decided($0) } ?? .clean
     }
 
     /// The best address match among A/AAAA records: longest prefix, then smallest address (RPZ §5).

@@ -236,6 +236,26 @@ import Testing
         #expect(packet.cleanUnderPolicy.load(ordering: .relaxed) == first.generation)
     }
 
+    @Test("an answer let through for one client by a client-IP PASSTHRU is still checked for the next client")
+    func exemptionIsNotACleanVerdict() throws {
+        let zone = "$ORIGIN feed.rpz.\n@ SOA ns hostmaster 1 3600 600 86400 60\n"
+            + "32.2.0.0.127.rpz-client-ip CNAME rpz-passthru.\n32.66.2.0.192.rpz-ip CNAME .\n"
+        let engine = PolicyEngine(sources: [try compile(zone, name: "feed", kind: .rpz)])
+        let reference = PolicyEngineReference(engine)
+        let q = query("shop.example.")
+        let m = DNSMessage(header: Header(isResponse: true), questions: q.message.questions, answers: [
+            ResourceRecord(name: name("shop.example."), ttl: 60, rdata: .a(.init(address: IPv4Address(192, 0, 2, 66)))),
+        ])
+        let packet = CachedPacket(bytes: [], ttlOffsets: [], ttls: [], rcode: .noError, message: m)
+        let chain = Chain(stages: [QueryPolicyStage(engine: reference), ResponsePolicyStage(engine: reference),
+            CachedAnswers(packets: [packet])])
+        let passthruClient = IPAddress.v4(IPv4Address(127, 0, 0, 2))
+        let exempt = chain.resolveNow(query("shop.example.", client: passthruClient), in: QueryContext())
+        #expect(exempt?.source == .cache)
+        #expect(packet.cleanUnderPolicy.load(ordering: .relaxed) == 0)
+        #expect(chain.resolveNow(q, in: QueryContext())?.rcode == .nxDomain)
+    }
+
     private func chain(list: CompiledPolicySource, cached: [CachedPacket]) -> Chain {
         let reference = PolicyEngineReference(PolicyEngine(sources: [list]))
         return Chain(stages: [QueryPolicyStage(engine: reference), ResponsePolicyStage(engine: reference),

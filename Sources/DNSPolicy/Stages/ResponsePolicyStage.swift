@@ -20,30 +20,37 @@ public struct ResponsePolicyStage: Stage {
 
     private func decide(_ query: Query, _ result: Resolution) -> (PolicyDecision, DNSMessage)? {
         let engine = self.engine.current
-        // A cached packet knows whether its answer has a CNAME: when the engine has nothing to look for, its
-        // message is not read (reading it copies it out of the packet, or decodes it the first time: the copy alone
-        // was five retains and releases, 4.5 % of the event loop on the cached-hit mix, perf, session 6).
-        if case .cached(let p, _) = result.reply {
-            if !engine.needsResponseCheck(hasCNAME: p.hasCNAMEAnswer) { return nil }
-            // Found clean under this same policy before (the bytes never change): with response-IP rules loaded,
-            // checking every hit again cost 7 % of the cached-hit mix's QPS (BENCHMARKS.md, session 19).
-            if p.cleanUnderPolicy.load(ordering: .relaxed) == engine.generation { return nil }
-        }
-        // Otherwise the packet's decoded message is used as is (TTLs do not matter to policy).
+        let packet: CachedPacket?
         let message: DNSMessage
         switch result.reply {
-        case .message(let m): message = m
-        case .cached(let p, _): message = p.message
-        case .drop: return nil
-        }
-        let q = query.question
-        guard let d = engine.evaluateResponse(name: q.name, type: q.type, client: query.client.address,
-            response: message)
-        else {
-            if case .cached(let p, _) = result.reply { p.cleanUnderPolicy.store(engine.generation, ordering: .relaxed) }
+        case .message(let m):
+            packet = nil
+            message = m
+        case .cached(let p, _):
+            // A cached packet knows whether its answer has a CNAME: when the engine has nothing to look for, its
+            // message is not read (reading it copies it out of the packet, or decodes it the first time: the copy
+            // alone was five retains and releases, 4.5 % of the event loop on the cached-hit mix, perf, session 6).
+            // Nor when it was found clean under this same policy before (the bytes never change): with response-IP
+            // rules loaded, checking every hit again cost 7 % of the cached-hit mix's QPS (BENCHMARKS.md, session
+            // 19). Otherwise the packet's decoded message is used as is (TTLs do not matter to policy).
+            guard engine.needsResponseCheck(hasCNAME: p.hasCNAMEAnswer),
+                p.cleanUnderPolicy.load(ordering: .relaxed) != engine.generation
+            else { return nil }
+            packet = p
+            message = p.message
+        case .drop:
             return nil
         }
-        return (d, message)
+        let q = query.question
+        switch engine.responseVerdict(name: q.name, type: q.type, client: query.client.address, response: message) {
+        case .decided(let d):
+            return (d, message)
+        case .clean:
+            packet?.cleanUnderPolicy.store(engine.generation, ordering: .relaxed)
+            return nil
+        case .exempt:
+            return nil
+        }
     }
 
     /// Resolves below, then rewrites the answer when a response trigger matches.
