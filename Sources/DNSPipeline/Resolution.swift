@@ -99,7 +99,7 @@ public final class CachedPacket: Sendable {
     /// The ``generation`` of the policy under which the response-policy stage last found this answer clean (0: never
     /// checked). A packet's bytes never change, and a clean verdict depends only on them, the question and the
     /// policy, so a hit under the same policy need not be checked again; a reload brings a new generation.
-    public let cleanUnderPolicy = Atomic<UInt64>(0)
+    package let cleanUnderPolicy = Atomic<UInt64>(0)
     /// The decoded message, once a consumer has asked for it (see ``message``).
     private let decoded: Mutex<DNSMessage?>
 

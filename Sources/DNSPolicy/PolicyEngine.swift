@@ -35,7 +35,7 @@ public final class PolicyEngine: Sendable {
     /// A number no other engine of this process has (from 1): what a cached answer found clean under this engine
     /// remembers (``CachedPacket/cleanUnderPolicy``). A counter rather than the object's address, which a later
     /// engine can reuse.
-    public let generation: UInt64
+    package let generation: UInt64
     private static let generations = Atomic<UInt64>(0)
 
     /// Builds a snapshot from compiled sources in precedence order (disabled ones are skipped).
@@ -212,7 +212,7 @@ public final class PolicyEngine: Sendable {
     }
 
     /// What ``evaluateResponse(name:type:client:response:)`` decides, and why nothing when it decides nothing.
-    public enum ResponseVerdict: Sendable {
+    package enum ResponseVerdict: Sendable {
         /// A rule matched (a watch-only decision included).
         case decided(PolicyDecision)
         /// The answer matched nothing: the verdict holds for every client that asks this question under this
@@ -225,7 +225,7 @@ public final class PolicyEngine: Sendable {
 
     /// ``evaluateResponse(name:type:client:response:)``, telling a clean answer from an exempted query: only the
     /// first may be remembered for other clients (``CachedPacket/cleanUnderPolicy``).
-    public func responseVerdict(name: DomainName, type: RecordType, client: IPAddress, response: DNSMessage)
+    package func responseVerdict(name: DomainName, type: RecordType, client: IPAddress, response: DNSMessage)
         -> ResponseVerdict
     {
         let hasCNAME = response.answers.contains { $0.type == .cname }
