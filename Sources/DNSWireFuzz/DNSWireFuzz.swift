@@ -15,6 +15,8 @@ import Darwin
 /// 4. ``QuickQuery/parse(_:)-([UInt8])`` only accepts what the full decoder accepts, and agrees
 ///    with it on the id, name and type.
 /// 5. A size-capped encoding honours the cap whenever the question and OPT fit.
+/// 6. ``ResponseLayout/read(_:)`` only accepts what the full decoder accepts, and agrees with it on the counts, the
+///    rcode and each record's TTL.
 /// A violated rule stops the process (that is the finding), so these traps are deliberate.
 enum FuzzTarget {
     static func run(_ bytes: [UInt8]) {
@@ -24,6 +26,9 @@ enum FuzzTarget {
             message = try DNSMessage.decode(bytes)
         } catch {
             if quick != nil { Self.fail("QuickQuery accepted a message the decoder rejects: \(error)") }
+            if ResponseLayout.read(bytes) != nil {
+                Self.fail("ResponseLayout accepted a message the decoder rejects: \(error)")
+            }
             return
         }
         if let q = quick {
@@ -33,6 +38,21 @@ enum FuzzTarget {
                 Array(bytes[q.nameRange]) == question.name.wire,
                 (q.edns != nil) == (message.edns != nil)
             else { Self.fail("QuickQuery disagrees with the decoder") }
+        }
+        if let layout = ResponseLayout.read(bytes) {
+            var table: [UInt8] = []
+            layout.appendTTLOffsets(of: bytes, to: &table)
+            let ttls = stride(from: 0, to: table.count, by: 2).map { i -> UInt32 in
+                let o = Int(table[i]) << 8 | Int(table[i + 1])
+                return UInt32(bytes[o]) << 24 | UInt32(bytes[o + 1]) << 16 | UInt32(bytes[o + 2]) << 8
+                    | UInt32(bytes[o + 3])
+            }
+            guard message.questions.count == 1, layout.answerCount == message.answers.count,
+                layout.authorityCount == message.authorities.count,
+                layout.additionalCount == message.additionals.count, layout.hasOPT == (message.edns != nil),
+                layout.rcode == message.rcode,
+                ttls == (message.answers + message.authorities + message.additionals).map(\.ttl)
+            else { Self.fail("ResponseLayout disagrees with the decoder") }
         }
         let encoded = message.encode()
         let again: DNSMessage

@@ -49,6 +49,7 @@ import Testing
             // Typed throws: `error` is a DecodeError; it must point inside the input.
             #expect(error.offset >= 0 && error.offset <= bytes.count, "\(error)")
             #expect(quick == nil, "QuickQuery accepted what the decoder rejects: \(error)")
+            #expect(ResponseLayout.read(bytes) == nil, "ResponseLayout accepted what the decoder rejects: \(error)")
             return .rejected
         }
     }
