@@ -69,6 +69,15 @@ public struct CacheStage<C: Clock<Duration>>: Stage {
                     return answer
                 }
             }
+        case .cached(let p, _):
+            // The upstream's reply taken as bytes (the event-loop path): stored without decoding or encoding it, and
+            // answered from the packet stored (its TTLs clamped as a hit's are).
+            if case .upstream = result.source, let stored = self.cache.storeAnswer(key, packet: p) {
+                context.note(self.id, "stored for \(stored.ttl)s")
+                var answer = result
+                answer.reply = .cached(stored.packet, age: 0)
+                return answer
+            }
         default:
             break
         }

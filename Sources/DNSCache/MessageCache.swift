@@ -79,6 +79,23 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             return nil
         }
         let packet = Self.encode(message, clampTo: ttl, configuration: self.configuration)
+        self.insert(key, packet: packet, ttl: ttl)
+        return (ttl, packet)
+    }
+
+    /// Stores a response received as a packet (``CachedPacket/init(response:layout:)``) under `key` if its kind is
+    /// cacheable, with its TTLs clamped as ``storeAnswer(_:message:)`` clamps them; returns the TTL used and the packet
+    /// stored (the same object when no TTL needed clamping), or nil.
+    public func storeAnswer(_ key: CacheKey, packet: CachedPacket) -> (ttl: UInt32, packet: CachedPacket)? {
+        guard self.configuration.maxEntries > 0 else { return nil }
+        guard let ttl = self.cacheability(of: packet).1, ttl > 0 else { return nil }
+        let cfg = self.configuration
+        let stored = packet.clampingTTLs(cfg.minTTL, max(cfg.maxTTL, cfg.minTTL))
+        self.insert(key, packet: stored, ttl: ttl)
+        return (ttl, stored)
+    }
+
+    private func insert(_ key: CacheKey, packet: CachedPacket, ttl: UInt32) {
         let now = self.now
         let cap = self.perShard
         self.shards[self.shard(for: key)].withLock { s in
@@ -113,7 +130,6 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
             s.slots[slot] = entry
             s.index.set(key.precomputedHash, slot: slot)
         }
-        return (ttl, packet)
     }
 
     /// Clears the prefetch flag after a failed refresh, so a later hit may try again.
@@ -156,6 +172,64 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
         var minTTL = UInt32.max
         for rr in m.answers { minTTL = min(minTTL, rr.ttl) }
         return (.positive, min(max(minTTL, cfg.minTTL), cfg.maxTTL))
+    }
+
+    /// ``cacheability(of:)`` for a packet, read from its bytes through its table of TTL offsets (one entry per record,
+    /// in section order): the same kinds and TTLs as for its decoded message.
+    public func cacheability(of p: CachedPacket) -> (ReplyKind, UInt32?) {
+        let cfg = self.configuration
+        return p.storage.withUnsafeBufferPointer { b -> (ReplyKind, UInt32?) in
+            let n = p.count
+            guard n >= 12 else { return (.other, nil) }
+            func u16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
+            func u32(_ i: Int) -> UInt32 {
+                UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+            }
+            if b[2] & 0x02 != 0 { return (.truncated, nil) }
+            let rcode = p.rcode
+            if rcode == .servFail { return (.servfail, nil) }
+            let an = u16(6)
+            let ns = u16(8)
+            let records = an + ns + u16(10)
+            // A record whose TTL offset did not fit the table (past 64 KiB) would shift the sections: not cached.
+            guard (b.count - n) / 2 == records else { return (.other, nil) }
+            /// The TTL offset of record `i` (the type is 4 bytes before it, RDLENGTH 4 after).
+            func ttlAt(_ i: Int) -> Int? {
+                let off = u16(n + 2 * i)
+                return off >= 16 && off + 6 <= n ? off : nil
+            }
+            func negativeTTL() -> UInt32? {
+                for i in an..<(an + ns) {
+                    guard let off = ttlAt(i) else { return nil }
+                    guard u16(off - 4) == Int(RecordType.soa.rawValue) else { continue }
+                    // MINIMUM is the last field of SOA RDATA.
+                    let end = off + 6 + u16(off + 4)
+                    guard end <= n, end - 4 >= off + 6 else { return nil }
+                    return min(min(u32(off), u32(end - 4)), cfg.maxNegativeTTL)
+                }
+                return nil
+            }
+            if rcode == .nxDomain { return (.nxdomain, negativeTTL()) }
+            guard rcode == .noError else { return (.other, nil) }
+            if an == 0 {
+                var hasNS = false
+                var hasSOA = false
+                for i in an..<(an + ns) {
+                    guard let off = ttlAt(i) else { return (.other, nil) }
+                    let t = u16(off - 4)
+                    hasNS = hasNS || t == Int(RecordType.ns.rawValue)
+                    hasSOA = hasSOA || t == Int(RecordType.soa.rawValue)
+                }
+                if hasNS && !hasSOA { return (.referral, nil) }
+                return (.nodata, negativeTTL())
+            }
+            var minTTL = UInt32.max
+            for i in 0..<an {
+                guard let off = ttlAt(i) else { return (.other, nil) }
+                minTTL = min(minTTL, u32(off))
+            }
+            return (.positive, min(max(minTTL, cfg.minTTL), cfg.maxTTL))
+        }
     }
 
     /// Encodes a response for the packet cache: ID 0, no OPT, TTLs clamped, TTL offsets recorded.

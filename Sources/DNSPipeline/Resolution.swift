@@ -170,6 +170,47 @@ public final class CachedPacket: Sendable {
         self.decoded = Mutex(message)
     }
 
+    /// Wraps a response received as bytes, whose `layout` ``ResponseLayout/read(_:)`` gave: the packet is the message
+    /// as received, with ID 0 and without its OPT record, the TTLs unchanged. Its message is decoded when first asked
+    /// for (the layout's subset always decodes).
+    public convenience init(response bytes: [UInt8], layout: ResponseLayout) {
+        let n = layout.length
+        var storage: [UInt8] = []
+        storage.reserveCapacity(n + 2 * layout.recordCount)
+        storage.append(contentsOf: bytes[0..<n])
+        storage[0] = 0
+        storage[1] = 0
+        if layout.hasOPT {
+            storage[10] = UInt8(layout.additionalCount >> 8)
+            storage[11] = UInt8(layout.additionalCount & 0xFF)
+        }
+        layout.appendTTLOffsets(of: bytes, to: &storage)
+        self.init(storage: storage, count: n, rcode: layout.rcode, hasCNAMEAnswer: layout.hasCNAMEAnswer)
+    }
+
+    /// The same packet with every TTL clamped to `low...high`; the packet itself when all are inside already.
+    public func clampingTTLs(_ low: UInt32, _ high: UInt32) -> CachedPacket {
+        let n = self.count
+        var out: [UInt8]? = nil
+        var i = n
+        while i + 2 <= self.storage.count {
+            let off = Int(self.storage[i]) << 8 | Int(self.storage[i + 1])
+            i += 2
+            guard off + 4 <= n else { continue }
+            let t = UInt32(self.storage[off]) << 24 | UInt32(self.storage[off + 1]) << 16
+                | UInt32(self.storage[off + 2]) << 8 | UInt32(self.storage[off + 3])
+            let c = min(max(t, low), high)
+            guard c != t else { continue }
+            if out == nil { out = self.storage }
+            out![off] = UInt8(c >> 24)
+            out![off + 1] = UInt8((c >> 16) & 0xFF)
+            out![off + 2] = UInt8((c >> 8) & 0xFF)
+            out![off + 3] = UInt8(c & 0xFF)
+        }
+        guard let out else { return self }
+        return CachedPacket(storage: out, count: n, rcode: self.rcode, hasCNAMEAnswer: self.hasCNAMEAnswer)
+    }
+
     /// Wraps an encoded response whose decoded form is at hand.
     public convenience init(bytes: [UInt8], ttlOffsets: [Int], ttls: [UInt32], rcode: ResponseCode, message: DNSMessage) {
         self.init(bytes: bytes, ttlOffsets: ttlOffsets, ttls: ttls, rcode: rcode,

@@ -215,3 +215,97 @@ extension MessageCacheTests {
         #expect(p.bytes == bytes)
     }
 }
+
+/// A reply taken as bytes (``CachedPacket/init(response:layout:)``) is classified, clamped and stored as its decoded
+/// form is.
+@Suite struct PacketStoreTests {
+    static let zone = try! DomainName("example.org.")
+
+    static func soa(ttl: UInt32, minimum: UInt32) -> ResourceRecord {
+        ResourceRecord(name: zone, ttl: ttl, rdata: .soa(.init(mname: zone, rname: zone, serial: 1, refresh: 1,
+            retry: 1, expire: 1, minimum: minimum)))
+    }
+
+    /// Replies of every kind the cache tells apart.
+    static func replies() throws -> [(String, DNSMessage)] {
+        let name = "www.example.org."
+        let q = try TestMessages.query(name)
+        var positive = q.makeResponse()
+        let ns = ResourceRecord(name: zone, ttl: 7, rdata: .ns(.init(target: try DomainName("ns.example.org."))))
+        positive.answers = [
+            try TestMessages.a(name, "192.0.2.1", ttl: 300), try TestMessages.a(name, "192.0.2.2", ttl: 20),
+        ]
+        positive.authorities = [ns]
+        var cname = q.makeResponse()
+        let web = try DomainName("web.example.org.")
+        cname.answers = [ResourceRecord(name: try DomainName(name), ttl: 5000, rdata: .cname(.init(target: web))),
+            try TestMessages.a("web.example.org.", "192.0.2.3", ttl: 90000)]
+        var nx = q.makeResponse(rcode: .nxDomain)
+        nx.authorities = [Self.soa(ttl: 3600, minimum: 900)]
+        let nxWithoutSOA = q.makeResponse(rcode: .nxDomain)
+        var nodata = q.makeResponse()
+        nodata.authorities = [Self.soa(ttl: 60, minimum: 900)]
+        var referral = q.makeResponse()
+        referral.authorities = [ns]
+        var truncated = positive
+        truncated.header.truncated = true
+        let servfail = q.makeResponse(rcode: .servFail)
+        let refused = q.makeResponse(rcode: .refused)
+        var withOPT = positive
+        withOPT.edns = EDNS(udpPayloadSize: 1232)
+        var withoutOPT = positive
+        withoutOPT.edns = nil
+        return [("positive", positive), ("cname", cname), ("nxdomain", nx), ("nxdomain without SOA", nxWithoutSOA),
+            ("nodata", nodata), ("referral", referral), ("truncated", truncated), ("servfail", servfail),
+            ("refused", refused), ("positive with OPT", withOPT), ("positive without OPT", withoutOPT)]
+    }
+
+    @Test("Every kind of reply gets the same kind and TTL from its bytes as from its message, and the same stored TTLs")
+    func sameAsMessage() throws {
+        for config in [CacheConfiguration(), CacheConfiguration(minTTL: 30, maxTTL: 1000, maxNegativeTTL: 100)] {
+            for (what, m) in try Self.replies() {
+                let bytes = m.encode()
+                let layout = try #require(ResponseLayout.read(bytes), "\(what)")
+                let packet = CachedPacket(response: bytes, layout: layout)
+                let viaMessage = MessageCache(configuration: config, clock: ManualClock())
+                let viaPacket = MessageCache(configuration: config, clock: ManualClock())
+                #expect(viaPacket.cacheability(of: packet) == viaMessage.cacheability(of: m), "\(what)")
+                let key = CacheKey(question: m.questions[0], dnssecOK: false, checkingDisabled: false)
+                let a = viaMessage.storeAnswer(key, message: m)
+                let b = viaPacket.storeAnswer(key, packet: packet)
+                #expect(a?.ttl == b?.ttl, "\(what)")
+                #expect((a == nil) == (b == nil), "\(what)")
+                guard let a, let b else { continue }
+                // The stored packets decode to the same records with the same (clamped) TTLs, without OPT.
+                #expect(b.packet.message.answers == a.packet.message.answers, "\(what)")
+                #expect(b.packet.message.authorities == a.packet.message.authorities, "\(what)")
+                #expect(b.packet.message.edns == nil, "\(what)")
+                #expect(b.packet.ttlOffsets.count == a.packet.ttlOffsets.count, "\(what)")
+                guard case .fresh(let hit, _, _) = viaPacket.lookup(key) else {
+                    Issue.record("\(what): the stored packet is not found")
+                    continue
+                }
+                #expect(hit === b.packet, "\(what)")
+            }
+        }
+    }
+
+    @Test("A packet whose TTLs are all inside the clamps is stored as it is; one outside gets a clamped copy")
+    func clampCopies() throws {
+        let replies = try Self.replies()
+        let positive = try #require(replies.first { $0.0 == "positive" }?.1)
+        let bytes = positive.encode()
+        let packet = CachedPacket(response: bytes, layout: try #require(ResponseLayout.read(bytes)))
+        let key = CacheKey(question: positive.questions[0], dnssecOK: false, checkingDisabled: false)
+        let loose = MessageCache(configuration: .init(minTTL: 0, maxTTL: 86400), clock: ManualClock())
+        #expect(loose.storeAnswer(key, packet: packet)?.packet === packet)
+        let tight = MessageCache(configuration: .init(minTTL: 30, maxTTL: 100), clock: ManualClock())
+        let stored = try #require(tight.storeAnswer(key, packet: packet))
+        #expect(stored.packet !== packet)
+        #expect(stored.ttl == 30)
+        #expect(stored.packet.message.answers.map(\.ttl) == [100, 30])
+        #expect(stored.packet.message.authorities.map(\.ttl) == [30])
+        // The packet received is unchanged.
+        #expect(packet.message.answers.map(\.ttl) == [300, 20])
+    }
+}
