@@ -1,3 +1,4 @@
+import DNSPipeline
 import DNSWire
 import NIOCore
 
@@ -20,6 +21,47 @@ package enum MismatchReason: String, Sendable, Hashable, CaseIterable {
 package enum MatchResult: Sendable {
     /// The reply answers our query.
     case accept(DNSMessage)
+    /// Anything else: ignore it, count it, keep waiting.
+    case reject(MismatchReason)
+}
+
+/// A reply accepted from an upstream: decoded, or (the event-loop path, for the subset ``ResponseLayout`` reads) taken
+/// as a packet for the cache, without building its records.
+package enum UpstreamReply: Sendable {
+    /// The decoded reply, ID and question as the transport sent them.
+    case message(DNSMessage)
+    /// The reply as received, with ID 0 and without its OPT record (``CachedPacket/init(response:layout:)``).
+    case packet(CachedPacket)
+
+    /// The reply as a message (a packet is decoded: ID 0, no OPT record).
+    package var message: DNSMessage {
+        switch self {
+        case .message(let m): m
+        case .packet(let p): p.message
+        }
+    }
+
+    /// Its response code.
+    package var rcode: ResponseCode {
+        switch self {
+        case .message(let m): m.rcode
+        case .packet(let p): p.rcode
+        }
+    }
+
+    /// Whether TC is set.
+    package var isTruncated: Bool {
+        switch self {
+        case .message(let m): m.header.truncated
+        case .packet(let p): p.storage[2] & 0x02 != 0
+        }
+    }
+}
+
+/// The outcome of checking one candidate reply on the event-loop path (``ReplyMatcher/matchReply(_:from:)``).
+package enum ReplyMatch: Sendable {
+    /// The reply answers our query.
+    case accept(UpstreamReply)
     /// Anything else: ignore it, count it, keep waiting.
     case reject(MismatchReason)
 }
@@ -67,6 +109,49 @@ package struct ReplyMatcher: Sendable {
             return .reject(.malformed)
         }
         return self.match(decoded: message)
+    }
+
+    /// ``match(_:from:)`` that takes a reply in the subset ``ResponseLayout`` reads as a packet, without decoding it;
+    /// any other reply is decoded and checked as ``match(_:from:)`` does. The same checks either way: the ID, QR=1, the
+    /// opcode, and the question (name without case, type, class).
+    package func matchReply(_ bytes: ByteBuffer, from source: SocketAddress?) -> ReplyMatch {
+        if let server = self.server {
+            guard let source, Self.sameEndpoint(source, server) else { return .reject(.source) }
+        }
+        guard let id = Self.peekID(bytes) else { return .reject(.malformed) }
+        guard id == self.id else { return .reject(.id) }
+        let array = Array(bytes.readableBytesView)
+        guard let layout = ResponseLayout.read(array) else {
+            let message: DNSMessage
+            do {
+                message = try DNSMessage.decode(array)
+            } catch {
+                return .reject(.malformed)
+            }
+            switch self.match(decoded: message) {
+            case .accept(let m): return .accept(.message(m))
+            case .reject(let reason): return .reject(reason)
+            }
+        }
+        let flags = layout.flags
+        guard flags & 0x8000 != 0, OpCode(rawValue: UInt8((flags >> 11) & 0x0F)) == self.opcode else {
+            return .reject(.notResponse)
+        }
+        guard layout.questionType == self.question.type, layout.questionClass == self.question.dnsClass,
+            Self.sameName(array, 12..<layout.questionNameEnd, self.question.name.wire)
+        else { return .reject(.question) }
+        return .accept(.packet(CachedPacket(response: array, layout: layout)))
+    }
+
+    /// Whether `bytes[range]`, an uncompressed name, equals the wire name `name` without ASCII case.
+    private static func sameName(_ bytes: [UInt8], _ range: Range<Int>, _ name: [UInt8]) -> Bool {
+        guard range.count == name.count else { return false }
+        var i = 0
+        for b in bytes[range] {
+            guard DomainName.lower(b) == DomainName.lower(name[i]) else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Checks an already decoded reply (source and ID are compared by the caller or here).

@@ -6,10 +6,27 @@ import Synchronization
 
 /// A reply from an upstream, with the upstream that gave it.
 public struct UpstreamAnswer: Sendable {
-    /// The reply as received (ID and question as the transport sent them).
-    public var reply: DNSMessage
+    /// The reply as the transport accepted it: decoded, or on the event-loop path a packet.
+    package var received: UpstreamReply
     /// The id of the upstream that answered (its normalized spec).
     public var upstream: String
+
+    /// An answer decoded.
+    public init(reply: DNSMessage, upstream: String) {
+        self.init(received: .message(reply), upstream: upstream)
+    }
+
+    package init(received: UpstreamReply, upstream: String) {
+        self.received = received
+        self.upstream = upstream
+    }
+
+    /// The reply as a message: as received (ID and question as the transport sent them), or decoded from the packet the
+    /// event-loop path took (ID 0, no OPT record).
+    public var reply: DNSMessage { self.received.message }
+
+    /// The reply's response code.
+    public var rcode: ResponseCode { self.received.rcode }
 }
 
 /// The health of one upstream, for status pages and tests.
@@ -166,7 +183,7 @@ public final class UpstreamPool: Sendable {
         if upstream.recordSuccess(at: self.clock.now()) {
             self.logger.info("upstream recovered", metadata: ["upstream.id": "\(upstream.id)"])
         }
-        if answer.reply.rcode == .refused {
+        if answer.rcode == .refused {
             upstream.metrics.count(.refused)
             return false
         }
@@ -261,13 +278,13 @@ public final class UpstreamPool: Sendable {
         }
 
         /// The transport's outcome for the attempt in flight.
-        func loopExchangeFinished(_ result: Result<DNSMessage, any Error>) {
+        func loopExchangeFinished(_ result: Result<UpstreamReply, any Error>) {
             guard let (upstream, udp, start, deadline) = self.current else { return }
             self.current = nil
             switch result {
-            case .success(let reply) where reply.header.truncated:
+            case .success(let reply) where reply.isTruncated:
                 udp.retryOverTCP(self.query, deadline: deadline, on: self.loop) { r in
-                    self.handle(r, from: upstream, startedAt: start)
+                    self.handle(r.map(UpstreamReply.message), from: upstream, startedAt: start)
                 }
             case .success(let reply):
                 self.handle(.success(reply), from: upstream, startedAt: start)
@@ -281,12 +298,12 @@ public final class UpstreamPool: Sendable {
             self.attempts = 0
         }
 
-        private func handle(_ result: Result<DNSMessage, UpstreamError>, from upstream: Upstream,
+        private func handle(_ result: Result<UpstreamReply, UpstreamError>, from upstream: Upstream,
             startedAt start: NIODeadline)
         {
             switch result {
             case .success(let reply):
-                let answer = UpstreamAnswer(reply: reply, upstream: upstream.id)
+                let answer = UpstreamAnswer(received: reply, upstream: upstream.id)
                 guard self.pool.recordReply(answer, from: upstream, startedAt: start) else {
                     self.refused = self.refused ?? answer
                     self.moveOn()

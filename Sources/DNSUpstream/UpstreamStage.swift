@@ -73,9 +73,17 @@ public struct UpstreamStage: Stage {
     {
         switch result {
         case .success(let answer):
-            context.note(self.id, "answered by \(answer.upstream)\(zone.map { " (zone \($0))" } ?? ""): \(answer.reply.rcode)")
-            return Resolution(reply: .message(Self.clientReply(answer.reply, for: query)),
-                source: .upstream(answer.upstream))
+            let via = zone.map { " (zone \($0))" } ?? ""
+            context.note(self.id, "answered by \(answer.upstream)\(via): \(answer.rcode)")
+            switch answer.received {
+            case .message(let reply):
+                return Resolution(reply: .message(Self.clientReply(reply, for: query)),
+                    source: .upstream(answer.upstream))
+            case .packet(let packet):
+                // Taken as bytes: answered as a cached packet of age 0 is (the encoder writes the client's ID, flags,
+                // question case and OPT), and the cache stage stores it as it is.
+                return Resolution(reply: .cached(packet, age: 0), source: .upstream(answer.upstream))
+            }
         case .failure(let error):
             let ede: ExtendedErrorCode =
                 switch error.code {

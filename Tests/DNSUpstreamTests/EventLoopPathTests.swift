@@ -454,11 +454,11 @@ struct LoopSocketTimeoutTests {
 
 /// Hands one query's outcome from the loop sockets to a closure (the transport's callers are objects of their own).
 private final class Outcome: LoopExchangeReceiver {
-    let body: @Sendable (Result<DNSMessage, any Error>) -> Void
+    let body: @Sendable (Result<UpstreamReply, any Error>) -> Void
 
-    init(_ body: @escaping @Sendable (Result<DNSMessage, any Error>) -> Void) {
+    init(_ body: @escaping @Sendable (Result<UpstreamReply, any Error>) -> Void) {
         self.body = body
     }
 
-    func loopExchangeFinished(_ result: Result<DNSMessage, any Error>) { self.body(result) }
+    func loopExchangeFinished(_ result: Result<UpstreamReply, any Error>) { self.body(result) }
 }

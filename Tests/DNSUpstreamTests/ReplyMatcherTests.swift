@@ -1,3 +1,4 @@
+import DNSPipeline
 import DNSUpstream
 import DNSWire
 import NIOCore
@@ -67,6 +68,52 @@ import Testing
             return
         }
         #expect(got == reason)
+        // The event-loop path's matcher, which takes most replies without decoding them, rejects for the same reason.
+        guard case .reject(let again) = self.matcher().matchReply(bytes, from: from) else {
+            Issue.record("\(what): accepted by matchReply")
+            return
+        }
+        #expect(again == reason)
+    }
+
+    @Test("The event-loop matcher takes a plain reply as a packet: ID 0, no OPT, the question as the server wrote it")
+    func packetPath() throws {
+        var q = DNSMessage.query(id: 0x1234, name: try DomainName("WwW.ExAmPlE.oRg."), type: .a)
+        q.edns = EDNS(udpPayloadSize: 1232)
+        var r = q.makeResponse()
+        let address = IPv4Address(192, 0, 2, 1)
+        r.answers = [ResourceRecord(name: r.questions[0].name, ttl: 60, rdata: .a(.init(address: address)))]
+        let bytes = ByteBuffer(bytes: r.encode())
+        guard case .accept(.packet(let p)) = self.matcher().matchReply(bytes, from: self.server) else {
+            Issue.record("not taken as a packet")
+            return
+        }
+        #expect(p.bytes[0] == 0 && p.bytes[1] == 0)
+        #expect(p.message.edns == nil)
+        #expect(p.message.questions.first?.name.description == "WwW.ExAmPlE.oRg.")
+        #expect(p.message.answers == r.answers)
+        #expect(p.ttlOffsets.count == 1)
+    }
+
+    @Test("A reply outside the packet subset is decoded and matched as before", arguments: ["RRSIG", "EDNS option"])
+    func messagePath(what: String) throws {
+        var q = DNSMessage.query(id: 0x1234, name: self.name, type: .a)
+        q.edns = EDNS(udpPayloadSize: 1232)
+        var r = q.makeResponse()
+        switch what {
+        case "RRSIG":
+            r.answers = [ResourceRecord(name: self.name, ttl: 60, rdata: .rrsig(.init(typeCovered: .a, algorithm: 13,
+                labels: 3, originalTTL: 60, signatureExpiration: 2, signatureInception: 1, keyTag: 7,
+                signerName: self.name, signature: [1, 2, 3])))]
+        default:
+            r.edns?.options = [EDNSOption(code: .nsid, data: [0x61])]
+        }
+        let bytes = ByteBuffer(bytes: r.encode())
+        guard case .accept(.message(let m)) = self.matcher().matchReply(bytes, from: self.server) else {
+            Issue.record("\(what): not decoded")
+            return
+        }
+        #expect(m == (try DNSMessage.decode(r.encode())))
     }
 
     @Test("A reply without a question section is not ours")

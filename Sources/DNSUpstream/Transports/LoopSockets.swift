@@ -9,7 +9,7 @@ import Synchronization
 /// event-loop path costs no closure context on the way out and none on the way back.
 protocol LoopExchangeReceiver: AnyObject, Sendable {
     /// The matching reply, or why there is none.
-    func loopExchangeFinished(_ result: Result<DNSMessage, any Error>)
+    func loopExchangeFinished(_ result: Result<UpstreamReply, any Error>)
 }
 
 /// A query encoded once, with ID 0, for every attempt to send: each attempt copies it and writes its own ID.
@@ -432,9 +432,9 @@ final class LoopSocket: @unchecked Sendable {
             self.onMismatch(.id)
             return
         }
-        switch entry.matcher.match(envelope.data, from: envelope.remoteAddress) {
-        case .accept(let message):
-            self.finish(id, serial: entry.serial, .success(message))
+        switch entry.matcher.matchReply(envelope.data, from: envelope.remoteAddress) {
+        case .accept(let reply):
+            self.finish(id, serial: entry.serial, .success(reply))
         case .reject(let reason):
             self.onMismatch(reason)
         }
@@ -442,7 +442,7 @@ final class LoopSocket: @unchecked Sendable {
 
     /// Completes query `id` (`serial`) with `result` if it is still outstanding. The result is built only then: most
     /// queries the timeout sweep visits were answered long ago, and boxing the error allocates.
-    private func finish(_ id: UInt16, serial: UInt64, _ result: @autoclosure () -> Result<DNSMessage, any Error>) {
+    private func finish(_ id: UInt16, serial: UInt64, _ result: @autoclosure () -> Result<UpstreamReply, any Error>) {
         guard let entry = self.pending[id], entry.serial == serial else { return }
         self.pending[id] = nil
         entry.timeout?.cancel()

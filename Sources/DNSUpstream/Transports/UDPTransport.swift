@@ -94,7 +94,7 @@ package final class UDPTransport: UpstreamTransport {
         case .perQuery(let s):
             let (bytes, matcher) = self.withRandomID(query)
             s.exchange(bytes, matcher: matcher, deadline: deadline, on: loop).whenComplete {
-                receiver.loopExchangeFinished($0)
+                receiver.loopExchangeFinished($0.map(UpstreamReply.message))
             }
         case .pooled:
             guard let set = self.loopSockets?.set(for: loop) else {
