@@ -216,7 +216,14 @@ public final class UpstreamPool: Sendable {
             completion(.failure(UpstreamError(.badReply, "a query must carry exactly one question")))
             return
         }
-        let attempt = LoopPoolQuery(pool: self, query: query, wire: wire, loop: loop, order: self.nextOrder(),
+        self.query(wire, on: loop, completion: completion)
+    }
+
+    /// ``query(_:on:completion:)`` for a query already in wire form (``QueryWire``), as the upstream stage builds it.
+    package func query(_ wire: QueryWire, on loop: any EventLoop,
+        completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+    {
+        let attempt = LoopPoolQuery(pool: self, wire: wire, loop: loop, order: self.nextOrder(),
             deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
         attempt.step()
     }
@@ -225,8 +232,7 @@ public final class UpstreamPool: Sendable {
     private final class LoopPoolQuery: LoopExchangeReceiver, @unchecked Sendable {
         // @unchecked: created, stepped and completed on `loop` only (the transport calls back there).
         let pool: UpstreamPool
-        let query: DNSMessage
-        /// `query` encoded once for every attempt.
+        /// The query, encoded once for every attempt.
         let wire: QueryWire
         let loop: any EventLoop
         let order: [Upstream]
@@ -239,11 +245,10 @@ public final class UpstreamPool: Sendable {
         /// The attempt in flight: its upstream, when it started and its deadline.
         var current: (upstream: Upstream, udp: UDPTransport, start: NIODeadline, deadline: NIODeadline)?
 
-        init(pool: UpstreamPool, query: DNSMessage, wire: QueryWire, loop: any EventLoop, order: [Upstream],
-            deadline: NIODeadline, completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+        init(pool: UpstreamPool, wire: QueryWire, loop: any EventLoop, order: [Upstream], deadline: NIODeadline,
+            completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
         {
             self.pool = pool
-            self.query = query
             self.wire = wire
             self.loop = loop
             self.order = order
@@ -283,7 +288,12 @@ public final class UpstreamPool: Sendable {
             self.current = nil
             switch result {
             case .success(let reply) where reply.isTruncated:
-                udp.retryOverTCP(self.query, deadline: deadline, on: self.loop) { r in
+                guard let query = self.wire.message else {
+                    // Invariant: the bytes are a query this process encoded; never reached.
+                    return self.handle(.failure(UpstreamError(.badReply, "the query could not be read back")),
+                        from: upstream, startedAt: start)
+                }
+                udp.retryOverTCP(query, deadline: deadline, on: self.loop) { r in
                     self.handle(r.map(UpstreamReply.message), from: upstream, startedAt: start)
                 }
             case .success(let reply):

@@ -58,7 +58,9 @@ public struct UpstreamStage: Stage {
         guard pool.runsOnEventLoop,
             let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop
         else { return nil }
-        let outgoing = Self.upstreamQuery(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
+        let outgoing = QueryWire(question: query.question, opcode: query.message.header.opcode,
+            checkingDisabled: query.checkingDisabled, dnssecOK: query.dnssecOK,
+            bufferSize: pool.configuration.upstream.ednsBufferSize)
         deferral.request(query.question) { complete in
             pool.query(outgoing, on: loop) { result in
                 complete(self.resolution(result, for: query, zone: zone, in: context))

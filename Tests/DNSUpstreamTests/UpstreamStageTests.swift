@@ -141,3 +141,27 @@ import Testing
         }
     }
 }
+
+/// The event-loop path writes the upstream query's bytes directly; they must be what encoding the message gives.
+@Suite struct QueryWireTests {
+    @Test("The query written directly is the encoded message, for every CD, DO, opcode and buffer size")
+    func sameBytes() throws {
+        let question = Question(name: try DomainName("WwW.Example.ORG."), type: .aaaa)
+        for cd in [false, true] {
+            for dnssecOK in [false, true] {
+                for opcode in [OpCode.query, OpCode(rawValue: 2)] {
+                    for size in [UInt16(512), 1232, 4096] {
+                        var header = Header(id: 0, opcode: opcode, recursionDesired: true)
+                        header.checkingDisabled = cd
+                        let message = DNSMessage(header: header, questions: [question],
+                            edns: EDNS(udpPayloadSize: size, dnssecOK: dnssecOK))
+                        let direct = QueryWire(question: question, opcode: opcode, checkingDisabled: cd,
+                            dnssecOK: dnssecOK, bufferSize: size)
+                        #expect(direct.bytes == QueryWire(message)?.bytes, "cd \(cd) do \(dnssecOK) \(opcode) \(size)")
+                        #expect(direct.message == message)
+                    }
+                }
+            }
+        }
+    }
+}

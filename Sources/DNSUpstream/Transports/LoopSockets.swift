@@ -31,6 +31,30 @@ package struct QueryWire: Sendable {
         self.opcode = message.header.opcode
     }
 
+    /// The query a forwarder sends for `question`: RD set, CD as given, one OPT record advertising `bufferSize` with DO
+    /// as given. The bytes ``init(_:)`` gives for that message, written without building it (the event-loop path sends
+    /// one per cache miss).
+    package init(question: Question, opcode: OpCode, checkingDisabled: Bool, dnssecOK: Bool, bufferSize: UInt16) {
+        let name = question.name.wire
+        var flags: UInt16 = UInt16(opcode.rawValue) << 11 | 0x0100
+        if checkingDisabled { flags |= 0x0010 }
+        var b: [UInt8] = []
+        b.reserveCapacity(12 + name.count + 4 + 11)
+        b.append(contentsOf: [0, 0, UInt8(flags >> 8), UInt8(flags & 0xFF), 0, 1, 0, 0, 0, 0, 0, 1])
+        b.append(contentsOf: name)
+        b.append(contentsOf: [UInt8(question.type.rawValue >> 8), UInt8(question.type.rawValue & 0xFF)])
+        b.append(contentsOf: [UInt8(question.dnsClass.rawValue >> 8), UInt8(question.dnsClass.rawValue & 0xFF)])
+        // OPT: root owner, TYPE 41, CLASS = payload size, TTL = extended rcode 0, version 0, DO, no options.
+        b.append(contentsOf: [0, 0, 41, UInt8(bufferSize >> 8), UInt8(bufferSize & 0xFF)])
+        b.append(contentsOf: [0, 0, dnssecOK ? 0x80 : 0, 0, 0, 0])
+        self.bytes = b
+        self.question = question
+        self.opcode = opcode
+    }
+
+    /// The message these bytes encode (ID 0), for the rare attempt that needs it (the TCP retry of a truncated reply).
+    package var message: DNSMessage? { try? DNSMessage.decode(self.bytes) }
+
     /// The query under `id`, in a buffer of its own (one per attempt).
     func buffer(id: UInt16) -> ByteBuffer {
         var buffer = ByteBuffer(bytes: self.bytes)
