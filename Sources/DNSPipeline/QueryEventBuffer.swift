@@ -620,8 +620,9 @@ struct AggregationState {
 
     /// Opens a group for `q`, the first query of its kind in this generation. `blocked`: a blocked name of its
     /// subject, counted towards its storm threshold and handed over at once when it is the subject's first block in
-    /// the window.
-    mutating func openGroup(_ q: LoggedQuery, blocked: Bool, window: Int64,
+    /// the window. `q` moves into the group: copying it retained each of its references and destroying the caller's
+    /// copy released them again (perf, miss mix: 1.9 % of the event loop, one new group per miss).
+    mutating func openGroup(_ q: consuming LoggedQuery, blocked: Bool, window: Int64,
         context: Int = QueryEventBuffer.defaultBlockContext)
     {
         let position = self.current.groups.count
@@ -661,14 +662,17 @@ struct AggregationState {
             for i in chain.reversed() {
                 if let row = self.close(i) { self.due.append(row) }
             }
-            self.due.append(Due(query: q, count: 1, slowest: q.latencyMicros))
+            // The rare copy: this block's row goes out now, and its group stays open for the repeats.
+            self.due.append(Due(query: copy q, count: 1, slowest: q.latencyMicros))
         }
         let sameHash = self.current.index.set(q.key.hash, slot: position) ?? -1
-        // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
-        self.current.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: immediate ? 0 : q.latencyMicros,
-            previous: previous, isOpen: true, name: immediate ? nil : q.key.name))
         self.current.slots.append(HitSlot(q))
         self.current.keys.append(KeySlot(hash: q.key.hash, check: q.key.check, sameHash: Int32(sameHash)))
+        // An immediate block's group stands for the queries after it: its row takes the name of the first of those.
+        let name = immediate ? nil : q.key.name
+        let slowest = immediate ? 0 : q.latencyMicros
+        self.current.groups.append(Group(query: q, count: immediate ? 0 : 1, slowest: slowest, previous: previous,
+            isOpen: true, name: name))
         self.open += 1
     }
 
@@ -765,7 +769,7 @@ struct HitSlot {
     /// The slowest of them, microseconds.
     var slowest: Int64 = 0
 
-    init(_ q: LoggedQuery) {
+    init(_ q: borrowing LoggedQuery) {
         if q.key.source == GroupKey.cacheSource, case .packet(let p) = q.answers {
             self.packet = ObjectIdentifier(p)
         }

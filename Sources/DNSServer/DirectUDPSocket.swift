@@ -214,8 +214,11 @@ final class DirectUDPSocket: Sendable {
             let backlog = self.backlog
             self.home.execute {
                 backlog.wrappingDecrement(by: misses.count, ordering: .relaxed)
-                for (query, peer) in misses {
-                    processor.resume(query) { out in
+                // By index: the element is passed from the array's storage, where `for (query, peer) in` copied each
+                // one out (a retain of every reference in the query, and a release after).
+                for i in misses.indices {
+                    let peer = misses[i].1
+                    processor.resume(misses[i].0) { out in
                         guard let out else { return }
                         sender.send(out, to: peer)
                     }
