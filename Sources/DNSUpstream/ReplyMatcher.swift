@@ -97,14 +97,24 @@ package struct ReplyMatcher: Sendable {
     /// The cheap checks (source, ID) run first so that a flood of forged datagrams is rejected without
     /// being decoded.
     package func match(_ bytes: ByteBuffer, from source: SocketAddress?) -> MatchResult {
+        if let reason = self.cheapRejection(bytes, from: source) { return .reject(reason) }
+        return self.match(undecoded: Array(bytes.readableBytesView))
+    }
+
+    /// Why the source or the ID rule a candidate out, before anything is decoded; nil when both pass.
+    private func cheapRejection(_ bytes: ByteBuffer, from source: SocketAddress?) -> MismatchReason? {
         if let server = self.server {
-            guard let source, Self.sameEndpoint(source, server) else { return .reject(.source) }
+            guard let source, Self.sameEndpoint(source, server) else { return .source }
         }
-        guard let id = Self.peekID(bytes) else { return .reject(.malformed) }
-        guard id == self.id else { return .reject(.id) }
+        guard let id = Self.peekID(bytes) else { return .malformed }
+        return id == self.id ? nil : .id
+    }
+
+    /// Decodes a candidate that passed the cheap checks and checks the rest.
+    private func match(undecoded bytes: [UInt8]) -> MatchResult {
         let message: DNSMessage
         do {
-            message = try DNSMessage.decode(Array(bytes.readableBytesView))
+            message = try DNSMessage.decode(bytes)
         } catch {
             return .reject(.malformed)
         }
@@ -115,20 +125,10 @@ package struct ReplyMatcher: Sendable {
     /// any other reply is decoded and checked as ``match(_:from:)`` does. The same checks either way: the ID, QR=1, the
     /// opcode, and the question (name without case, type, class).
     package func matchReply(_ bytes: ByteBuffer, from source: SocketAddress?) -> ReplyMatch {
-        if let server = self.server {
-            guard let source, Self.sameEndpoint(source, server) else { return .reject(.source) }
-        }
-        guard let id = Self.peekID(bytes) else { return .reject(.malformed) }
-        guard id == self.id else { return .reject(.id) }
+        if let reason = self.cheapRejection(bytes, from: source) { return .reject(reason) }
         let array = Array(bytes.readableBytesView)
         guard let layout = ResponseLayout.read(array) else {
-            let message: DNSMessage
-            do {
-                message = try DNSMessage.decode(array)
-            } catch {
-                return .reject(.malformed)
-            }
-            switch self.match(decoded: message) {
+            switch self.match(undecoded: array) {
             case .accept(let m): return .accept(.message(m))
             case .reject(let reason): return .reject(reason)
             }
