@@ -84,6 +84,38 @@ struct EventLoopPathTests {
         #expect(metrics.counter("palisade_upstream_mismatched_total", [("upstream", id), ("reason", "question")]) == 1)
     }
 
+    @Test("With pooled sockets, NSD's plain replies are taken as packets, with the records a decoded reply has",
+        arguments: ["www.example.org. A", "www.example.org. AAAA", "mail.example.org. MX", "alias.example.org. A",
+            "nope.example.org. A"])
+    func packetsFromNSD(question: String) async throws {
+        let nsd = try await NSDServer.start()
+        let parts = question.split(separator: " ")
+        let type: RecordType = switch parts[1] {
+        case "AAAA": .aaaa
+        case "MX": .mx
+        default: .a
+        }
+        let query = try Fixtures.query(String(parts[0]), type)
+        let pool = try Fixtures.pool(["127.0.0.1:\(nsd.port)"],
+            configuration: Fixtures.fast(sockets: .pooled(size: 2, usesPerSocket: 100)))
+        let (result, onLoop) = await OnLoop.query(pool, query)
+        let decoded = try await pool.query(query).reply
+        await pool.shutdown()
+        await nsd.stop()
+        #expect(onLoop)
+        let answer = try result.get()
+        guard case .packet(let packet) = answer.received else {
+            Issue.record("\(question): the reply was decoded, not taken as a packet")
+            return
+        }
+        let m = packet.message
+        #expect(m.rcode == decoded.rcode)
+        #expect(m.answers == decoded.answers)
+        #expect(m.authorities == decoded.authorities)
+        #expect(m.additionals == decoded.additionals)
+        #expect(packet.hasCNAMEAnswer == decoded.answers.contains { $0.type == .cname })
+    }
+
     @Test("On the event loop, a correct-looking reply from another port is never accepted",
         arguments: Fixtures.socketStrategies)
     func otherSourcePort(sockets: UDPSocketStrategy) async throws {
