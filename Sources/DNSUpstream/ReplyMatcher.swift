@@ -137,21 +137,14 @@ package struct ReplyMatcher: Sendable {
         guard flags & 0x8000 != 0, OpCode(rawValue: UInt8((flags >> 11) & 0x0F)) == self.opcode else {
             return .reject(.notResponse)
         }
-        guard layout.questionType == self.question.type, layout.questionClass == self.question.dnsClass,
-            Self.sameName(array, 12..<layout.questionNameEnd, self.question.name.wire)
+        let sameName = array.withUnsafeBytes { reply in
+            self.question.name.wire.withUnsafeBytes { ours in
+                DomainName.wireEqual(UnsafeRawBufferPointer(rebasing: reply[12..<layout.questionNameEnd]), ours)
+            }
+        }
+        guard layout.questionType == self.question.type, layout.questionClass == self.question.dnsClass, sameName
         else { return .reject(.question) }
         return .accept(.packet(CachedPacket(response: array, layout: layout)))
-    }
-
-    /// Whether `bytes[range]`, an uncompressed name, equals the wire name `name` without ASCII case.
-    private static func sameName(_ bytes: [UInt8], _ range: Range<Int>, _ name: [UInt8]) -> Bool {
-        guard range.count == name.count else { return false }
-        var i = 0
-        for b in bytes[range] {
-            guard DomainName.lower(b) == DomainName.lower(name[i]) else { return false }
-            i += 1
-        }
-        return true
     }
 
     /// Checks an already decoded reply (source and ID are compared by the caller or here).

@@ -217,27 +217,31 @@ public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// to 17 times per query for a group kept by its rule).
     /// Length octets are at most 63, below 'A', so lowercasing the whole wire form leaves them alone.
     public static func == (a: DomainName, b: DomainName) -> Bool {
-        let n = a.wire.count
-        guard n == b.wire.count else { return false }
-        return a.wire.withUnsafeBytes { ra in
-            b.wire.withUnsafeBytes { rb in
-                if ra.baseAddress == rb.baseAddress { return true }
-                var i = 0
-                while i + 8 <= n {
-                    if Self.lower8(ra.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                        != Self.lower8(rb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                    {
-                        return false
-                    }
-                    i += 8
-                }
-                while i < n {
-                    if Self.lower(ra[i]) != Self.lower(rb[i]) { return false }
-                    i += 1
-                }
-                return true
+        guard a.wire.count == b.wire.count else { return false }
+        return a.wire.withUnsafeBytes { ra in b.wire.withUnsafeBytes { rb in Self.wireEqual(ra, rb) } }
+    }
+
+    /// Whether two uncompressed wire names (or any two byte strings) are equal ignoring ASCII case, eight octets at a
+    /// time: ``==`` on raw bytes, for a caller whose name is still inside a message.
+    @inline(__always)
+    public static func wireEqual(_ ra: UnsafeRawBufferPointer, _ rb: UnsafeRawBufferPointer) -> Bool {
+        let n = ra.count
+        guard n == rb.count else { return false }
+        if ra.baseAddress == rb.baseAddress { return true }
+        var i = 0
+        while i + 8 <= n {
+            if Self.lower8(ra.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                != Self.lower8(rb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            {
+                return false
             }
+            i += 8
         }
+        while i < n {
+            if Self.lower(ra[i]) != Self.lower(rb[i]) { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Hashes the lowercased wire form eight octets at a time (names are cache and policy keys,
