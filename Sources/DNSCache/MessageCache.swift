@@ -149,87 +149,68 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
     /// Truncated replies and SERVFAIL are never cached; negative answers need an SOA in the
     /// authority section (RFC 2308 §5) and are capped by `maxNegativeTTL`.
     public func cacheability(of m: DNSMessage) -> (ReplyKind, UInt32?) {
-        let cfg = self.configuration
-        if m.header.truncated { return (.truncated, nil) }
-        let rcode = m.rcode
-        if rcode == .servFail { return (.servfail, nil) }
-        func negativeTTL() -> UInt32? {
-            for rr in m.authorities {
-                if case .soa(let soa) = rr.rdata {
-                    return min(min(rr.ttl, soa.minimum), cfg.maxNegativeTTL)
-                }
-            }
-            return nil
+        var f = ReplyFacts(truncated: m.header.truncated, rcode: m.rcode, answerCount: m.answers.count)
+        for rr in m.answers { f.minAnswerTTL = min(f.minAnswerTTL, rr.ttl) }
+        for rr in m.authorities {
+            f.authorityHasNS = f.authorityHasNS || rr.type == .ns
+            f.authorityHasSOA = f.authorityHasSOA || rr.type == .soa
+            if case .soa(let soa) = rr.rdata, f.firstSOA == nil { f.firstSOA = (rr.ttl, soa.minimum) }
         }
-        if rcode == .nxDomain { return (.nxdomain, negativeTTL()) }
-        guard rcode == .noError else { return (.other, nil) }
-        if m.answers.isEmpty {
-            if m.authorities.contains(where: { $0.type == .ns }) && !m.authorities.contains(where: { $0.type == .soa }) {
-                return (.referral, nil)
-            }
-            return (.nodata, negativeTTL())
-        }
-        var minTTL = UInt32.max
-        for rr in m.answers { minTTL = min(minTTL, rr.ttl) }
-        return (.positive, min(max(minTTL, cfg.minTTL), cfg.maxTTL))
+        return self.classify(f)
     }
 
     /// ``cacheability(of:)`` for a packet, read from its bytes through its table of TTL offsets (one entry per record,
     /// in section order): the same kinds and TTLs as for its decoded message.
     public func cacheability(of p: CachedPacket) -> (ReplyKind, UInt32?) {
-        let cfg = self.configuration
-        return p.storage.withUnsafeBufferPointer { b -> (ReplyKind, UInt32?) in
+        let facts = p.storage.withUnsafeBufferPointer { b -> ReplyFacts? in
             let n = p.count
-            guard n >= 12 else { return (.other, nil) }
+            guard n >= 12 else { return nil }
             func u16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
             func u32(_ i: Int) -> UInt32 {
                 UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
             }
-            if b[2] & 0x02 != 0 { return (.truncated, nil) }
-            let rcode = p.rcode
-            if rcode == .servFail { return (.servfail, nil) }
             let an = u16(6)
             let ns = u16(8)
-            let records = an + ns + u16(10)
             // A record whose TTL offset did not fit the table (past 64 KiB) would shift the sections: not cached.
-            guard (b.count - n) / 2 == records else { return (.other, nil) }
-            /// The TTL offset of record `i` (the type is 4 bytes before it, RDLENGTH 4 after).
-            func ttlAt(_ i: Int) -> Int? {
+            guard (b.count - n) / 2 == an + ns + u16(10) else { return nil }
+            var f = ReplyFacts(truncated: p.isTruncated, rcode: p.rcode, answerCount: an)
+            for i in 0..<(an + ns) {
+                // Record i's TTL field: its type 4 bytes before, its RDLENGTH 4 after.
                 let off = u16(n + 2 * i)
-                return off >= 16 && off + 6 <= n ? off : nil
-            }
-            func negativeTTL() -> UInt32? {
-                for i in an..<(an + ns) {
-                    guard let off = ttlAt(i) else { return nil }
-                    guard u16(off - 4) == Int(RecordType.soa.rawValue) else { continue }
+                guard off >= 16, off + 6 <= n else { return nil }
+                guard i >= an else {
+                    f.minAnswerTTL = min(f.minAnswerTTL, u32(off))
+                    continue
+                }
+                let type = u16(off - 4)
+                f.authorityHasNS = f.authorityHasNS || type == Int(RecordType.ns.rawValue)
+                f.authorityHasSOA = f.authorityHasSOA || type == Int(RecordType.soa.rawValue)
+                if type == Int(RecordType.soa.rawValue), f.firstSOA == nil {
                     // MINIMUM is the last field of SOA RDATA.
                     let end = off + 6 + u16(off + 4)
                     guard end <= n, end - 4 >= off + 6 else { return nil }
-                    return min(min(u32(off), u32(end - 4)), cfg.maxNegativeTTL)
+                    f.firstSOA = (u32(off), u32(end - 4))
                 }
-                return nil
             }
-            if rcode == .nxDomain { return (.nxdomain, negativeTTL()) }
-            guard rcode == .noError else { return (.other, nil) }
-            if an == 0 {
-                var hasNS = false
-                var hasSOA = false
-                for i in an..<(an + ns) {
-                    guard let off = ttlAt(i) else { return (.other, nil) }
-                    let t = u16(off - 4)
-                    hasNS = hasNS || t == Int(RecordType.ns.rawValue)
-                    hasSOA = hasSOA || t == Int(RecordType.soa.rawValue)
-                }
-                if hasNS && !hasSOA { return (.referral, nil) }
-                return (.nodata, negativeTTL())
-            }
-            var minTTL = UInt32.max
-            for i in 0..<an {
-                guard let off = ttlAt(i) else { return (.other, nil) }
-                minTTL = min(minTTL, u32(off))
-            }
-            return (.positive, min(max(minTTL, cfg.minTTL), cfg.maxTTL))
+            return f
         }
+        guard let facts else { return (.other, nil) }
+        return self.classify(facts)
+    }
+
+    /// The cache's rules (RFC 2308 for negative answers), on what they read from a response however it is held.
+    private func classify(_ f: ReplyFacts) -> (ReplyKind, UInt32?) {
+        let cfg = self.configuration
+        if f.truncated { return (.truncated, nil) }
+        if f.rcode == .servFail { return (.servfail, nil) }
+        let negativeTTL = f.firstSOA.map { min(min($0.ttl, $0.minimum), cfg.maxNegativeTTL) }
+        if f.rcode == .nxDomain { return (.nxdomain, negativeTTL) }
+        guard f.rcode == .noError else { return (.other, nil) }
+        if f.answerCount == 0 {
+            if f.authorityHasNS && !f.authorityHasSOA { return (.referral, nil) }
+            return (.nodata, negativeTTL)
+        }
+        return (.positive, min(max(f.minAnswerTTL, cfg.minTTL), cfg.maxTTL))
     }
 
     /// Encodes a response for the packet cache: ID 0, no OPT, TTLs clamped, TTL offsets recorded.
@@ -293,6 +274,26 @@ public final class MessageCache<C: Clock<Duration>>: Sendable {
 
 // The storage types live outside the generic `MessageCache<C>`: nested in it, they were generic too, and every hit
 // looked their metadata up at run time (`swift_getGenericMetadata`, 1.9 % of the event loop on the cached-hit mix).
+
+/// What the cache's rules read from a response (``MessageCache/cacheability(of:)``), from its records or its bytes.
+private struct ReplyFacts {
+    var truncated: Bool
+    var rcode: ResponseCode
+    var answerCount: Int
+    /// The smallest TTL in the answer section (`UInt32.max` when it is empty).
+    var minAnswerTTL = UInt32.max
+    /// Whether the authority section holds an NS record, and an SOA record.
+    var authorityHasNS = false
+    var authorityHasSOA = false
+    /// TTL and MINIMUM of the authority section's first SOA record.
+    var firstSOA: (ttl: UInt32, minimum: UInt32)? = nil
+
+    init(truncated: Bool, rcode: ResponseCode, answerCount: Int) {
+        self.truncated = truncated
+        self.rcode = rcode
+        self.answerCount = answerCount
+    }
+}
 
 /// A cache lookup result (``MessageCache/Lookup``).
 public enum CacheLookup: Sendable {

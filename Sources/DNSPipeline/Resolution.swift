@@ -93,6 +93,8 @@ public final class CachedPacket: Sendable {
     /// Whether the answer section holds a CNAME: the response policy stage needs the records only then (or when a
     /// zone has response triggers), and reading `message` out of the packet copies it.
     public let hasCNAMEAnswer: Bool
+    /// Whether TC is set.
+    public var isTruncated: Bool { self.storage[2] & 0x02 != 0 }
     /// Where the query log's group for the latest hit on this packet sits (-1: none): a hint that lets a repeated cache
     /// hit skip hashing the group key. ``QueryEventBuffer`` checks that group's slot in full before using it.
     let logGroupHint = Atomic<Int>(-1)

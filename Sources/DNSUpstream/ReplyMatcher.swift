@@ -53,7 +53,7 @@ package enum UpstreamReply: Sendable {
     package var isTruncated: Bool {
         switch self {
         case .message(let m): m.header.truncated
-        case .packet(let p): p.storage[2] & 0x02 != 0
+        case .packet(let p): p.isTruncated
         }
     }
 }
