@@ -194,23 +194,39 @@ public final class CachedPacket: Sendable {
     public func clampingTTLs(_ low: UInt32, _ high: UInt32) -> CachedPacket {
         let n = self.count
         var out: [UInt8]? = nil
-        var i = n
-        while i + 2 <= self.storage.count {
-            let off = Int(self.storage[i]) << 8 | Int(self.storage[i + 1])
-            i += 2
-            guard off + 4 <= n else { continue }
-            let t = UInt32(self.storage[off]) << 24 | UInt32(self.storage[off + 1]) << 16
-                | UInt32(self.storage[off + 2]) << 8 | UInt32(self.storage[off + 3])
-            let c = min(max(t, low), high)
-            guard c != t else { continue }
-            if out == nil { out = self.storage }
-            out![off] = UInt8(c >> 24)
-            out![off + 1] = UInt8((c >> 16) & 0xFF)
-            out![off + 2] = UInt8((c >> 8) & 0xFF)
-            out![off + 3] = UInt8(c & 0xFF)
+        self.storage.withUnsafeBufferPointer { src in
+            Self.forEachTTL(src, count: n) { off, t in
+                let c = min(max(t, low), high)
+                guard c != t else { return }
+                if out == nil { out = self.storage }
+                out!.withUnsafeMutableBufferPointer { Self.writeTTL(c, to: $0.baseAddress!, at: off) }
+            }
         }
         guard let out else { return self }
         return CachedPacket(storage: out, count: n, rcode: self.rcode, hasCNAMEAnswer: self.hasCNAMEAnswer)
+    }
+
+    /// Calls `body` with the offset and stored value of each TTL field that the table after the first `n` bytes of
+    /// `storage` lists, skipping any that does not lie inside those bytes.
+    @inline(__always)
+    static func forEachTTL(_ storage: UnsafeBufferPointer<UInt8>, count n: Int, _ body: (Int, UInt32) -> Void) {
+        var i = n
+        while i + 2 <= storage.count {
+            let off = Int(storage[i]) << 8 | Int(storage[i + 1])
+            i += 2
+            guard off + 4 <= n else { continue }
+            body(off, UInt32(storage[off]) << 24 | UInt32(storage[off + 1]) << 16 | UInt32(storage[off + 2]) << 8
+                | UInt32(storage[off + 3]))
+        }
+    }
+
+    /// Writes `ttl` big-endian at `offset` of `bytes`.
+    @inline(__always)
+    static func writeTTL(_ ttl: UInt32, to bytes: UnsafeMutablePointer<UInt8>, at offset: Int) {
+        bytes[offset] = UInt8(ttl >> 24)
+        bytes[offset + 1] = UInt8((ttl >> 16) & 0xFF)
+        bytes[offset + 2] = UInt8((ttl >> 8) & 0xFF)
+        bytes[offset + 3] = UInt8(ttl & 0xFF)
     }
 
     /// Wraps an encoded response whose decoded form is at hand.
@@ -234,11 +250,7 @@ public final class CachedPacket: Sendable {
             // A TTL field lies inside the packet; one outside it is dropped here, as the patch skipped it before.
             let off = ttlOffsets[i]
             guard off >= 0, off + 4 <= bytes.count, off <= 0xFFFF else { continue }
-            let t = ttls[i]
-            storage[off] = UInt8(t >> 24)
-            storage[off + 1] = UInt8((t >> 16) & 0xFF)
-            storage[off + 2] = UInt8((t >> 8) & 0xFF)
-            storage[off + 3] = UInt8(t & 0xFF)
+            storage.withUnsafeMutableBufferPointer { Self.writeTTL(ttls[i], to: $0.baseAddress!, at: off) }
             table.append(contentsOf: [UInt8(off >> 8), UInt8(off & 0xFF)])
         }
         storage.append(contentsOf: table)

@@ -94,18 +94,8 @@ public enum ResponseEncoder {
                 o.initialize(from: src.baseAddress!, count: n)
                 // The offsets of the TTL fields follow the packet in the same array; the TTLs at store time are in
                 // the packet.
-                var i = n
-                while i + 2 <= src.count {
-                    let off = Int(src[i]) << 8 | Int(src[i + 1])
-                    i += 2
-                    guard off + 4 <= n else { continue }
-                    let stored = UInt32(src[off]) << 24 | UInt32(src[off + 1]) << 16 | UInt32(src[off + 2]) << 8
-                        | UInt32(src[off + 3])
-                    let t = stored > age ? stored - age : 0
-                    o[off] = UInt8(t >> 24)
-                    o[off + 1] = UInt8((t >> 16) & 0xFF)
-                    o[off + 2] = UInt8((t >> 8) & 0xFF)
-                    o[off + 3] = UInt8(t & 0xFF)
+                CachedPacket.forEachTTL(src, count: n) { off, stored in
+                    CachedPacket.writeTTL(stored > age ? stored - age : 0, to: o, at: off)
                 }
             }
             o[0] = UInt8(qh.id >> 8)
