@@ -58,9 +58,7 @@ public struct UpstreamStage: Stage {
         guard pool.runsOnEventLoop,
             let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop
         else { return nil }
-        let outgoing = QueryWire(question: query.question, opcode: query.message.header.opcode,
-            checkingDisabled: query.checkingDisabled, dnssecOK: query.dnssecOK,
-            bufferSize: pool.configuration.upstream.ednsBufferSize)
+        let outgoing = Self.upstreamWire(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
         deferral.request(query.question) { complete in
             pool.query(outgoing, on: loop) { result in
                 complete(self.resolution(result, for: query, zone: zone, in: context))
@@ -103,6 +101,13 @@ public struct UpstreamStage: Stage {
         header.checkingDisabled = query.checkingDisabled
         return DNSMessage(header: header, questions: [query.question],
             edns: EDNS(udpPayloadSize: bufferSize, dnssecOK: query.dnssecOK))
+    }
+
+    /// ``upstreamQuery(for:bufferSize:)`` in wire form, written without building the message (the event-loop path
+    /// sends one per cache miss).
+    package static func upstreamWire(for query: Query, bufferSize: UInt16) -> QueryWire {
+        QueryWire(question: query.question, opcode: query.message.header.opcode,
+            checkingDisabled: query.checkingDisabled, dnssecOK: query.dnssecOK, bufferSize: bufferSize)
     }
 
     /// The upstream reply, made into the reply to the client.

@@ -164,4 +164,19 @@ import Testing
             }
         }
     }
+
+    @Test("The event-loop path's upstream query is the async path's, in bytes, for every client DO, CD and EDNS")
+    func samePathBytes() throws {
+        let stage = UpstreamStageTests()
+        for edns in [false, true] {
+            for dnssecOK in [false, true] {
+                for cd in [false, true] {
+                    let q = try stage.clientQuery(dnssecOK: dnssecOK, cd: cd, edns: edns)
+                    let wire = UpstreamStage.upstreamWire(for: q, bufferSize: 1232)
+                    let message = UpstreamStage.upstreamQuery(for: q, bufferSize: 1232)
+                    #expect(wire.bytes == QueryWire(message)?.bytes, "edns \(edns) do \(dnssecOK) cd \(cd)")
+                }
+            }
+        }
+    }
 }
