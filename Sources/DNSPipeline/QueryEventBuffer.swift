@@ -621,7 +621,7 @@ struct AggregationState {
     /// Opens a group for `q`, the first query of its kind in this generation. `blocked`: a blocked name of its
     /// subject, counted towards its storm threshold and handed over at once when it is the subject's first block in
     /// the window. `q` moves into the group: copying it retained each of its references and destroying the caller's
-    /// copy released them again (perf, miss mix: 1.9 % of the event loop, one new group per miss).
+    /// copy released them again (perf, miss mix: 1.5–2.1 % of the event loop, one new group per miss).
     mutating func openGroup(_ q: consuming LoggedQuery, blocked: Bool, window: Int64,
         context: Int = QueryEventBuffer.defaultBlockContext)
     {
