@@ -40,9 +40,6 @@ public struct ResponseLayout: Sendable, Hashable {
     /// The response code (the four header bits: a message with extended rcode bits is outside the subset).
     public var rcode: ResponseCode { ResponseCode(rawValue: self.flags & 0x000F) }
 
-    /// Whether TC is set.
-    public var isTruncated: Bool { self.flags & 0x0200 != 0 }
-
     /// Records before ``length``.
     public var recordCount: Int { self.answerCount + self.authorityCount + self.additionalCount }
 
