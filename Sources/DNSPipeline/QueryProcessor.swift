@@ -78,6 +78,11 @@ public final class QueryProcessor: Sendable {
     /// Lets the chain's stages prefetch for a burst of datagrams about to go through ``processOnLoop(_:client:)`` one by
     /// one (``Stage/prefetch(_:)``). Worth it from two datagrams on: the point is to overlap their cache misses.
     public func prefetch(_ packets: [[UInt8]]) {
+        self.prefetch(packets[...])
+    }
+
+    /// ``prefetch(_:)`` for a part of an array of datagrams.
+    public func prefetch(_ packets: ArraySlice<[UInt8]>) {
         guard packets.count > 1 else { return }
         let names = QueryNameBatch(packets)
         guard names.count > 1 else { return }

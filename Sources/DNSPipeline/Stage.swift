@@ -56,17 +56,22 @@ extension Stage {
 /// ``Stage/prefetch(_:)``). Each name is in wire form as received (any case, no compression, ending with
 /// the root byte); datagrams whose question cannot be read are left out (the chain rejects them later).
 public struct QueryNameBatch: Sendable {
-    private let packets: [[UInt8]]
+    private let packets: ArraySlice<[UInt8]>
     private let names: [(packet: Int, range: Range<Int>)]
 
     /// The names of `packets`.
     public init(_ packets: [[UInt8]]) {
+        self.init(packets[...])
+    }
+
+    /// The names of `packets` (by the slice's own indices).
+    public init(_ packets: ArraySlice<[UInt8]>) {
         self.packets = packets
         var names: [(packet: Int, range: Range<Int>)] = []
         names.reserveCapacity(packets.count)
         // One question (QDCOUNT 1), and its name where ``QuickQuery/questionName(in:)`` finds it.
-        for (i, p) in packets.enumerated() where p.count >= 6 && p[4] == 0 && p[5] == 1 {
-            if let r = p.withUnsafeBytes({ QuickQuery.questionName(in: $0) }) { names.append((i, r)) }
+        for i in packets.indices where packets[i].count >= 6 && packets[i][4] == 0 && packets[i][5] == 1 {
+            if let r = packets[i].withUnsafeBytes({ QuickQuery.questionName(in: $0) }) { names.append((i, r)) }
         }
         self.names = names
     }

@@ -176,7 +176,11 @@ final class DirectUDPSocket: Sendable {
 
     /// What one burst collects: its datagrams, their senders, and the misses for the home loop.
     private struct BurstState {
+        /// Datagram buffers, kept from group to group and overwritten: the first `filled` hold the current group's.
+        /// Nothing keeps a datagram's bytes once it is answered (a query holds its decoded message), so each buffer
+        /// is refilled in place; copying every datagram into a new array was one allocation per query.
         var packets: [[UInt8]] = []
+        var filled = 0
         var peers: [pal_peer] = []
         var deferred: [(DeferredQuery, pal_peer)] = []
     }
@@ -191,17 +195,24 @@ final class DirectUDPSocket: Sendable {
             if let data = pal_rx_data(rx, UInt32(i), &length, &truncated), truncated == 0,
                 pal_rx_peer(rx, UInt32(i), &peer) != 0
             {
-                state.packets.append(Array(UnsafeBufferPointer(start: data, count: Int(length))))
+                let bytes = UnsafeBufferPointer(start: data, count: Int(length))
+                if state.filled < state.packets.count {
+                    state.packets[state.filled].removeAll(keepingCapacity: true)
+                    state.packets[state.filled].append(contentsOf: bytes)
+                } else {
+                    state.packets.append(Array(bytes))
+                }
+                state.filled += 1
                 state.peers.append(peer)
             } else {
                 self.droppedOversized.increment()
             }
-            if state.packets.count == UDPQueryHandler.group || (i == n - 1 && !state.packets.isEmpty) {
-                self.processor.prefetch(state.packets)
-                for j in state.packets.indices {
+            if state.filled == UDPQueryHandler.group || (i == n - 1 && state.filled > 0) {
+                self.processor.prefetch(state.packets[0..<state.filled])
+                for j in 0..<state.filled {
                     self.handle(state.packets[j], from: state.peers[j], replies: replies, deferred: &state.deferred)
                 }
-                state.packets.removeAll(keepingCapacity: true)
+                state.filled = 0
                 state.peers.removeAll(keepingCapacity: true)
             }
         }
