@@ -11,25 +11,41 @@ public struct PolicyDecision: Sendable {
     public var matchedName: DomainName?
     /// Watch-mode (`override: log`) hits met before this decision, with the action they would have taken.
     public var watched: [PolicyHit]
-    /// The EDE INFO-CODE the answer carries (RFC 8914).
-    public var extendedErrorCode: ExtendedErrorCode
-    /// The EDE EXTRA-TEXT: `palisade: blocked by urlhaus rule *.evil.example`.
-    public var extendedErrorText: String
+    /// The answer's EDNS options: its one Extended DNS Error (RFC 8914), built once, so that an answer shares the
+    /// array instead of allocating one (a blocked query built the text, then the option, then the array).
+    public private(set) var extendedErrors: [EDNSOption]
 
     /// Creates a decision.
     public init(action: PolicyAction, hit: PolicyHit, matchedName: DomainName? = nil, watched: [PolicyHit] = [],
         extendedErrorCode: ExtendedErrorCode, extendedErrorText: String)
     {
+        self.init(action: action, hit: hit, matchedName: matchedName, watched: watched,
+            extendedError: .extendedError(extendedErrorCode, text: extendedErrorText))
+    }
+
+    /// Creates a decision whose Extended DNS Error option is already built.
+    init(action: PolicyAction, hit: PolicyHit, matchedName: DomainName?, watched: [PolicyHit],
+        extendedError: EDNSOption)
+    {
         self.action = action
         self.hit = hit
         self.matchedName = matchedName
         self.watched = watched
-        self.extendedErrorCode = extendedErrorCode
-        self.extendedErrorText = extendedErrorText
+        self.extendedErrors = [extendedError]
     }
 
     /// The EDE option for the answer.
-    public var extendedError: EDNSOption { .extendedError(self.extendedErrorCode, text: self.extendedErrorText) }
+    public var extendedError: EDNSOption { self.extendedErrors[0] }
+    /// The EDE INFO-CODE the answer carries (RFC 8914); setting it rebuilds the option.
+    public var extendedErrorCode: ExtendedErrorCode {
+        get { self.extendedError.extendedErrorValue?.code ?? .other }
+        set { self.extendedErrors = [.extendedError(newValue, text: self.extendedErrorText)] }
+    }
+    /// The EDE EXTRA-TEXT: `palisade: blocked by urlhaus rule *.evil.example`; setting it rebuilds the option.
+    public var extendedErrorText: String {
+        get { self.extendedError.extendedErrorValue?.text ?? "" }
+        set { self.extendedErrors = [.extendedError(self.extendedErrorCode, text: newValue)] }
+    }
 
     /// One finding per watch-mode hit, so the query log shows what would have been blocked.
     public var watchFindings: [Finding] {
@@ -85,7 +101,7 @@ public struct PolicyDecision: Sendable {
             m.answers = chain + answers
             m.header.truncated = truncated
             return .answer(Resolution(reply: .message(m), source: .policy(self.hit), findings: findings,
-                extendedErrors: [self.extendedError]))
+                extendedErrors: self.extendedErrors))
         }
         switch self.action {
         case .passthru, .allow, .log:
@@ -104,7 +120,7 @@ public struct PolicyDecision: Sendable {
             return reply(.servFail)
         case .drop:
             return .answer(Resolution(reply: .drop, source: .policy(self.hit), findings: findings,
-                extendedErrors: [self.extendedError]))
+                extendedErrors: self.extendedErrors))
         case .sinkhole(let addresses):
             var answers: [ResourceRecord] = []
             for a in addresses {
@@ -169,7 +185,7 @@ public struct PolicyDecision: Sendable {
             m.rcode = answer.rcode
         }
         return Resolution(reply: .message(m), source: .policy(self.hit), findings: chased.findings + self.watchFindings,
-            extendedErrors: [self.extendedError])
+            extendedErrors: self.extendedErrors)
     }
 }
 

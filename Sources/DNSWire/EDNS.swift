@@ -180,6 +180,35 @@ extension EDNSOption {
         return EDNSOption(code: .extendedError, data: d)
     }
 
+    /// Writes an Extended DNS Error option's EXTRA-TEXT piece by piece into the option's own bytes, cut at 512 bytes
+    /// as ``extendedError(_:text:)`` cuts it: the same option without a string of its own.
+    public struct ExtendedErrorWriter: Sendable {
+        private var data: [UInt8]
+
+        /// Starts an option with INFO-CODE `code`, with room for `reserving` bytes of text.
+        public init(_ code: ExtendedErrorCode, reserving: Int) {
+            self.data = []
+            self.data.reserveCapacity(2 + min(reserving, 512))
+            self.data.append(UInt8(code.rawValue >> 8))
+            self.data.append(UInt8(code.rawValue & 0xFF))
+        }
+
+        /// Appends `text` (what fits of it).
+        public mutating func append(_ text: String) {
+            let room = 2 + 512 - self.data.count
+            guard room > 0 else { return }
+            let utf8 = text.utf8
+            if utf8.count <= room {
+                self.data.append(contentsOf: utf8)
+            } else {
+                self.data.append(contentsOf: utf8.prefix(room))
+            }
+        }
+
+        /// The option.
+        public var option: EDNSOption { EDNSOption(code: .extendedError, data: self.data) }
+    }
+
     /// The INFO-CODE and EXTRA-TEXT when this is a well-formed EDE option.
     public var extendedErrorValue: (code: ExtendedErrorCode, text: String)? {
         guard self.code == .extendedError, self.data.count >= 2 else { return nil }

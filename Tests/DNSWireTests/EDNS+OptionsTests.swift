@@ -98,6 +98,17 @@ import Testing
         #expect(EDNSOption.extendedError(.blocked).data == [0, 15])
     }
 
+    @Test("an EDE option written piece by piece equals the one made from the whole text, cut at 512 bytes the same way",
+        arguments: [0, 1, 5, 200, 505, 506, 507, 700])
+    func extendedErrorWriter(_ ruleLength: Int) {
+        let pieces = ["palisade: ", "blocked", " by ", "urlhaus", " rule ", String(repeating: "é", count: ruleLength / 2)
+            + String(repeating: "r", count: ruleLength % 2)]
+        var writer = EDNSOption.ExtendedErrorWriter(.filtered, reserving: 64)
+        for p in pieces { writer.append(p) }
+        #expect(writer.option == EDNSOption.extendedError(.filtered, text: pieces.joined()))
+        #expect(writer.option.data.count <= 2 + 512)
+    }
+
     @Test("Block padding brings a message to a multiple of the block size", arguments: [128, 468])
     func blockPadding(block: Int) throws {
         var m = DNSMessage.query(id: 1, name: try DomainName("www.example.org."), type: .a)
