@@ -168,16 +168,11 @@ public struct EDNS: Sendable, Hashable {
 
 extension EDNSOption {
     /// An Extended DNS Error option (RFC 8914 §2): INFO-CODE then UTF-8 EXTRA-TEXT.
+    /// The text is cut at 512 bytes (``ExtendedErrorWriter``).
     public static func extendedError(_ code: ExtendedErrorCode, text: String = "") -> EDNSOption {
-        let utf8 = text.utf8
-        var d: [UInt8] = []
-        d.reserveCapacity(2 + min(utf8.count, 512))
-        d.append(UInt8(code.rawValue >> 8))
-        d.append(UInt8(code.rawValue & 0xFF))
-        // The whole view is copied in one go; a prefix of it went byte by byte (1 % of the event loop on the
-        // blocked mix, where every answer carries one).
-        if utf8.count <= 512 { d.append(contentsOf: utf8) } else { d.append(contentsOf: utf8.prefix(512)) }
-        return EDNSOption(code: .extendedError, data: d)
+        var writer = ExtendedErrorWriter(code, reserving: text.utf8.count)
+        writer.append(text)
+        return writer.option
     }
 
     /// Writes an Extended DNS Error option's EXTRA-TEXT piece by piece into the option's own bytes, cut at 512 bytes
@@ -193,7 +188,8 @@ extension EDNSOption {
             self.data.append(UInt8(code.rawValue & 0xFF))
         }
 
-        /// Appends `text` (what fits of it).
+        /// Appends `text` (what fits of it). The whole view is copied in one go; a prefix of it went byte by byte (1 %
+        /// of the event loop on the blocked mix, where every answer carries one).
         public mutating func append(_ text: String) {
             let room = 2 + 512 - self.data.count
             guard room > 0 else { return }
