@@ -144,13 +144,7 @@ public struct IPv6Address: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// Eight 16-bit groups.
-    public var words: [UInt16] {
-        var out: [UInt16] = []
-        out.reserveCapacity(8)
-        for i in 0..<4 { out.append(UInt16(truncatingIfNeeded: self.high >> UInt64((3 - i) * 16))) }
-        for i in 0..<4 { out.append(UInt16(truncatingIfNeeded: self.low >> UInt64((3 - i) * 16))) }
-        return out
-    }
+    public var words: [UInt16] { (0..<8).map(self.word) }
 
     /// The longest run of two or more zero words (the first such run on a tie), as RFC 5952 §4.2 and the
     /// RPZ `zz` label both compress it; nil when there is none.
