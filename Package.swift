@@ -59,6 +59,10 @@ let package = Package(
         .target(name: "CPrefetch"),
         // Batched UDP system calls (recvmmsg, sendmmsg) for the direct UDP engine: Swift's Glibc module lacks them.
         .target(name: "CDirectUDP"),
+        .target(
+            name: "DirectIO",
+            dependencies: ["CDirectUDP", "DNSWire", .product(name: "NIOCore", package: nio)]
+        ),
         // One SQLite process setting the query log's writer needs (C, as sqlite3_config is variadic).
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -249,4 +250,85 @@ void pal_wake_signal(int wake) {
 
 void pal_thread_name(const char *name) {
     (void)pthread_setname_np(pthread_self(), name);
+}
+
+int pal_udp_connect(const pal_peer *server, int rcvbuf) {
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_from(server, &ss);
+    int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    // A failed SO_RCVBUF is not fatal: the kernel's default buffer still works, it only drops sooner under load.
+    if (rcvbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+unsigned pal_send_batch(int fd, const uint8_t *data, const unsigned *lengths, unsigned count, int *errors) {
+    enum { chunk = 64 };
+    struct mmsghdr msgs[chunk];
+    struct iovec iovs[chunk];
+    unsigned failed = 0, base = 0;
+    size_t offset = 0;
+    while (base < count) {
+        unsigned n = count - base < chunk ? count - base : chunk;
+        size_t o = offset;
+        for (unsigned i = 0; i < n; i++) {
+            iovs[i].iov_base = (void *)(data + o);
+            iovs[i].iov_len = lengths[base + i];
+            o += lengths[base + i];
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].msg_hdr.msg_iov = &iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        unsigned done = 0;
+        while (done < n) {
+            int r = sendmmsg(fd, msgs + done, n - done, MSG_DONTWAIT);
+            if (r > 0) {
+                for (int k = 0; k < r; k++) errors[base + done + k] = 0;
+                done += (unsigned)r;
+                continue;
+            }
+            if (r < 0 && errno == EINTR) continue;
+            // This datagram could not go; record why and go on with the rest.
+            errors[base + done] = r < 0 ? errno : EIO;
+            failed++;
+            done++;
+        }
+        base += n;
+        offset = o;
+    }
+    return failed;
+}
+
+int pal_epoll_create(void) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    return ep < 0 ? -errno : ep;
+}
+
+int pal_epoll_add(int ep, int fd, uint64_t tag) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int pal_epoll_del(int ep, int fd) {
+    return epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+int pal_epoll_wait(int ep, uint64_t *tags, int max, int timeout_ms) {
+    enum { most = 64 };
+    struct epoll_event evs[most];
+    int n = epoll_wait(ep, evs, max < most ? max : most, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) tags[i] = evs[i].data.u64;
+    return n;
+}
+
+void pal_wake_drain(int wake) {
+    uint64_t value;
+    ssize_t r = read(wake, &value, sizeof value);
+    (void)r;
 }

@@ -53,6 +53,25 @@ int pal_wait(int fd, int wake);
 int pal_wake_create(void);
 /// Signals a wake descriptor.
 void pal_wake_signal(int wake);
+/// Opens a non-blocking UDP socket connected to `server` (the kernel binds a random ephemeral port, drops datagrams
+/// from other peers and reports ICMP port-unreachable as an error), asking for a receive buffer of `rcvbuf` bytes
+/// (0: the default). Returns the descriptor or -errno.
+int pal_udp_connect(const pal_peer *server, int rcvbuf);
+/// Sends `count` datagrams on a connected socket with sendmmsg: datagram i is `lengths[i]` bytes, the datagrams
+/// back to back in `data`. `errors[i]` gets 0 or the errno that kept datagram i from going. Returns how many failed.
+unsigned pal_send_batch(int fd, const uint8_t *data, const unsigned *lengths, unsigned count, int *errors);
+
+/// An epoll set, or -errno.
+int pal_epoll_create(void);
+/// Adds `fd` to the set for readability, reported with `tag`. Returns 0 or -errno.
+int pal_epoll_add(int ep, int fd, uint64_t tag);
+/// Removes `fd` from the set. Returns 0 or -errno.
+int pal_epoll_del(int ep, int fd);
+/// Waits up to `timeout_ms` (-1: without limit) for readiness; writes up to `max` tags. Returns how many (0 on
+/// timeout), or -errno (never -EINTR: an interrupted wait returns 0).
+int pal_epoll_wait(int ep, uint64_t *tags, int max, int timeout_ms);
+/// Empties a wake descriptor after it was signalled.
+void pal_wake_drain(int wake);
 /// Names the calling thread (at most 15 characters show in top and /proc).
 void pal_thread_name(const char *name);
 
