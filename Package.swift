@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "DNSUpstream",
             dependencies: [
-                "DNSWire", "DNSPipeline",
+                "DNSWire", "DNSPipeline", "CDirectUDP", "DirectIO",
                 .product(name: "NIOCore", package: nio),
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -270,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "DNSUpstreamTests",
             dependencies: [
-                "DNSUpstream", "TestSupport",
+                "DNSUpstream", "DirectIO", "CDirectUDP", "TestSupport",
                 .product(name: "NIOCore", package: nio),
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),

@@ -126,7 +126,12 @@ package struct ReplyMatcher: Sendable {
     /// opcode, and the question (name without case, type, class).
     package func matchReply(_ bytes: ByteBuffer, from source: SocketAddress?) -> ReplyMatch {
         if let reason = self.cheapRejection(bytes, from: source) { return .reject(reason) }
-        let array = Array(bytes.readableBytesView)
+        return self.matchReply(idChecked: Array(bytes.readableBytesView))
+    }
+
+    /// ``matchReply(_:from:)`` for a reply whose source and ID the caller has already checked (a direct UDP listener's
+    /// upstream sockets, which read into plain arrays).
+    package func matchReply(idChecked array: [UInt8]) -> ReplyMatch {
         guard let layout = ResponseLayout.read(array) else {
             switch self.match(undecoded: array) {
             case .accept(let m): return .accept(.message(m))

@@ -1,4 +1,5 @@
 import CoreMetrics
+import DirectIO
 import DNSWire
 import Logging
 import NIOCore
@@ -223,18 +224,38 @@ public final class UpstreamPool: Sendable {
     package func query(_ wire: QueryWire, on loop: any EventLoop,
         completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
     {
-        let attempt = LoopPoolQuery(pool: self, wire: wire, loop: loop, order: self.nextOrder(),
+        let attempt = LoopPoolQuery(pool: self, wire: wire, runner: .loop(loop), order: self.nextOrder(),
             deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
         attempt.step()
     }
 
+    /// ``query(_:on:completion:)`` on a direct UDP listener's thread, with that thread's own upstream sockets
+    /// (``DirectUpstreams``): the same order, timeouts, retries, failover, REFUSED handling, health records and
+    /// deadline. `completion` runs on that thread. Requires ``runsOnEventLoop``; the caller must be `loop`'s thread.
+    package func query(_ wire: QueryWire, on loop: DirectLoop,
+        completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+    {
+        let direct = DirectUpstreams.on(loop)
+        let attempt = LoopPoolQuery(pool: self, wire: wire, runner: .direct(direct), order: self.nextOrder(),
+            deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
+        attempt.step()
+    }
+
+    /// Where a ``LoopPoolQuery`` sends its attempts and gets their outcomes.
+    private enum Runner {
+        /// A SwiftNIO event loop and its per-loop sockets.
+        case loop(any EventLoop)
+        /// A direct listener's thread and its own sockets.
+        case direct(DirectUpstreams)
+    }
+
     /// The state of one ``query(_:on:completion:)``: which upstream, which attempt, what failed so far.
     private final class LoopPoolQuery: LoopExchangeReceiver, @unchecked Sendable {
-        // @unchecked: created, stepped and completed on `loop` only (the transport calls back there).
+        // @unchecked: created, stepped and completed on the runner's thread only (the transport calls back there).
         let pool: UpstreamPool
         /// The query, encoded once for every attempt.
         let wire: QueryWire
-        let loop: any EventLoop
+        let runner: Runner
         let order: [Upstream]
         let deadline: NIODeadline
         let completion: @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void
@@ -245,12 +266,12 @@ public final class UpstreamPool: Sendable {
         /// The attempt in flight: its upstream, when it started and its deadline.
         var current: (upstream: Upstream, udp: UDPTransport, start: NIODeadline, deadline: NIODeadline)?
 
-        init(pool: UpstreamPool, wire: QueryWire, loop: any EventLoop, order: [Upstream], deadline: NIODeadline,
+        init(pool: UpstreamPool, wire: QueryWire, runner: Runner, order: [Upstream], deadline: NIODeadline,
             completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
         {
             self.pool = pool
             self.wire = wire
-            self.loop = loop
+            self.runner = runner
             self.order = order
             self.deadline = deadline
             self.completion = completion
@@ -276,7 +297,11 @@ public final class UpstreamPool: Sendable {
                 let perAttempt = TimeAmount(self.pool.configuration.upstream.timeout)
                 let attemptDeadline = min(start + perAttempt, self.deadline)
                 self.current = (upstream, udp, start, attemptDeadline)
-                udp.send(self.wire, deadline: attemptDeadline, on: self.loop, receiver: self)
+                switch self.runner {
+                case .loop(let loop): udp.send(self.wire, deadline: attemptDeadline, on: loop, receiver: self)
+                case .direct(let direct):
+                    direct.exchange(self.wire, via: udp, deadline: attemptDeadline, receiver: self)
+                }
                 return
             }
             self.completion(self.pool.outcome(refused: self.refused, lastError: self.lastError))
@@ -293,8 +318,17 @@ public final class UpstreamPool: Sendable {
                     return self.handle(.failure(UpstreamError(.badReply, "the query could not be read back")),
                         from: upstream, startedAt: start)
                 }
-                udp.retryOverTCP(query, deadline: deadline, on: self.loop) { r in
-                    self.handle(r.map(UpstreamReply.message), from: upstream, startedAt: start)
+                switch self.runner {
+                case .loop(let loop):
+                    udp.retryOverTCP(query, deadline: deadline, on: loop) { r in
+                        self.handle(r.map(UpstreamReply.message), from: upstream, startedAt: start)
+                    }
+                case .direct(let direct):
+                    // Rare: the TCP exchange runs on the home loop, and its outcome comes back to this thread.
+                    let loop = direct.loop
+                    udp.retryOverTCP(query, deadline: deadline, on: loop.home) { r in
+                        loop.post { self.handle(r.map(UpstreamReply.message), from: upstream, startedAt: start) }
+                    }
                 }
             case .success(let reply):
                 self.handle(.success(reply), from: upstream, startedAt: start)

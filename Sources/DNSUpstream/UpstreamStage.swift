@@ -1,4 +1,5 @@
 public import DNSPipeline
+import DirectIO
 import DNSWire
 import NIOCore
 import NIOPosix
@@ -45,7 +46,8 @@ public struct UpstreamStage: Stage {
         return self.resolution(result, for: query, zone: zone, in: context)
     }
 
-    /// The event-loop path of a cache miss (see ``Deferral``).
+    /// The event-loop path of a cache miss (see ``Deferral``), or a direct UDP listener's (its ``DirectLoop`` as the
+    /// deferral's home).
     ///
     /// In the replay pass it returns the result of the exchange. In the first pass, when the caller offers a
     /// deferral, runs on an event loop (or names one as its home), and the query's pool has only UDP upstreams, it registers the
@@ -55,8 +57,18 @@ public struct UpstreamStage: Stage {
         guard let deferral = context.deferral else { return nil }
         if let r = deferral.result(for: query.question) { return r }
         let (zone, pool) = self.router.route(query.question.name)
-        guard pool.runsOnEventLoop,
-            let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop
+        guard pool.runsOnEventLoop else { return nil }
+        if let direct = deferral.home as? DirectLoop {
+            // A direct UDP listener's thread, which sends with its own sockets (the server resumes there).
+            let outgoing = Self.upstreamWire(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
+            deferral.request(query.question) { complete in
+                pool.query(outgoing, on: direct) { result in
+                    complete(self.resolution(result, for: query, zone: zone, in: context))
+                }
+            }
+            return nil
+        }
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop
         else { return nil }
         let outgoing = Self.upstreamWire(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
         deferral.request(query.question) { complete in

@@ -16,6 +16,8 @@ package final class UDPTransport: UpstreamTransport {
     private let fallback: TCPTransport
     /// Per-event-loop multiplexed sockets for ``exchange(_:deadline:on:completion:)`` (pooled strategy only).
     private let loopSockets: LoopSocketSets?
+    /// What a direct UDP listener's thread needs to open its own sockets to this upstream (``DirectUpstreams``).
+    let direct: DirectUpstreamTarget
 
     /// Creates a UDP transport to `server`.
     /// - Parameters:
@@ -34,6 +36,7 @@ package final class UDPTransport: UpstreamTransport {
         self.metrics = metrics
         self.fallback = fallback
         let onMismatch: @Sendable (MismatchReason) -> Void = { [metrics] in metrics.mismatch($0) }
+        self.direct = DirectUpstreamTarget(server: server, strategy: strategy, onMismatch: onMismatch)
         switch strategy {
         case .perQuery:
             self.sockets = .perQuery(PerQuerySockets(server: server, group: group, onMismatch: onMismatch))
