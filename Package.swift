@@ -140,7 +140,7 @@ let package = Package(
         .target(
             name: "DNSServer",
             dependencies: [
-                "DNSWire", "DNSPipeline", "CDirectUDP",
+                "DNSWire", "DNSPipeline", "CDirectUDP", "DirectIO",
                 .product(name: "NIOCore", package: nio),
                 .product(name: "NIOPosix", package: nio),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),

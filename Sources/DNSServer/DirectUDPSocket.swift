@@ -2,6 +2,7 @@ import Atomics
 import CDirectUDP
 import DNSPipeline
 import DNSWire
+import DirectIO
 import Foundation
 import Logging
 import Metrics
@@ -12,11 +13,14 @@ import Synchronization
 /// SwiftNIO's channel pipeline (the `direct` UDP engine).
 ///
 /// Its thread reads a burst of datagrams, answers what the synchronous chain answers (cache hits, policy answers,
-/// refusals, FORMERR) and sends those answers with one sendmmsg. A cache miss to UDP upstreams is handed, a burst at a
-/// time, to the event loop the socket is paired with (its `home`): the loop runs the upstream exchange and the replay
-/// as on the NIO engine and sends the answer through the same socket. A query that needs the async chain runs in a
-/// task. SwiftNIO costs about 1.1 µs per answered datagram here (BENCHMARKS.md, session 15's floor without
-/// SwiftNIO); this path does not pay it.
+/// refusals, FORMERR) and sends those answers with one sendmmsg. A cache miss to UDP upstreams is served on the same
+/// thread too: the thread runs a ``DirectLoop``, the misses' home, on which the upstream module keeps sockets of its
+/// own (one sendmmsg per upstream socket and round); it waits for the replies in the same epoll set as the listening
+/// socket, replays the chain with each reply and queues the answer with the others. Only a truncated upstream reply's
+/// TCP retry runs on the event loop the socket is paired with (its `home`), and a query that needs the async chain
+/// runs in a task. SwiftNIO costs about 1.1 µs per answered datagram here (BENCHMARKS.md, session 15's floor without
+/// SwiftNIO), and a miss handed to an event loop cost a thread wake-up and a SwiftNIO channel read and write more
+/// (session 22); this path pays none.
 ///
 /// A bad datagram is dropped or answered with FORMERR by the processor; a datagram larger than a receive slot is
 /// dropped and counted; a failed system call is counted and logged, never fatal (STYLE §7).
@@ -36,14 +40,13 @@ final class DirectUDPSocket: Sendable {
     private let failures: SocketFailures
     /// Datagrams dropped because they did not fit a receive slot.
     private let droppedOversized: Counter
-    /// Queries dropped because the home loop already had `maxBacklog` misses handed over and not yet started.
+    /// Queries dropped because `maxBacklog` misses were already waiting for their upstreams.
     private let droppedBacklog: Counter
-    /// Misses handed to the home loop and not yet started there.
+    /// Misses started and not yet answered.
     private let backlog = ManagedAtomic<Int>(0)
-    /// Most misses waiting for the home loop: the socket thread reads faster than a busy loop can start misses, and
-    /// without a bound a flood of uncached names would queue without limit (SwiftNIO's engine has the bound for free:
-    /// the loop reads only when it is idle, and the kernel drops the excess). Beyond it a query is dropped, as a full
-    /// socket buffer would drop it, and counted.
+    /// Most misses waiting for their upstreams at once: a flood of uncached names must not queue without limit (as
+    /// Unbound bounds the queries a thread works on). Beyond it a query is dropped, as a full socket buffer would drop
+    /// it, and counted.
     let maxBacklog: Int
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
@@ -143,7 +146,9 @@ final class DirectUDPSocket: Sendable {
         }
     }
 
-    /// The thread's loop: wait until readable, read bursts until the socket is empty, answer, send.
+    /// The thread's loop: one epoll set for the listening socket, the wake descriptor and the upstream sockets, with
+    /// the next upstream deadline as the wait's timeout (``DirectUpstreams/runRound(tags:before:other:)``). Each round
+    /// sends the answers and the upstream queries queued, waits, and reads what is ready.
     private func serve() {
         let replies = ReplyBatch(fd: self.fd, processor: self.processor, failures: self.failures)
         guard let rx = pal_rx_create(Self.burst, Self.receiveSlot), replies.isUsable else {
@@ -151,30 +156,48 @@ final class DirectUDPSocket: Sendable {
             return
         }
         defer { pal_rx_destroy(rx) }
-        var state = BurstState()
+        let loop: DirectLoop
+        do {
+            loop = try DirectLoop(home: self.home, wake: self.wake)
+            try loop.add(self.fd, tag: Self.listenTag)
+        } catch {
+            self.logger.critical("direct udp socket: its epoll set could not be built; this socket serves nothing",
+                metadata: ["error": "\(error)"])
+            return
+        }
+        // What is outstanding upstream fails (its answers are not sent), and the upstream sockets close.
+        defer { loop.close() }
+        var state = BurstState(loop: loop, owner: pthread_self())
+        var tags = [UInt64](repeating: 0, count: 64)
         while !self.stopping.load(ordering: .relaxed) {
-            let ready = pal_wait(self.fd, self.wake)
-            if ready == 0 { break }
-            if ready < 0 {
-                self.failures.report("poll", errno: -ready)
-                if -ready == EBADF { break }
-                continue
+            let failed = loop.runRound(tags: &tags, before: { replies.flush() }) { tag in
+                if tag == Self.listenTag { self.readBursts(rx: rx, replies: replies, state: &state) }
             }
-            // Read until the socket is empty (a short burst means it is), then wait again.
-            while !self.stopping.load(ordering: .relaxed) {
-                let n = pal_rx_recv(self.fd, rx)
-                if n < 0 {
-                    self.failures.report("recvmmsg", errno: -n)
-                    break
-                }
-                if n == 0 { break }
-                self.answer(Int(n), from: rx, into: replies, state: &state)
-                if UInt32(n) < Self.burst { break }
+            if failed != 0 {
+                self.failures.report("epoll_wait", errno: failed)
+                if failed == EBADF { break }
             }
         }
     }
 
-    /// What one burst collects: its datagrams, their senders, and the misses for the home loop.
+    /// The listening socket's tag in the thread's ``DirectLoop``.
+    private static let listenTag: UInt64 = 0
+
+    /// Reads until the socket is empty (a short burst means it is).
+    private func readBursts(rx: OpaquePointer, replies: ReplyBatch, state: inout BurstState) {
+        while !self.stopping.load(ordering: .relaxed) {
+            let n = pal_rx_recv(self.fd, rx)
+            if n < 0 {
+                self.failures.report("recvmmsg", errno: -n)
+                break
+            }
+            if n == 0 { break }
+            self.answer(Int(n), from: rx, into: replies, state: &state)
+            if UInt32(n) < Self.burst { break }
+        }
+    }
+
+    /// What one burst collects: its datagrams, their senders, and its misses; and the thread's loop.
     private struct BurstState {
         /// Datagram buffers, kept from group to group and overwritten: the first `filled` hold the current group's.
         /// Nothing keeps a datagram's bytes once it is answered (a query holds its decoded message), so each buffer
@@ -183,6 +206,14 @@ final class DirectUDPSocket: Sendable {
         var filled = 0
         var peers: [pal_peer] = []
         var deferred: [(DeferredQuery, pal_peer)] = []
+        /// The thread's loop (the misses' home: the upstream module keeps its sockets there), and the thread.
+        let loop: DirectLoop
+        let owner: pthread_t
+
+        init(loop: DirectLoop, owner: pthread_t) {
+            self.loop = loop
+            self.owner = owner
+        }
     }
 
     private func answer(_ n: Int, from rx: OpaquePointer, into replies: ReplyBatch, state: inout BurstState) {
@@ -210,40 +241,51 @@ final class DirectUDPSocket: Sendable {
             if state.filled == UDPQueryHandler.group || (i == n - 1 && state.filled > 0) {
                 self.processor.prefetch(state.packets[0..<state.filled])
                 for j in 0..<state.filled {
-                    self.handle(state.packets[j], from: state.peers[j], replies: replies, deferred: &state.deferred)
+                    self.handle(state.packets[j], from: state.peers[j], replies: replies, deferred: &state.deferred,
+                        loop: state.loop)
                 }
                 state.filled = 0
                 state.peers.removeAll(keepingCapacity: true)
             }
         }
         replies.flush()
-        if !state.deferred.isEmpty {
-            let misses = state.deferred
-            state.deferred.removeAll(keepingCapacity: true)
-            let processor = self.processor
-            let sender = self.sender
-            let backlog = self.backlog
-            self.home.execute {
-                backlog.wrappingDecrement(by: misses.count, ordering: .relaxed)
-                // By index: the element is passed from the array's storage, where `for (query, peer) in` copied each
-                // one out (a retain of every reference in the query, and a release after).
-                for i in misses.indices {
-                    let peer = misses[i].1
-                    processor.resume(misses[i].0) { out in
-                        guard let out else { return }
-                        sender.send(out, to: peer)
+        self.resumeHere(&state, replies: replies)
+    }
+
+    /// Starts the burst's misses on this thread: their upstream queries leave at the end of the loop's round, and
+    /// their answers are queued on `replies` as the replies arrive (or, when a stage finishes the replay in a task,
+    /// posted back to this thread).
+    private func resumeHere(_ state: inout BurstState, replies: ReplyBatch) {
+        guard !state.deferred.isEmpty else { return }
+        let owner = state.owner
+        let loop = state.loop
+        let batch = UncheckedReplies(replies)
+        let backlog = self.backlog
+        // By index: the element is passed from the array's storage, where `for (query, peer) in` copied each one out
+        // (a retain of every reference in the query, and a release after).
+        for i in state.deferred.indices {
+            let peer = state.deferred[i].1
+            self.processor.resume(state.deferred[i].0) { out in
+                if pthread_equal(pthread_self(), owner) != 0 {
+                    backlog.wrappingDecrement(ordering: .relaxed)
+                    if let out { batch.replies.add(out, to: peer) }
+                } else {
+                    loop.post {
+                        backlog.wrappingDecrement(ordering: .relaxed)
+                        if let out { batch.replies.add(out, to: peer) }
                     }
                 }
             }
         }
+        state.deferred.removeAll(keepingCapacity: true)
     }
 
     private func handle(_ bytes: [UInt8], from peer: pal_peer, replies: ReplyBatch,
-        deferred: inout [(DeferredQuery, pal_peer)])
+        deferred: inout [(DeferredQuery, pal_peer)], loop: DirectLoop)
     {
         guard let address = IPAddress(peer) else { return }
         let client = ClientInfo(address: address.unmapped, port: peer.port, transport: .udp)
-        switch self.processor.processOnLoop(bytes, client: client, home: self.home) {
+        switch self.processor.processOnLoop(bytes, client: client, home: loop) {
         case .reply(let out):
             replies.add(out, to: peer)
         case .drop:
@@ -279,6 +321,13 @@ extension NIOLoopBound where Value == LoopReplySender {
             self.eventLoop.execute { self.value.queue(out, to: peer) }
         }
     }
+}
+
+/// A socket thread's reply batch, captured by the completions of the misses it starts; only ever used on that thread
+/// (a completion on another thread posts its answer back first).
+private struct UncheckedReplies: @unchecked Sendable {
+    let replies: ReplyBatch
+    init(_ replies: ReplyBatch) { self.replies = replies }
 }
 
 /// Answers queued for one direct socket and sent with one sendmmsg. Used by one thread at a time: the socket's
@@ -378,39 +427,4 @@ final class LoopReplySender {
 
     /// Drops everything from now on: the socket is about to close (on the loop).
     func close() { self.closed = true }
-}
-
-extension IPAddress {
-    /// The address of a direct socket's peer; nil for a family other than IPv4 and IPv6.
-    init?(_ peer: pal_peer) {
-        switch peer.family {
-        case 4:
-            self = .v4(withUnsafeBytes(of: peer.addr) { IPv4Address($0[0], $0[1], $0[2], $0[3]) })
-        case 6:
-            guard let v6 = withUnsafeBytes(of: peer.addr, { IPv6Address(bytes: $0) }) else { return nil }
-            self = .v6(v6)
-        default:
-            return nil
-        }
-    }
-}
-
-extension pal_peer {
-    /// `address` and `port` as the C side takes them.
-    init(_ address: IPAddress, port: Int) {
-        self.init()
-        self.port = UInt16(clamping: port)
-        let bytes: [UInt8]
-        switch address {
-        case .v4(let a):
-            self.family = 4
-            bytes = a.bytes
-        case .v6(let a):
-            self.family = 6
-            bytes = a.bytes
-        }
-        withUnsafeMutableBytes(of: &self.addr) { b in
-            for (i, byte) in bytes.enumerated() { b[i] = byte }
-        }
-    }
 }

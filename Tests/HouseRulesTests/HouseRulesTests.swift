@@ -38,6 +38,8 @@ import Testing
         "DNSUpstream": ["DNSPolicy", "DNSCache", "GRDB", "Hummingbird", "DNSServer"],
         "QueryStore": ["NIOCore", "NIOPosix", "Hummingbird", "DNSServer"],
         "DNSServer": ["DNSPolicy", "DNSCache", "DNSUpstream", "GRDB", "Hummingbird"],
+        "DirectIO": ["NIOPosix", "GRDB", "Hummingbird", "DNSPipeline", "DNSPolicy", "DNSCache", "DNSUpstream",
+            "DNSServer", "QueryStore", "Logging", "Metrics"],
         "WebConsole": ["DNSServer"],
         "WorkloadIdentity": ["GRDB", "Hummingbird", "DNSPolicy", "DNSCache", "DNSUpstream", "DNSServer", "QueryStore"],
         "Incidents": ["GRDB", "Hummingbird", "DNSPolicy", "DNSCache", "DNSUpstream", "DNSServer", "QueryStore"],

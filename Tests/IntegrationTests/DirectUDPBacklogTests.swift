@@ -8,14 +8,16 @@ import NIOPosix
 import Testing
 import TestSupport
 
-/// The direct UDP engine hands cache misses to its event loop; when that loop is busy, at most `udpBacklog` of them
-/// may wait, and the rest are dropped (as a full socket buffer would drop them) instead of queueing without bound.
-/// In process, with a terminal stage that defers every query to the loop as the upstream stage does.
+/// The direct UDP engine serves cache misses on its socket's thread; at most `udpBacklog` of them may wait for their
+/// upstream at once, and the rest are dropped (as a full socket buffer would drop them) instead of queueing without
+/// bound. In process, with a terminal stage that defers every query as the upstream stage does and holds the answers
+/// back for a while, completing them from another thread as a slow upstream would.
 @Suite("Direct UDP engine: miss backlog", .tags(.integration))
 struct DirectUDPBacklogTests {
-    /// Defers every query to the event loop and answers it there with NOERROR and one A record.
+    /// Defers every query and answers it `delay` later, from a thread of its own, with NOERROR and one A record.
     struct DeferringStage: Stage {
         let id: StageID = "deferring"
+        let delay: Duration
 
         func resolve(_ query: Query, in context: QueryContext, next: @escaping Next) async throws -> Resolution {
             Self.answer(query)
@@ -24,7 +26,14 @@ struct DirectUDPBacklogTests {
         func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
             guard let deferral = context.deferral else { return nil }
             if let r = deferral.result(for: query.question) { return r }
-            deferral.request(query.question) { complete in complete(Self.answer(query)) }
+            let delay = self.delay
+            deferral.request(query.question) { complete in
+                Thread.detachNewThread {
+                    Thread.sleep(forTimeInterval: Double(delay.components.seconds)
+                        + Double(delay.components.attoseconds) / 1e18)
+                    complete(Self.answer(query))
+                }
+            }
             return nil
         }
 
@@ -36,20 +45,17 @@ struct DirectUDPBacklogTests {
         }
     }
 
-    /// Starts a one-loop listener with `backlog`, blocks its loop for `block`, sends `count` queries in one burst while
-    /// it is blocked, and returns how many were answered; then checks that a later query is answered.
-    func answered(backlog: Int, count: Int, block: Duration = .milliseconds(600)) async throws -> Int {
+    /// Starts a one-thread listener with `backlog` whose misses are answered `delay` after they start, sends `count`
+    /// queries in one burst and returns how many were answered; then checks that a later query is answered.
+    func answered(backlog: Int, count: Int, delay: Duration = .milliseconds(600)) async throws -> Int {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var config = ListenerConfiguration(kind: .dns, host: "127.0.0.1", port: 0, udpEngine: .direct)
         config.udpBacklog = backlog
         let listener = DNSListener(configuration: config,
-            processor: QueryProcessor(chains: ChainReference(Chain(stages: [DeferringStage()]))), group: group,
-            threads: 1, logger: Logger(label: "test"))
+            processor: QueryProcessor(chains: ChainReference(Chain(stages: [DeferringStage(delay: delay)]))),
+            group: group, threads: 1, logger: Logger(label: "test"))
         try await listener.start()
         let port = try #require(listener.boundAddresses.first?.port)
-        let millis = UInt32(block.components.seconds * 1000 + block.components.attoseconds / 1_000_000_000_000_000)
-        group.next().execute { usleep(millis * 1000) }
-        try await Task.sleep(for: .milliseconds(50))
         let packets = try (0..<count).map { i in
             try TestMessages.query("n\(i).example.test.", id: UInt16(i + 1)).encode()
         }
@@ -68,12 +74,12 @@ struct DirectUDPBacklogTests {
         return replies.count
     }
 
-    @Test("with the loop blocked, exactly `udpBacklog` misses wait and are answered; the rest are dropped")
+    @Test("with the upstream slow, exactly `udpBacklog` misses wait and are answered; the rest are dropped")
     func backlogBounded() async throws {
         #expect(try await self.answered(backlog: 8, count: 40) == 8)
     }
 
-    @Test("the same burst with room in the backlog is answered in full once the loop is free")
+    @Test("the same burst with room in the backlog is answered in full when the answers come")
     func backlogRoom() async throws {
         #expect(try await self.answered(backlog: 4096, count: 40) == 40)
     }
