@@ -285,6 +285,46 @@ struct DirectPathTests {
     }
 }
 
+extension DirectPathTests {
+    @Test("A pool shut down (a reload retiring it) closes its sockets on the direct thread and fails what is in flight")
+    func poolShutdownClosesSockets() async throws {
+        let silent = try await FakeUDPServer.start { _ in [] }
+        let live = try await FakeUDPServer.start { q in [.message(FakeAnswer.a(q, Self.real))] }
+        let configuration = Fixtures.fast(timeout: .seconds(10), deadline: .seconds(10),
+            sockets: .pooled(size: 4, usesPerSocket: 100))
+        let old = try Fixtures.pool(["127.0.0.1:\(silent.port)"], configuration: configuration)
+        let thread = try DirectThread()
+        async let pending = thread.query(old, try Fixtures.query("www.example.org."))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while silent.queries.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await thread.openSockets() == 1)
+        let start = ContinuousClock.now
+        await old.shutdown()
+        let (result, onThread) = try await pending
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(onThread)
+        #expect((try? result.get()) == nil && (result.failure?.code == .shutdown), "\(result)")
+        #expect(await thread.openSockets() == 0)
+        // The retired pool refuses further work on the thread; the new one (after the reload) opens its own sockets.
+        let (late, _) = await thread.query(old, try Fixtures.query("late.example.org."))
+        #expect(late.failure?.code == .shutdown)
+        let new = try Fixtures.pool(["127.0.0.1:\(live.port)"], configuration: configuration)
+        let (fresh, _) = await thread.query(new, try Fixtures.query("www.example.org."))
+        #expect(FakeAnswer.address(try fresh.get().reply) == Self.real)
+        thread.stop()
+        await new.shutdown()
+        await silent.stop()
+        await live.stop()
+    }
+}
+
+extension Result {
+    fileprivate var failure: Failure? {
+        if case .failure(let e) = self { return e }
+        return nil
+    }
+}
+
 /// The direct path against a real authoritative server (NSD) on 127.0.0.1.
 @Suite(.tags(.integration),
     .enabled(if: TestBinaries.has("nsd"), "nsd is not installed (apt-get install nsd; .ci/run installs it)"))

@@ -99,7 +99,11 @@ final class DirectUpstreams: DirectLoopParticipant {
         if let s = self.sets[key] {
             set = s
         } else {
-            set = DirectSocketSet(target: transport.direct)
+            // First use on this loop: the transport learns the loop, so that its shutdown closes these sockets.
+            guard transport.directLoops.use(self.loop) else {
+                return receiver.loopExchangeFinished(.failure(TransportFailure.shutdown))
+            }
+            set = DirectSocketSet(transport: transport)
             self.sets[key] = set
         }
         let socket: DirectSocket
@@ -272,6 +276,15 @@ final class DirectUpstreams: DirectLoopParticipant {
         self.byTag[socket.tag] = nil
     }
 
+    /// Closes the sockets to `transport` (it is shutting down); their outstanding queries fail with `.shutdown`.
+    func remove(_ transport: UDPTransport) {
+        guard let set = self.sets.removeValue(forKey: ObjectIdentifier(transport)) else { return }
+        for socket in self.byTag.values where socket.set === set {
+            socket.retired = true
+            self.failed(socket, TransportFailure.shutdown)
+        }
+    }
+
     /// Fails every outstanding query with `.shutdown` and closes every socket; later exchanges fail at once (the loop
     /// is stopping).
     func close() {
@@ -296,11 +309,39 @@ final class DirectUpstreams: DirectLoopParticipant {
 
 /// The sockets of one upstream on one direct listener's thread.
 final class DirectSocketSet {
+    /// The transport, kept so that its identity (the set's key) cannot be reused while the set exists.
+    let transport: UDPTransport
     let target: DirectUpstreamTarget
     var active: [DirectSocket] = []
     var turn = 0
 
-    init(target: DirectUpstreamTarget) { self.target = target }
+    init(transport: UDPTransport) {
+        self.transport = transport
+        self.target = transport.direct
+    }
+}
+
+/// The direct loops that opened sockets to one upstream transport.
+final class DirectLoopRegistry: Sendable {
+    private let state = Mutex<(closed: Bool, loops: [ObjectIdentifier: DirectLoop])>((false, [:]))
+
+    /// Records that `loop` opens sockets to the transport; false once the transport has shut down.
+    func use(_ loop: DirectLoop) -> Bool {
+        self.state.withLock { s in
+            guard !s.closed else { return false }
+            s.loops[ObjectIdentifier(loop)] = loop
+            return true
+        }
+    }
+
+    /// Marks the transport shut down and returns the loops that have sockets to it.
+    func close() -> [DirectLoop] {
+        self.state.withLock { s in
+            s.closed = true
+            defer { s.loops = [:] }
+            return Array(s.loops.values)
+        }
+    }
 }
 
 /// One connected socket of a ``DirectSocketSet``: its outstanding queries and the datagrams queued for the next send.

@@ -1,4 +1,5 @@
 import CoreMetrics
+import DirectIO
 import DNSWire
 import NIOCore
 import NIOPosix
@@ -18,6 +19,8 @@ package final class UDPTransport: UpstreamTransport {
     private let loopSockets: LoopSocketSets?
     /// What a direct UDP listener's thread needs to open its own sockets to this upstream (``DirectUpstreams``).
     let direct: DirectUpstreamTarget
+    /// The direct loops with sockets to this upstream, so that ``shutdown()`` closes them there.
+    let directLoops = DirectLoopRegistry()
 
     /// Creates a UDP transport to `server`.
     /// - Parameters:
@@ -138,6 +141,10 @@ package final class UDPTransport: UpstreamTransport {
 
     /// Closes sockets and connections.
     package func shutdown() async {
+        // Each direct loop closes its sockets to this upstream on its own thread; their queries fail with `.shutdown`.
+        for loop in self.directLoops.close() {
+            loop.post { DirectUpstreams.on(loop).remove(self) }
+        }
         if case .pooled(let s) = self.sockets { await s.shutdown() }
         await self.loopSockets?.shutdown()
         await self.fallback.shutdown()
