@@ -239,6 +239,8 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DirectIOTests", dependencies: ["DirectIO", .product(name: "NIOCore", package: nio)],
+            swiftSettings: strictSettings),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "DNSZoneTransferTests",
@@ -323,7 +325,8 @@ let package = Package(
 if let only = onlyTargets {
     package.targets = package.targets.filter { t in
         only.contains(t.name)
-            || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP", "CSQLiteTuning"].contains(t.name)
+            || ["DNSWire", "DNSPipeline", "TestSupport", "CPrefetch", "CDirectUDP", "DirectIO", "CSQLiteTuning"]
+                .contains(t.name)
             || (t.type == .test && only.contains(String(t.name.dropLast(5))))
     }
     if !only.contains("CLI") { package.products = [] }

@@ -318,6 +318,33 @@ extension DirectPathTests {
     }
 }
 
+extension DirectPathTests {
+    @Test("On a direct thread, a deadline shorter than one queued before it still fires first, on time")
+    func shorterDeadlineFiresFirst() async throws {
+        let silent = try await FakeUDPServer.start { _ in [] }
+        let sockets = UDPSocketStrategy.pooled(size: 2, usesPerSocket: 100)
+        let slow = try Fixtures.pool(["127.0.0.1:\(silent.port)"],
+            configuration: Fixtures.fast(timeout: .seconds(3), deadline: .seconds(3), sockets: sockets))
+        let quick = try Fixtures.pool(["127.0.0.1:\(silent.port)"],
+            configuration: Fixtures.fast(timeout: .milliseconds(300), deadline: .milliseconds(300), sockets: sockets))
+        let thread = try DirectThread()
+        async let first = thread.query(slow, try Fixtures.query("slow.example.org."))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while silent.queries.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let start = ContinuousClock.now
+        let (second, _) = await thread.query(quick, try Fixtures.query("quick.example.org."))
+        let elapsed = ContinuousClock.now - start
+        #expect(second.failure?.code == .timeout)
+        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(1), "\(elapsed)")
+        let (firstResult, _) = try await first
+        #expect(firstResult.failure?.code == .timeout)
+        thread.stop()
+        await slow.shutdown()
+        await quick.shutdown()
+        await silent.stop()
+    }
+}
+
 extension Result {
     fileprivate var failure: Failure? {
         if case .failure(let e) = self { return e }

@@ -53,9 +53,10 @@ final class DirectUpstreams: DirectLoopParticipant {
     /// Sockets with queries written since the last flush.
     private var unflushed: [DirectSocket] = []
     /// Deadlines in the order the queries were sent (each checked against its socket's table when due, so a query
-    /// answered in time costs nothing here); `early` holds the rare deadline shorter than one already queued.
+    /// answered in time costs nothing here); `early` holds, as a min-heap, each deadline shorter than one already queued
+    /// (an attempt cut short by its query's overall deadline, or a pool with a shorter timeout than another's).
     private var expiries = CircularBuffer<Expiry>(initialCapacity: 1024)
-    private var early: [Expiry] = []
+    private var early = DeadlineHeap<Expiry>()
     private var random = KernelRandomBuffer()
     private let rx: OpaquePointer?
     private var closed = false
@@ -130,7 +131,7 @@ final class DirectUpstreams: DirectLoopParticipant {
         }
         let expiry = Expiry(socket: socket, id: id, serial: socket.serial, deadline: deadline)
         if let last = self.expiries.last, deadline < last.deadline {
-            self.early.append(expiry)
+            self.early.insert(expiry, at: deadline)
         } else {
             self.expiries.append(expiry)
         }
@@ -228,17 +229,16 @@ final class DirectUpstreams: DirectLoopParticipant {
             self.expiries.removeFirst()
             self.finish(first.socket, first.id, serial: first.serial, .failure(TransportFailure.timeout))
         }
-        guard self.early.contains(where: { $0.deadline <= now }) else { return }
-        let due = self.early.filter { $0.deadline <= now }
-        self.early.removeAll { $0.deadline <= now }
-        for e in due { self.finish(e.socket, e.id, serial: e.serial, .failure(TransportFailure.timeout)) }
+        while let e = self.early.popDue(now) {
+            self.finish(e.socket, e.id, serial: e.serial, .failure(TransportFailure.timeout))
+        }
     }
 
     /// The earliest deadline outstanding (answered queries included: the sweep drops them when they come due).
     var nextDeadline: NIODeadline? {
-        var next = self.expiries.first?.deadline
-        for e in self.early where next.map({ e.deadline < $0 }) ?? true { next = e.deadline }
-        return next
+        let fifo = self.expiries.first?.deadline
+        guard let heap = self.early.earliest else { return fifo }
+        return fifo.map { min($0, heap) } ?? heap
     }
 
     /// Completes query `id` (`serial`) on `socket` if it is still outstanding.
