@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// Runs pool queries on one event loop, as the UDP listener's miss path does.
-private enum OnLoop {
+enum OnLoop {
     /// The outcome of ``UpstreamPool/query(_:on:completion:)`` and whether the completion ran on the loop.
     static func query(_ pool: UpstreamPool, _ message: DNSMessage, on loop: any EventLoop = TestNetwork.group.next())
         async -> (Result<UpstreamAnswer, UpstreamError>, Bool)
@@ -64,9 +64,9 @@ struct EventLoopPathTests {
     static let real = IPv4Address(192, 0, 2, 1)
     static let forged = IPv4Address(192, 0, 2, 66)
 
-    @Test("On the event loop, replies with a wrong ID or question are ignored and counted; the real one is accepted",
-        arguments: Fixtures.socketStrategies)
-    func wrongIDAndQuestion(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, replies with a wrong ID or question are ignored and counted; the real one is accepted",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func wrongIDAndQuestion(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         let server = try await FakeUDPServer.start { q in
             FakeAnswer.wrongIDAndQuestionThenReal(q, forged: Self.forged, real: Self.real)
         }
@@ -74,7 +74,7 @@ struct EventLoopPathTests {
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets),
             metrics: metrics)
         #expect(pool.runsOnEventLoop)
-        let (result, onLoop) = await OnLoop.query(pool, try Fixtures.query("www.example.org."))
+        let (result, onLoop) = try await path.query(pool, try Fixtures.query("www.example.org."))
         await pool.shutdown()
         await server.stop()
         #expect(onLoop)
@@ -84,10 +84,10 @@ struct EventLoopPathTests {
         #expect(metrics.counter("palisade_upstream_mismatched_total", [("upstream", id), ("reason", "question")]) == 1)
     }
 
-    @Test("With pooled sockets, NSD's plain replies are taken as packets, with the records a decoded reply has",
-        arguments: ["www.example.org. A", "www.example.org. AAAA", "mail.example.org. MX", "alias.example.org. A",
-            "nope.example.org. A"])
-    func packetsFromNSD(question: String) async throws {
+    @Test("On both paths, NSD's plain replies are taken as packets, with the records a decoded reply has",
+        arguments: PoolPath.allCases, ["www.example.org. A", "www.example.org. AAAA", "mail.example.org. MX",
+            "alias.example.org. A", "nope.example.org. A"])
+    func packetsFromNSD(path: PoolPath, question: String) async throws {
         let nsd = try await NSDServer.start()
         let parts = question.split(separator: " ")
         let type: RecordType = switch parts[1] {
@@ -98,7 +98,7 @@ struct EventLoopPathTests {
         let query = try Fixtures.query(String(parts[0]), type)
         let pool = try Fixtures.pool(["127.0.0.1:\(nsd.port)"],
             configuration: Fixtures.fast(sockets: .pooled(size: 2, usesPerSocket: 100)))
-        let (result, onLoop) = await OnLoop.query(pool, query)
+        let (result, onLoop) = try await path.query(pool, query)
         let decoded = try await pool.query(query).reply
         await pool.shutdown()
         await nsd.stop()
@@ -116,27 +116,27 @@ struct EventLoopPathTests {
         #expect(packet.hasCNAMEAnswer == decoded.answers.contains { $0.type == .cname })
     }
 
-    @Test("On the event loop, a correct-looking reply from another port is never accepted",
-        arguments: Fixtures.socketStrategies)
-    func otherSourcePort(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, a correct-looking reply from another port is never accepted",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func otherSourcePort(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         let server = try await FakeUDPServer.start { q in
             [.fromOtherPort(FakeAnswer.a(q, Self.forged)), .message(FakeAnswer.a(q, Self.real))]
         }
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets))
-        let (result, _) = await OnLoop.query(pool, try Fixtures.query("www.example.org."))
+        let (result, _) = try await path.query(pool, try Fixtures.query("www.example.org."))
         await pool.shutdown()
         await server.stop()
         #expect(FakeAnswer.address(try result.get().reply) == Self.real)
     }
 
-    @Test("On the event loop, forgeries alone never end the wait: the attempt times out",
-        arguments: Fixtures.socketStrategies)
-    func forgeriesOnlyTimeOut(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, forgeries alone never end the wait: the attempt times out",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func forgeriesOnlyTimeOut(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         let server = try await FakeUDPServer.start { q in FakeAnswer.wrongIDOnly(q, forged: Self.forged) }
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"],
             configuration: Fixtures.fast(timeout: .seconds(1), deadline: .seconds(1), sockets: sockets), metrics: metrics)
-        let (result, onLoop) = await OnLoop.query(pool, try Fixtures.query("www.example.org."))
+        let (result, onLoop) = try await path.query(pool, try Fixtures.query("www.example.org."))
         await pool.shutdown()
         await server.stop()
         #expect(onLoop)
@@ -149,16 +149,16 @@ struct EventLoopPathTests {
             [("upstream", "udp://127.0.0.1:\(server.port)"), ("reason", "id")]) == 2)
     }
 
-    @Test("On the event loop, a silent upstream times out, is recorded as failing, and the query fails over",
-        arguments: Fixtures.socketStrategies)
-    func timeoutThenFailover(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, a silent upstream times out, is recorded as failing, and the query fails over",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func timeoutThenFailover(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         let silent = try await FakeUDPServer.start { _ in [] }
         let live = try await FakeUDPServer.start { q in [.message(FakeAnswer.a(q, Self.real))] }
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(silent.port)", "127.0.0.1:\(live.port)"],
             configuration: Fixtures.fast(timeout: .milliseconds(300), deadline: .seconds(4), sockets: sockets),
             metrics: metrics)
-        let (result, onLoop) = await OnLoop.query(pool, try Fixtures.query("www.example.org."))
+        let (result, onLoop) = try await path.query(pool, try Fixtures.query("www.example.org."))
         let status = pool.status()
         await pool.shutdown()
         await silent.stop()
@@ -174,9 +174,9 @@ struct EventLoopPathTests {
             [("upstream", "udp://127.0.0.1:\(silent.port)"), ("outcome", "timeout")]) == 1)
     }
 
-    @Test("On the event loop, a retry resends the query encoded once, under a new ID, and takes the reply to it",
-        arguments: Fixtures.socketStrategies)
-    func retryResendsUnderNewID(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, a retry resends the query encoded once, under a new ID, and takes the reply to it",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func retryResendsUnderNewID(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         // The first datagram goes unanswered; every later one is answered.
         let seen = Atomic<Int>(0)
         let server = try await FakeUDPServer.start { q in
@@ -188,7 +188,7 @@ struct EventLoopPathTests {
         var query = try Fixtures.query("retry.example.org.", .aaaa)
         query.header.checkingDisabled = true
         query.edns = EDNS(udpPayloadSize: 1232, dnssecOK: true)
-        let (result, onLoop) = await OnLoop.query(pool, query)
+        let (result, onLoop) = try await path.query(pool, query)
         await pool.shutdown()
         await server.stop()
         #expect(onLoop)
@@ -206,15 +206,15 @@ struct EventLoopPathTests {
         }
     }
 
-    @Test("On the event loop, a refused port fails at once and the query fails over")
-    func refusedPortFailsFast() async throws {
+    @Test("On both paths, a refused port fails at once and the query fails over", arguments: PoolPath.allCases)
+    func refusedPortFailsFast(path: PoolPath) async throws {
         let dead = try await TestNetwork.deadPort()
         let live = try await FakeUDPServer.start { q in [.message(FakeAnswer.a(q, Self.real))] }
         let pool = try Fixtures.pool(["127.0.0.1:\(dead)", "127.0.0.1:\(live.port)"],
             configuration: Fixtures.fast(timeout: .seconds(5), deadline: .seconds(10),
                 sockets: .pooled(size: 2, usesPerSocket: 100)))
         let start = ContinuousClock.now
-        let (result, _) = await OnLoop.query(pool, try Fixtures.query("www.example.org."))
+        let (result, _) = try await path.query(pool, try Fixtures.query("www.example.org."))
         let elapsed = ContinuousClock.now - start
         await pool.shutdown()
         await live.stop()
@@ -223,8 +223,9 @@ struct EventLoopPathTests {
         #expect(elapsed < .seconds(2.5))
     }
 
-    @Test("On the event loop, many concurrent queries each get their own answer", arguments: Fixtures.socketStrategies)
-    func manyConcurrent(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, many concurrent queries each get their own answer",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func manyConcurrent(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         // Each answer's address encodes the query's index, so a mixed-up reply is caught.
         let server = try await FakeUDPServer.start { q in
             let label = q.questions.first?.name.labels.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -233,7 +234,7 @@ struct EventLoopPathTests {
         }
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets))
         let count = 150
-        let results = await OnLoop.queries(pool, count: count) { "q\($0).example.org." }
+        let results = try await path.queries(pool, count: count) { "q\($0).example.org." }
         await pool.shutdown()
         await server.stop()
         #expect(results.count == count)
@@ -245,8 +246,9 @@ struct EventLoopPathTests {
         #expect(server.queries.count == count)
     }
 
-    @Test("On the event loop, a reply of a thousand bytes arrives whole", arguments: Fixtures.socketStrategies)
-    func largeReply(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, a reply of a thousand bytes arrives whole",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func largeReply(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         // Larger than the slice a vector read gets per message when the receive buffer is too small.
         let text = [UInt8](repeating: UInt8(ascii: "x"), count: 250)
         let server = try await FakeUDPServer.start { q in
@@ -257,7 +259,7 @@ struct EventLoopPathTests {
             return [.message(r)]
         }
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"], configuration: Fixtures.fast(sockets: sockets))
-        let (result, _) = await OnLoop.query(pool, try Fixtures.query("big.example.org.", .txt))
+        let (result, _) = try await path.query(pool, try Fixtures.query("big.example.org.", .txt))
         await pool.shutdown()
         await server.stop()
         let reply = try result.get().reply
@@ -314,15 +316,16 @@ struct EventLoopPathTests {
         #expect(Set(server.queries.map(\.header.id)).count >= 16)
     }
 
-    @Test("Concurrent queries on one pooled socket get distinct IDs and replies reach the right query")
-    func distinctIDsOnOneSocket() async throws {
+    @Test("On both paths, concurrent queries on one pooled socket get distinct IDs and replies reach the right query",
+        arguments: PoolPath.allCases)
+    func distinctIDsOnOneSocket(path: PoolPath) async throws {
         let server = try await FakeUDPServer.start { q in
             let label = q.questions.first?.name.labels.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
             return [.message(FakeAnswer.a(q, IPv4Address(10, 1, 0, UInt8(Int(label.dropFirst()) ?? 0))))]
         }
         let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"],
             configuration: Fixtures.fast(sockets: .pooled(size: 1, usesPerSocket: 1000)))
-        let results = await OnLoop.queries(pool, count: 200) { "n\($0).example.org." }
+        let results = try await path.queries(pool, count: 200) { "n\($0).example.org." }
         await pool.shutdown()
         await server.stop()
         #expect(Set(server.sourcePorts).count == 1)
@@ -407,14 +410,14 @@ private final class RecordingStage: Stage {
 /// The event-loop exchange against a real authoritative server (NSD) on 127.0.0.1.
 @Suite(.tags(.integration), .enabled(if: TestBinaries.has("nsd"), "nsd is not installed (apt-get install nsd; .ci/run installs it)"))
 struct EventLoopPathWithNSDTests {
-    @Test("On the event loop, a truncated UDP answer is retried over TCP and the whole answer returns to the loop",
-        arguments: Fixtures.socketStrategies)
-    func truncationFallsBackToTCP(sockets: UDPSocketStrategy) async throws {
+    @Test("On both paths, a truncated UDP answer is retried over TCP and the whole answer returns to the path's thread",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func truncationFallsBackToTCP(path: PoolPath, sockets: UDPSocketStrategy) async throws {
         let nsd = try await NSDServer.start()
         let metrics = TestMetrics()
         let pool = try Fixtures.pool(["127.0.0.1:\(nsd.port)"], configuration: Fixtures.fast(sockets: sockets),
             metrics: metrics)
-        let (result, onLoop) = await OnLoop.query(pool, try Fixtures.query("big.example.org.", .txt))
+        let (result, onLoop) = try await path.query(pool, try Fixtures.query("big.example.org.", .txt))
         await pool.shutdown()
         await nsd.stop()
         #expect(onLoop)
