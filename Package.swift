@@ -239,7 +239,7 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPipelineTests", dependencies: ["DNSPipeline", "DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "DNSPolicyTests", dependencies: ["DNSPolicy", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DirectIOTests", dependencies: ["DirectIO", .product(name: "NIOCore", package: nio)],
+        .testTarget(name: "DirectIOTests", dependencies: ["DirectIO", "TestSupport", .product(name: "NIOCore", package: nio)],
             swiftSettings: strictSettings),
         .testTarget(name: "DNSCacheTests", dependencies: ["DNSCache", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(

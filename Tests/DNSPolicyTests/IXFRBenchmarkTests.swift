@@ -5,6 +5,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// Not a timed test: prints what an IXFR costs applied incrementally versus a full recompile of the zone
@@ -28,7 +29,7 @@ struct IXFRBenchmark {
     /// The i-th synthetic feed name (deterministic) and its rule, in the mix of `bench/policy` (85% `CNAME .`,
     /// 5% each wildcard, PASSTHRU, NODATA).
     static func rule(_ i: Int) -> (owner: String, target: String) {
-        var rng = SplitMix(seed: UInt64(i) &* 0x9E37_79B9)
+        var rng = SplitMix64(seed: UInt64(i) &* 0x9E37_79B9)
         let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         var label = ""
         for _ in 0..<(8 + Int(rng.next() % 8)) { label.append(letters[Int(rng.next() % UInt64(letters.count))]) }

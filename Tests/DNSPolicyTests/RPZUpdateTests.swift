@@ -2,6 +2,7 @@ import DNSPipeline
 @testable import DNSPolicy
 import DNSWire
 import Testing
+import TestSupport
 
 /// Incremental (IXFR) updates of a compiled RPZ source: every test compares the updated source with a full
 /// compile of the zone text after the same change, on the names the change concerns and their neighbours.
@@ -181,7 +182,7 @@ import Testing
 
     @Test("random updates over many rounds decide like a full compile of the same text")
     func randomised() throws {
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         let owners = (0..<40).map { "n\($0).example" } + (0..<10).map { "*.w\($0).example" } + ["*.n1.example", "*.n2.example"]
         let actions = ["CNAME .", "CNAME *.", "CNAME rpz-drop.", "CNAME rpz-passthru.", "A 192.0.2.1", "TXT \"t\"",
             "CNAME garden.example."]
@@ -221,18 +222,5 @@ import Testing
             #expect(source.ruleCount == full.ruleCount, "round \(round)")
         }
         #expect(!source.needsMerge, "a few hundred changes stay well under the merge threshold")
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so the randomised test is reproducible.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import DNSWire
 import Testing
+import TestSupport
 
 @Suite struct Base64Tests {
     /// RFC 4648 §10 test vectors.

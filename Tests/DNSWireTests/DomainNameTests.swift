@@ -1,5 +1,6 @@
 import DNSWire
 import Testing
+import TestSupport
 
 @Suite struct DomainNameTests {
     @Test("Presentation names enforce the 63-octet label and 255-octet name limits")

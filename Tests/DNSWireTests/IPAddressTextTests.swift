@@ -1,5 +1,6 @@
 import DNSWire
 import Testing
+import TestSupport
 
 /// The text of an address, written directly into a string (`IPv4Address.description`, `IPv6Address.description`):
 /// checked against RFC 5952's examples and against the straightforward construction it replaced.

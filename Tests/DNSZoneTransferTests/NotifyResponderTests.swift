@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import DNSZoneTransfer
+import TestSupport
 
 @Suite struct NotifyResponderTests {
     static let primary = Build.ip("192.0.2.53")
@@ -125,7 +126,7 @@ import Testing
         // Deterministic mutations of a valid signed NOTIFY: any outcome but a crash or a false accept.
         let signed = TSIGSigner(key: Build.key).sign(Self.notify(), time: Self.now()).message
         let keyed = Self.responder(key: Build.key)
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         var accepted = 0
         for _ in 0..<3000 {
             var bytes = signed
@@ -138,18 +139,5 @@ import Testing
         // Only mutations of the ID or of unauthenticated-but-ignored bytes may still verify; the MAC makes
         // every other change fail, so nearly nothing is accepted.
         #expect(accepted < 150)
-    }
-}
-
-/// A small deterministic generator for mutation tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

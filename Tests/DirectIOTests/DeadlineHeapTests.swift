@@ -1,12 +1,13 @@
 import DirectIO
 import NIOCore
 import Testing
+import TestSupport
 
 @Suite("DeadlineHeap")
 struct DeadlineHeapTests {
     @Test("values come out in deadline order, only once due, for 2,000 seeded random deadlines")
     func ordered() {
-        var rng = SeededGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let base = NIODeadline.uptimeNanoseconds(1_000_000_000)
         var heap = DeadlineHeap<Int>()
         var deadlines: [Int64] = []
@@ -37,18 +38,5 @@ struct DeadlineHeapTests {
         while let s = heap.popDue(d) { out.insert(s) }
         #expect(out == ["a", "b", "c"])
         #expect(heap.popDue(d) == nil)
-    }
-}
-
-/// SplitMix64, so the test's deadlines are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
