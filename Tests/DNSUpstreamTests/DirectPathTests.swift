@@ -127,6 +127,31 @@ extension DirectPathTests {
     }
 }
 
+extension DirectPathTests {
+    @Test("On a direct thread, one round's queries to an upstream leave from one socket, the next round's from another")
+    func oneSocketPerRound() async throws {
+        let server = try await FakeUDPServer.start { q in [.message(FakeAnswer.a(q, Self.real))] }
+        let pool = try Fixtures.pool(["127.0.0.1:\(server.port)"],
+            configuration: Fixtures.fast(sockets: .pooled(size: 4, usesPerSocket: 1000)))
+        let thread = try DirectThread()
+        // The first round opens the four sockets; the two after it find them open.
+        for round in 0..<3 {
+            let queries = try (0..<20).map { try Fixtures.query("r\(round)-\($0).example.org.") }
+            let results = await thread.queries(pool, queries)
+            #expect(results.allSatisfy { FakeAnswer.address(try? $0.0.get().reply) == Self.real })
+        }
+        thread.stop()
+        await pool.shutdown()
+        await server.stop()
+        let ports = server.sourcePorts
+        try #require(ports.count == 60)
+        #expect(Set(ports).count == 4, "\(ports)")
+        let second = Set(ports[20..<40])
+        let third = Set(ports[40..<60])
+        #expect(second.count == 1 && third.count == 1 && second != third, "\(second) then \(third)")
+    }
+}
+
 extension Result {
     fileprivate var failure: Failure? {
         if case .failure(let e) = self { return e }

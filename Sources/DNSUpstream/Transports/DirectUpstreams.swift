@@ -53,13 +53,15 @@ final class DirectUpstreams: DirectLoopParticipant {
     /// Sockets with queries written since the last flush.
     private var unflushed: [DirectSocket] = []
     /// Deadlines in the order the queries were sent (each checked against its socket's table when due, so a query
-    /// answered in time costs nothing here); `early` holds, as a min-heap, each deadline shorter than one already queued
-    /// (an attempt cut short by its query's overall deadline, or a pool with a shorter timeout than another's).
+    /// answered in time costs nothing here); `early` holds, as a min-heap, each deadline shorter than one already
+    /// queued (an attempt cut short by its query's overall deadline, or a pool with a shorter timeout than another's).
     private var expiries = CircularBuffer<Expiry>(initialCapacity: 1024)
     private var early = DeadlineHeap<Expiry>()
     private var random = KernelRandomBuffer()
     private let rx: OpaquePointer?
     private var closed = false
+    /// Counts ``flush()`` calls: the rotation of each upstream's sockets advances once per round, not per query.
+    private var round: UInt64 = 0
     /// Replies read per recvmmsg, and the largest reply (above the 1,232-byte EDNS size asked for; a larger one is
     /// dropped as malformed, as on the event-loop path).
     static let burst: UInt32 = 32
@@ -138,7 +140,7 @@ final class DirectUpstreams: DirectLoopParticipant {
         if socket.uses >= set.target.usesPerSocket { self.retire(socket, from: set) }
     }
 
-    /// The next socket of `set` in rotation, opening one when fewer than `size` are open.
+    /// The socket of `set` for this round, opening one when fewer than `size` are open.
     private func socket(in set: DirectSocketSet) -> Result<DirectSocket, any Error> {
         if set.active.count < set.target.size {
             guard var peer = set.target.peer else {
@@ -157,6 +159,10 @@ final class DirectUpstreams: DirectLoopParticipant {
             set.active.append(socket)
             return .success(socket)
         }
+        // One socket per round: the round's queries to this upstream leave with one sendmmsg and their replies come
+        // back to one socket, read with one recvmmsg (2.4 % more misses per CPU tick, BENCHMARKS.md session 22).
+        if set.turnRound == self.round, set.turn < set.active.count { return .success(set.active[set.turn]) }
+        set.turnRound = self.round
         set.turn = (set.turn &+ 1) % set.active.count
         return .success(set.active[set.turn])
     }
@@ -164,6 +170,7 @@ final class DirectUpstreams: DirectLoopParticipant {
     /// Sends what ``exchange(_:via:deadline:receiver:)`` queued since the last flush: one sendmmsg per socket. A
     /// datagram the kernel refuses fails its query now.
     func flush() {
+        self.round &+= 1
         while !self.unflushed.isEmpty {
             let sockets = self.unflushed
             self.unflushed.removeAll(keepingCapacity: true)
@@ -314,6 +321,8 @@ final class DirectSocketSet {
     let target: DirectUpstreamTarget
     var active: [DirectSocket] = []
     var turn = 0
+    /// The round in which `turn` last advanced.
+    var turnRound: UInt64 = .max
 
     init(transport: UDPTransport) {
         self.transport = transport

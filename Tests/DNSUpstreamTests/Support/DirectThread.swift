@@ -90,7 +90,9 @@ enum PoolPath: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     /// The outcome of one query on this path (a direct thread is started for it and stopped after), and whether the
     /// completion ran on the path's thread.
-    func query(_ pool: UpstreamPool, _ message: DNSMessage) async throws -> (Result<UpstreamAnswer, UpstreamError>, Bool) {
+    func query(_ pool: UpstreamPool, _ message: DNSMessage) async throws
+        -> (Result<UpstreamAnswer, UpstreamError>, Bool)
+    {
         switch self {
         case .eventLoop:
             return await OnLoop.query(pool, message)
