@@ -177,4 +177,21 @@ struct IPv6UpstreamTests {
         #expect(FakeAnswer.address(a.reply) == IPv4Address(192, 0, 2, 6))
         #expect(FakeAnswer.address(b.reply) == IPv4Address(192, 0, 2, 7))
     }
+
+    @Test("An upstream at [::1] answers on the callback paths, and a reply from another port is not taken",
+        arguments: PoolPath.allCases, Fixtures.socketStrategies)
+    func ipv6Paths(path: PoolPath, sockets: UDPSocketStrategy) async throws {
+        let udp = try await FakeUDPServer.start(host: "::1") { q in
+            [.fromOtherPort(FakeAnswer.a(q, IPv4Address(192, 0, 2, 66))),
+                .message(FakeAnswer.a(q, IPv4Address(192, 0, 2, 6)))]
+        }
+        let pool = try Fixtures.pool(["[::1]:\(udp.port)"], configuration: Fixtures.fast(sockets: sockets))
+        let (result, onThread) = try await path.query(pool, try Fixtures.query("www.example.org."))
+        await pool.shutdown()
+        await udp.stop()
+        #expect(onThread)
+        let answer = try result.get()
+        #expect(answer.upstream == "udp://[::1]:\(udp.port)")
+        #expect(FakeAnswer.address(answer.reply) == IPv4Address(192, 0, 2, 6))
+    }
 }
