@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,20 +220,6 @@ int pal_udp_local(int fd, pal_peer *local) {
     socklen_t len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
     return peer_from(&ss, len, local) ? 0 : -EAFNOSUPPORT;
-}
-
-int pal_wait(int fd, int wake) {
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = wake, .events = POLLIN}};
-    for (;;) {
-        int n = poll(p, 2, -1);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        if (p[1].revents) return 0;
-        if (p[0].revents & (POLLIN | POLLERR)) return 1;
-        if (p[0].revents & (POLLNVAL | POLLHUP)) return -EBADF;
-    }
 }
 
 int pal_wake_create(void) {

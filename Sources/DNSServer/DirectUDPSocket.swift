@@ -15,12 +15,12 @@ import Synchronization
 /// Its thread reads a burst of datagrams, answers what the synchronous chain answers (cache hits, policy answers,
 /// refusals, FORMERR) and sends those answers with one sendmmsg. A cache miss to UDP upstreams is served on the same
 /// thread too: the thread runs a ``DirectLoop``, the misses' home, on which the upstream module keeps sockets of its
-/// own (one sendmmsg per upstream socket and round); it waits for the replies in the same epoll set as the listening
-/// socket, replays the chain with each reply and queues the answer with the others. Only a truncated upstream reply's
-/// TCP retry runs on the event loop the socket is paired with (its `home`), and a query that needs the async chain
-/// runs in a task. SwiftNIO costs about 1.1 µs per answered datagram here (BENCHMARKS.md, session 15's floor without
-/// SwiftNIO), and a miss handed to an event loop cost a thread wake-up and a SwiftNIO channel read and write more
-/// (session 22); this path pays none.
+/// own (a round's queries to an upstream leave on one socket, with one sendmmsg); it waits for the replies in the same
+/// epoll set as the listening socket, replays the chain with each reply and queues the answer with the others. Only a
+/// truncated upstream reply's TCP retry runs on the event loop the socket is paired with (its `home`), and a query
+/// that needs the async chain runs in a task. SwiftNIO costs about 1.1 µs per answered datagram here (BENCHMARKS.md,
+/// session 15's floor without SwiftNIO), and a miss handed to an event loop cost a thread wake-up and a SwiftNIO
+/// channel read and write more (session 22); this path pays none.
 ///
 /// A bad datagram is dropped or answered with FORMERR by the processor; a datagram larger than a receive slot is
 /// dropped and counted; a failed system call is counted and logged, never fatal (STYLE §7).
@@ -147,8 +147,8 @@ final class DirectUDPSocket: Sendable {
     }
 
     /// The thread's loop: one epoll set for the listening socket, the wake descriptor and the upstream sockets, with
-    /// the next upstream deadline as the wait's timeout (``DirectUpstreams/runRound(tags:before:other:)``). Each round
-    /// sends the answers and the upstream queries queued, waits, and reads what is ready.
+    /// the next upstream deadline as the wait's timeout (``DirectLoop/runRound(tags:before:other:)``). Each round sends
+    /// the upstream queries and the answers queued, waits, and reads what is ready.
     private func serve() {
         let replies = ReplyBatch(fd: self.fd, processor: self.processor, failures: self.failures)
         guard let rx = pal_rx_create(Self.burst, Self.receiveSlot), replies.isUsable else {

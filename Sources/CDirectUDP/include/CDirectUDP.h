@@ -1,4 +1,4 @@
-// Batched UDP I/O for the direct listener (recvmmsg/sendmmsg and poll), in C because Swift's Glibc module does
+// Batched UDP I/O for the direct listener (recvmmsg/sendmmsg and epoll), in C because Swift's Glibc module does
 // not expose the GNU batch calls. No policy here: it moves datagrams and addresses, the Swift side decides.
 #ifndef PALISADE_CDIRECTUDP_H
 #define PALISADE_CDIRECTUDP_H
@@ -47,9 +47,7 @@ int pal_udp_bind(const pal_peer *local);
 /// The bound address of `fd`. Returns 0 or -errno.
 int pal_udp_local(int fd, pal_peer *local);
 
-/// Waits until `fd` is readable or `wake` (an eventfd) is signalled. Returns 1 readable, 0 woken, -errno on error.
-int pal_wait(int fd, int wake);
-/// An eventfd for pal_wait's `wake`, or -errno.
+/// An eventfd to wake a thread that waits in epoll (pal_epoll_wait), or -errno.
 int pal_wake_create(void);
 /// Signals a wake descriptor.
 void pal_wake_signal(int wake);
