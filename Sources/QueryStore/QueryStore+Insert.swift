@@ -38,20 +38,39 @@ extension QueryStore {
             }
         }
 
-        let placeholders = Array(repeating: "?", count: StoreSQL.eventColumnCount).joined(separator: ", ")
-        let insert = try db.cachedStatement(
-            sql: "INSERT INTO events (\(StoreSQL.eventColumns)) VALUES (\(placeholders))")
+        let placeholders = "(" + Array(repeating: "?", count: StoreSQL.eventColumnCount).joined(separator: ", ") + ")"
+        let insert = try db.cachedStatement(sql: "INSERT INTO events (\(StoreSQL.eventColumns)) VALUES \(placeholders)")
+        // Whole chunks of rows go in one statement: a statement's own cost (starting the program, ending it, the
+        // reset) was paid per row, about a tenth of the writer's time on the cache-miss mix (perf: sqlite3VdbeHalt).
+        let chunked = try db.cachedStatement(sql: "INSERT INTO events (\(StoreSQL.eventColumns)) VALUES "
+            + Array(repeating: placeholders, count: Self.insertChunk).joined(separator: ", "))
         // Bound and stepped through SQLite's C API: GRDB's `StatementArguments` boxes each value in an existential
         // and validates the argument list on every execution, which cost as much CPU per row as SQLite's own
-        // insert (perf, hit mix). The statement is GRDB's cached one, used only here, inside GRDB's transaction.
-        let raw = insert.sqliteStatement
-        for event in events {
-            let values = StoreSQL.eventValues(
-                event, workloadRef: event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
-                findings: event.findings.isEmpty ? nil : JSONText.encodeFindings(event.findings))
-            try RawInsert.run(raw, values, connection: db.sqliteConnection)
+        // insert (perf, hit mix). The statements are GRDB's cached ones, used only here, inside GRDB's transaction.
+        let connection = db.sqliteConnection
+        var next = 0
+        while events.count - next >= Self.insertChunk {
+            for k in 0..<Self.insertChunk {
+                try RawInsert.bind(chunked.sqliteStatement, self.values(events[next + k], refs),
+                    from: Int32(k * StoreSQL.eventColumnCount + 1), connection: connection)
+            }
+            try RawInsert.step(chunked.sqliteStatement, connection: connection)
+            next += Self.insertChunk
+        }
+        for event in events[next...] {
+            try RawInsert.bind(insert.sqliteStatement, self.values(event, refs), from: 1, connection: connection)
+            try RawInsert.step(insert.sqliteStatement, connection: connection)
         }
         try NameIndexSQL.mergeIfDue(db, mark: mark, newest: db.lastInsertedRowID, mergeRows: mergeNamesAfter)
+    }
+
+    /// Rows per multi-row insert statement (20 columns each: 320 parameters, far below SQLite's limit of 32,766).
+    static let insertChunk = 16
+
+    /// The column values of `event`'s row.
+    private static func values(_ event: QueryEvent, _ refs: [String: Int64]) -> [SQLValue] {
+        StoreSQL.eventValues(event, workloadRef: event.workload.flatMap { refs[Self.workloadKey(for: $0)] },
+            findings: event.findings.isEmpty ? nil : JSONText.encodeFindings(event.findings))
     }
 }
 
@@ -61,15 +80,14 @@ enum RawInsert {
     /// import).
     private static let transient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)
 
-    /// Binds `values` to parameters 1…n of `statement` (all of them: `values` has one per parameter), steps it once
-    /// and resets it.
+    /// Binds `values` to the parameters of `statement` from `first` on.
     ///
-    /// - Throws: ``QueryStoreError`` `.writeFailed` with SQLite's message when binding or stepping fails.
-    static func run(_ statement: OpaquePointer?, _ values: [SQLValue], connection: OpaquePointer?) throws {
-        // Every parameter is bound on every call, so the bindings are never cleared: reset is enough.
-        defer { sqlite3_reset(statement) }
+    /// - Throws: ``QueryStoreError`` `.writeFailed` with SQLite's message when binding fails; the statement is reset.
+    static func bind(_ statement: OpaquePointer?, _ values: [SQLValue], from first: Int32, connection: OpaquePointer?)
+        throws
+    {
         for (i, value) in values.enumerated() {
-            let index = Int32(i + 1)
+            let index = first + Int32(i)
             let rc: Int32
             switch value {
             case .int(let v): rc = sqlite3_bind_int64(statement, index, v)
@@ -77,16 +95,29 @@ enum RawInsert {
             case .text(var s):
                 rc = s.withUTF8 { bytes -> Int32 in
                     // A nil pointer would bind NULL, not the empty string.
-                    guard let base = bytes.baseAddress else { return sqlite3_bind_text(statement, index, "", 0, Self.transient) }
+                    guard let base = bytes.baseAddress else {
+                        return sqlite3_bind_text(statement, index, "", 0, Self.transient)
+                    }
                     return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
                         sqlite3_bind_text(statement, index, $0, Int32(bytes.count), Self.transient)
                     }
                 }
             }
-            guard rc == SQLITE_OK else { throw Self.error("binding parameter \(index)", rc, connection) }
+            guard rc == SQLITE_OK else {
+                sqlite3_reset(statement)
+                throw Self.error("binding parameter \(index)", rc, connection)
+            }
         }
+    }
+
+    /// Steps `statement` once (every parameter bound) and resets it. Every parameter is bound before each step, so the
+    /// bindings are never cleared: reset is enough.
+    ///
+    /// - Throws: ``QueryStoreError`` `.writeFailed` with SQLite's message when the step fails.
+    static func step(_ statement: OpaquePointer?, connection: OpaquePointer?) throws {
+        defer { sqlite3_reset(statement) }
         let rc = sqlite3_step(statement)
-        guard rc == SQLITE_DONE else { throw Self.error("inserting an event", rc, connection) }
+        guard rc == SQLITE_DONE else { throw Self.error("inserting events", rc, connection) }
     }
 
     private static func error(_ doing: String, _ rc: Int32, _ connection: OpaquePointer?) -> QueryStoreError {

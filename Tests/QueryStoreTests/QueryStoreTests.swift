@@ -99,6 +99,33 @@ import Testing
         #expect(page.next == nil)
     }
 
+    @Test("a batch that fills multi-row statements and leaves a remainder stores every event, in order, field by field",
+        arguments: [1, 15, 16, 17, 37, 48])
+    func chunkedInsert(count: Int) async throws {
+        let store = try QueryStore.inMemory()
+        let web = container("c0ffee", name: "web")
+        var events: [QueryEvent] = []
+        for i in 0..<count {
+            let blocked = i % 7 == 0
+            let workload: Workload? = i % 3 == 0 ? web : nil
+            let qtype = i % 2 == 0 ? "A" : "AAAA"
+            let rcode = i % 5 == 0 ? "NXDOMAIN" : "NOERROR"
+            events.append(makeEvent(at: baseMicros + Int64(i), ip: "192.0.2.\(i % 250)", workload: workload,
+                qname: "n\(i).example.org", qtype: qtype, rcode: rcode, answers: ["192.0.2.\(i % 200)"],
+                source: blocked ? "policy" : "upstream", policy: blocked ? blockHit : nil,
+                latencyMicros: Int64(100 + i)))
+        }
+        try await store.insert(events)
+        var filter = EventFilter()
+        filter.limit = 100
+        let stored: [StoredEvent] = try await store.search(filter).events
+        // Newest first: reversed, they are the batch in order, each with its own fields.
+        let oldestFirst: [StoredEvent] = stored.reversed()
+        #expect(oldestFirst.map(\.event) == events, "\(count) events")
+        let keys: [String?] = events.map { $0.workload == nil ? nil : "container:c0ffee" }
+        #expect(oldestFirst.map(\.workloadKey) == keys)
+    }
+
     @Test("empty text stays empty (not NULL) and non-ASCII text keeps its bytes through the writer's binding")
     func textBinding() async throws {
         let store = try QueryStore.inMemory()
