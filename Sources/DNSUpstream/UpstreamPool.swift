@@ -220,23 +220,40 @@ public final class UpstreamPool: Sendable {
         self.query(wire, on: loop, completion: completion)
     }
 
-    /// ``query(_:on:completion:)`` for a query already in wire form (``QueryWire``), as the upstream stage builds it.
+    /// ``query(_:on:completion:)`` for a query already in wire form (``QueryWire``).
     package func query(_ wire: QueryWire, on loop: any EventLoop,
         completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
     {
-        let attempt = LoopPoolQuery(pool: self, wire: wire, runner: .loop(loop), order: self.nextOrder(),
-            deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
-        attempt.step()
+        self.query(wire, at: .eventLoop(loop), completion: completion)
     }
 
     /// ``query(_:on:completion:)`` on a direct UDP listener's thread, with that thread's own upstream sockets
-    /// (``DirectUpstreams``): the same order, timeouts, retries, failover, REFUSED handling, health records and
-    /// deadline. `completion` runs on that thread. Requires ``runsOnEventLoop``; the caller must be `loop`'s thread.
+    /// (``DirectUpstreams``).
     package func query(_ wire: QueryWire, on loop: DirectLoop,
         completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
     {
-        let direct = DirectUpstreams.on(loop)
-        let attempt = LoopPoolQuery(pool: self, wire: wire, runner: .direct(direct), order: self.nextOrder(),
+        self.query(wire, at: .direct(loop), completion: completion)
+    }
+
+    /// The thread a query runs on without a task: an event loop with its per-loop sockets, or a direct UDP listener's
+    /// thread with its own.
+    package enum ExchangeHome: Sendable {
+        case eventLoop(any EventLoop)
+        case direct(DirectLoop)
+    }
+
+    /// ``query(_:)`` on `home`, without a task: the same order, per-attempt timeouts, retries, failover, REFUSED
+    /// handling, health records and deadline, driven by callbacks. `completion` runs on `home`'s thread. Requires
+    /// ``runsOnEventLoop``; the caller must be on `home`'s thread.
+    package func query(_ wire: QueryWire, at home: ExchangeHome,
+        completion: @escaping @Sendable (Result<UpstreamAnswer, UpstreamError>) -> Void)
+    {
+        let runner: Runner =
+            switch home {
+            case .eventLoop(let loop): .loop(loop)
+            case .direct(let loop): .direct(DirectUpstreams.on(loop))
+            }
+        let attempt = LoopPoolQuery(pool: self, wire: wire, runner: runner, order: self.nextOrder(),
             deadline: NIODeadline.now() + TimeAmount(self.configuration.queryDeadline), completion: completion)
         attempt.step()
     }

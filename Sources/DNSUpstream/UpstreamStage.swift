@@ -46,33 +46,29 @@ public struct UpstreamStage: Stage {
         return self.resolution(result, for: query, zone: zone, in: context)
     }
 
-    /// The event-loop path of a cache miss (see ``Deferral``), or a direct UDP listener's (its ``DirectLoop`` as the
-    /// deferral's home).
+    /// The cache-miss path without a task (see ``Deferral``), on an event loop or a direct UDP listener's thread.
     ///
     /// In the replay pass it returns the result of the exchange. In the first pass, when the caller offers a
-    /// deferral, runs on an event loop (or names one as its home), and the query's pool has only UDP upstreams, it registers the
-    /// exchange (run by the server on its loop with ``UpstreamPool/query(_:on:completion:)``) and returns
-    /// nil. Anything else (no deferral, TCP/DoT/DoH upstreams) returns nil for the async path.
+    /// deferral, runs on an event loop or names a home (an event loop, or a direct listener's ``DirectLoop``), and the
+    /// query's pool has only UDP upstreams, it registers the exchange (run there with
+    /// ``UpstreamPool/query(_:at:completion:)``) and returns nil. Anything else (no deferral, TCP/DoT/DoH upstreams)
+    /// returns nil for the async path.
     public func resolveNow(_ query: Query, in context: QueryContext, next: NextNow) throws -> Resolution? {
         guard let deferral = context.deferral else { return nil }
         if let r = deferral.result(for: query.question) { return r }
         let (zone, pool) = self.router.route(query.question.name)
         guard pool.runsOnEventLoop else { return nil }
+        let home: UpstreamPool.ExchangeHome
         if let direct = deferral.home as? DirectLoop {
-            // A direct UDP listener's thread, which sends with its own sockets (the server resumes there).
-            let outgoing = Self.upstreamWire(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
-            deferral.request(query.question) { complete in
-                pool.query(outgoing, on: direct) { result in
-                    complete(self.resolution(result, for: query, zone: zone, in: context))
-                }
-            }
+            home = .direct(direct)
+        } else if let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop {
+            home = .eventLoop(loop)
+        } else {
             return nil
         }
-        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? deferral.home as? any EventLoop
-        else { return nil }
         let outgoing = Self.upstreamWire(for: query, bufferSize: pool.configuration.upstream.ednsBufferSize)
         deferral.request(query.question) { complete in
-            pool.query(outgoing, on: loop) { result in
+            pool.query(outgoing, at: home) { result in
                 complete(self.resolution(result, for: query, zone: zone, in: context))
             }
         }
