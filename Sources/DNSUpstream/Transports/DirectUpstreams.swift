@@ -153,7 +153,7 @@ final class DirectUpstreams: DirectLoopParticipant {
                 socket.tag = try self.loop.register(fd) { [unowned self, unowned socket] _ in self.readable(socket) }
             } catch {
                 Glibc.close(fd)
-                return .failure(Self.error(error.code, error.call))
+                return .failure(UpstreamError(.networkError, "\(error)"))
             }
             self.byTag[socket.tag] = socket
             set.active.append(socket)
@@ -286,10 +286,7 @@ final class DirectUpstreams: DirectLoopParticipant {
     /// Closes the sockets to `transport` (it is shutting down); their outstanding queries fail with `.shutdown`.
     func remove(_ transport: UDPTransport) {
         guard let set = self.sets.removeValue(forKey: ObjectIdentifier(transport)) else { return }
-        for socket in self.byTag.values where socket.set === set {
-            socket.retired = true
-            self.failed(socket, TransportFailure.shutdown)
-        }
+        for socket in self.byTag.values where socket.set === set { self.failed(socket, TransportFailure.shutdown) }
     }
 
     /// Fails every outstanding query with `.shutdown` and closes every socket; later exchanges fail at once (the loop
@@ -298,10 +295,7 @@ final class DirectUpstreams: DirectLoopParticipant {
         self.closed = true
         self.expiries.removeAll()
         self.early.removeAll()
-        for socket in Array(self.byTag.values) {
-            socket.retired = true
-            self.failed(socket, TransportFailure.shutdown)
-        }
+        for socket in Array(self.byTag.values) { self.failed(socket, TransportFailure.shutdown) }
         self.sets = [:]
     }
 
@@ -309,8 +303,7 @@ final class DirectUpstreams: DirectLoopParticipant {
     var openSockets: Int { self.byTag.count }
 
     private static func error(_ code: Int32, _ call: String) -> UpstreamError {
-        let what = String(cString: strerror(code))
-        return UpstreamError(.networkError, "\(call): \(what)")
+        UpstreamError(.networkError, "\(DirectLoopError(call, code: code))")
     }
 }
 
@@ -318,16 +311,13 @@ final class DirectUpstreams: DirectLoopParticipant {
 final class DirectSocketSet {
     /// The transport, kept so that its identity (the set's key) cannot be reused while the set exists.
     let transport: UDPTransport
-    let target: DirectUpstreamTarget
+    var target: DirectUpstreamTarget { self.transport.direct }
     var active: [DirectSocket] = []
     var turn = 0
     /// The round in which `turn` last advanced.
     var turnRound: UInt64 = .max
 
-    init(transport: UDPTransport) {
-        self.transport = transport
-        self.target = transport.direct
-    }
+    init(transport: UDPTransport) { self.transport = transport }
 }
 
 /// The direct loops that opened sockets to one upstream transport.
