@@ -266,18 +266,23 @@ final class DirectUDPSocket: Sendable {
         for i in state.deferred.indices {
             let peer = state.deferred[i].1
             self.processor.resume(state.deferred[i].0) { out in
+                // Called directly on this thread (no closure allocated for the common case), else posted back to it.
                 if pthread_equal(pthread_self(), owner) != 0 {
-                    backlog.wrappingDecrement(ordering: .relaxed)
-                    if let out { batch.replies.add(out, to: peer) }
+                    Self.deliver(out, to: peer, batch, backlog)
                 } else {
-                    loop.post {
-                        backlog.wrappingDecrement(ordering: .relaxed)
-                        if let out { batch.replies.add(out, to: peer) }
-                    }
+                    loop.post { Self.deliver(out, to: peer, batch, backlog) }
                 }
             }
         }
         state.deferred.removeAll(keepingCapacity: true)
+    }
+
+    /// A miss is answered (on the socket's thread): it leaves the backlog, and its answer joins the batch.
+    private static func deliver(_ out: [UInt8]?, to peer: pal_peer, _ batch: UncheckedReplies,
+        _ backlog: ManagedAtomic<Int>)
+    {
+        backlog.wrappingDecrement(ordering: .relaxed)
+        if let out { batch.replies.add(out, to: peer) }
     }
 
     private func handle(_ bytes: [UInt8], from peer: pal_peer, replies: ReplyBatch,
