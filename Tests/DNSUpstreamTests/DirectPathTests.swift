@@ -50,8 +50,7 @@ struct DirectPathTests {
         let query = try Fixtures.query("www.example.org.")
         async let outcome = thread.query(pool, query)
         // The query has left once the silent server saw it.
-        let deadline = ContinuousClock.now + .seconds(5)
-        while silent.queries.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await OnLoop.eventually { !silent.queries.isEmpty }
         let start = ContinuousClock.now
         thread.stop()
         let (result, onThread) = await outcome
@@ -77,8 +76,7 @@ extension DirectPathTests {
         let old = try Fixtures.pool(["127.0.0.1:\(silent.port)"], configuration: configuration)
         let thread = try DirectThread()
         async let pending = thread.query(old, try Fixtures.query("www.example.org."))
-        let deadline = ContinuousClock.now + .seconds(5)
-        while silent.queries.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await OnLoop.eventually { !silent.queries.isEmpty }
         #expect(await thread.openSockets() == 1)
         let start = ContinuousClock.now
         await old.shutdown()
@@ -111,8 +109,7 @@ extension DirectPathTests {
             configuration: Fixtures.fast(timeout: .milliseconds(300), deadline: .milliseconds(300), sockets: sockets))
         let thread = try DirectThread()
         async let first = thread.query(slow, try Fixtures.query("slow.example.org."))
-        let deadline = ContinuousClock.now + .seconds(5)
-        while silent.queries.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await OnLoop.eventually { !silent.queries.isEmpty }
         let start = ContinuousClock.now
         let (second, _) = await thread.query(quick, try Fixtures.query("quick.example.org."))
         let elapsed = ContinuousClock.now - start
