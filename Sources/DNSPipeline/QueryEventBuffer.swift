@@ -207,9 +207,11 @@ public final class QueryEventBuffer: Sendable {
                 }
                 let blocked = key.blocked
                 var storm: GroupKey? = nil
-                if blocked, self.stormThreshold > 0, s.current.blockedNames(of: key) >= self.stormThreshold {
+                if blocked, self.stormThreshold > 0, let subject = s.current.subjects.index(forKey: key.subject),
+                    s.current.subjects.values[subject].blockedNames >= self.stormThreshold
+                {
                     // A storm: the name folds into the subject's storm group for its kind of block, opened once.
-                    let k = GroupKey(stormOf: key)
+                    let k = s.stormKey(of: key)
                     if let i = s.find(k) {
                         s.current.fold(at: i, name: key.name, latencyMicros: latencyMicros)
                         s.folded += 1
@@ -488,6 +490,23 @@ public final class QueryEventBuffer: Sendable {
 /// with the log off). A group so covers the queries from its first one until its generation closes: at most
 /// one window.
 struct AggregationState {
+    /// The hashes of the last two storm keys made, most recent first. A flood is nearly always one subject and one kind
+    /// of block, or two (A and AAAA); hashing the client, feed, action and trigger again for every name was a quarter of
+    /// `record` on the blocked mix (perf). The hashes depend on nothing else (the hasher's seed is the process's), so
+    /// they stay valid across generations.
+    var stormMemos: [StormMemo] = []
+
+    /// The storm key of `key` (``GroupKey/init(stormOf:)``), its hashes taken from ``stormMemos`` when they match.
+    mutating func stormKey(of key: GroupKey) -> GroupKey {
+        for i in self.stormMemos.indices where self.stormMemos[i].matches(key) {
+            return GroupKey(stormOf: key, hash: self.stormMemos[i].hash, check: self.stormMemos[i].check)
+        }
+        let k = GroupKey(stormOf: key)
+        if self.stormMemos.count == 2 { self.stormMemos.removeLast() }
+        self.stormMemos.insert(StormMemo(k), at: 0)
+        return k
+    }
+
     /// One generation's groups, their index and each subject's latest group.
     struct Generation {
         /// Open groups by key hash; the value is the position in `groups` of the latest group with that hash, the
@@ -504,11 +523,6 @@ struct AggregationState {
         var groups: [Group] = []
         /// Each subject's latest group (the start of its chain of `previous` links) and its blocked names so far.
         var subjects: [SubjectKey: SubjectState] = [:]
-
-        /// The distinct blocked names (groups opened for blocked queries, storm groups aside) of `key`'s subject.
-        func blockedNames(of key: GroupKey) -> Int {
-            self.subjects[key.subject]?.blockedNames ?? 0
-        }
 
         /// Arrival time of the generation's first query; nil while it has none.
         var start: Int64? { self.groups.first?.query.timestampMicros }
@@ -871,6 +885,45 @@ struct SubjectState {
     var blockedNames: Int
 }
 
+/// A storm key's hashes and everything ``GroupKey/init(stormOf:)`` computed them from.
+struct StormMemo {
+    let hash: Int
+    let check: UInt64
+    let client: IPAddress
+    let workloadKind: Workload.Kind?
+    let workloadID: String?
+    let type: RecordType
+    let rcode: UInt16
+    let source: UInt8
+    let transport: Transport
+    let feed: String?
+    let action: String?
+    let trigger: String?
+
+    init(_ storm: GroupKey) {
+        self.hash = storm.hash
+        self.check = storm.check
+        self.client = storm.client
+        self.workloadKind = storm.workloadKind
+        self.workloadID = storm.workloadID
+        self.type = storm.type
+        self.rcode = storm.rcode
+        self.source = storm.source
+        self.transport = storm.transport
+        self.feed = storm.policy?.source
+        self.action = storm.policy?.action
+        self.trigger = storm.policy?.trigger
+    }
+
+    /// Whether the storm key of `key` has these hashes: every field ``GroupKey/init(stormOf:)`` hashes is equal.
+    func matches(_ key: GroupKey) -> Bool {
+        key.client == self.client && key.workloadKind == self.workloadKind && key.workloadID == self.workloadID
+            && key.type == self.type && key.rcode == self.rcode && key.source == self.source && key.transport == self.transport
+            && key.policy?.source == self.feed && key.policy?.action == self.action
+            && key.policy?.trigger == self.trigger
+    }
+}
+
 /// Who asked: the client address and workload of a group.
 struct SubjectKey: Hashable {
     var client: IPAddress
@@ -959,6 +1012,22 @@ struct GroupKey: Sendable {
             }
             self.check = f.value
         }
+    }
+
+    /// The storm key of `key` with hashes already computed for an equal one (``StormMemo``).
+    init(stormOf key: GroupKey, hash: Int, check: UInt64) {
+        self.client = key.client
+        self.transport = key.transport
+        self.workloadKind = key.workloadKind
+        self.workloadID = key.workloadID
+        self.name = key.name
+        self.type = key.type
+        self.rcode = key.rcode
+        self.source = key.source
+        self.policy = key.policy
+        self.byRule = true
+        self.hash = hash
+        self.check = check
     }
 
     /// The key of the storm group of `key`'s subject for its kind of block (``QueryEventBuffer``, "Block storms"): the

@@ -178,7 +178,35 @@ import Testing
             #expect(events.count - storms.count == 3)
             #expect(storms.count == 6)
             #expect(Set(storms.map { "\($0.policy!.source)/\($0.policy!.action)/\($0.qtype)" }).count == 6)
+            // The kind changes on every query here, so each storm key is hashed anew, never taken from the subject's
+            // memo of the previous one: each storm counts its own queries only (10 per kind, less those with rows).
+            let counts = Dictionary(storms.map { ("\($0.policy!.source)/\($0.policy!.action)/\($0.qtype)", $0.count) },
+                uniquingKeysWith: +)
+            #expect(counts == ["urlhaus/nxdomain/A": 9, "urlhaus/nxdomain/AAAA": 9, "threatfox/nxdomain/A": 9,
+                "threatfox/nxdomain/AAAA": 10, "urlhaus/nodata/A": 10, "urlhaus/nodata/AAAA": 10])
         }
+    }
+
+    @Test("One client's storm over UDP and over TCP are two storm rows, whichever came last")
+    func stormRowsByTransport() throws {
+        let sink = CollectingSink()
+        let buffer = QueryEventBuffer(sinks: [sink], aggregationWindow: .seconds(2), stormThreshold: 2)
+        let t0: Int64 = 1_700_000_000 * Self.second
+        let hit = PolicyHit(source: "urlhaus", rule: "", action: "nxdomain", trigger: "qname")
+        let transports: [Transport] = [.udp, .udp, .udp, .udp, .tcp, .tcp, .udp, .tcp, .tcp, .udp]
+        for (i, transport) in transports.enumerated() {
+            let q = Query(message: try TestMessages.query("t\(i).example."),
+                client: ClientInfo(address: try #require(IPAddress("10.0.0.7")), transport: transport))
+            var h = hit
+            h.rule = "t\(i).example"
+            buffer.record(RawQueryEvent(timestampMicros: t0 + Int64(i), query: q, workload: nil,
+                resolution: Resolution.rcode(.nxDomain, for: q, source: .policy(h)), latency: .microseconds(5)))
+        }
+        buffer.drain(nowMicros: t0 + 3 * Self.second)
+        let storms = sink.events.withLock { $0 }.filter { !$0.findings.isEmpty }
+        // The first two names have rows of their own; then UDP t2, t3, t6, t9 and TCP t4, t5, t7, t8.
+        #expect(Dictionary(storms.map { ($0.transport, $0.count) }, uniquingKeysWith: +) == ["udp": 4, "tcp": 4])
+        #expect(storms.count == 2)
     }
 
     @Test("Blocks by a rule covering a subtree fold by the rule: one row per window keeps the first other names",
