@@ -494,16 +494,19 @@ struct AggregationState {
     /// of block, or two (A and AAAA); hashing the client, feed, action and trigger again for every name was a quarter of
     /// `record` on the blocked mix (perf). The hashes depend on nothing else (the hasher's seed is the process's), so
     /// they stay valid across generations.
-    var stormMemos: [StormMemo] = []
+    var recentStorms: [StormMemo] = []
 
-    /// The storm key of `key` (``GroupKey/init(stormOf:)``), its hashes taken from ``stormMemos`` when they match.
+    /// The storm key of `key` (``GroupKey/init(stormOf:)``), its hashes taken from ``recentStorms`` when they match.
     mutating func stormKey(of key: GroupKey) -> GroupKey {
-        for i in self.stormMemos.indices where self.stormMemos[i].matches(key) {
-            return GroupKey(stormOf: key, hash: self.stormMemos[i].hash, check: self.stormMemos[i].check)
+        let small = key.stormFields
+        for i in self.recentStorms.indices where self.recentStorms[i].matches(key, small) {
+            return GroupKey(stormOf: key, hash: self.recentStorms[i].hash, check: self.recentStorms[i].check)
         }
         let k = GroupKey(stormOf: key)
-        if self.stormMemos.count == 2 { self.stormMemos.removeLast() }
-        self.stormMemos.insert(StormMemo(k), at: 0)
+        if self.recentStorms.count == 2 { self.recentStorms.removeLast() }
+        self.recentStorms.insert(StormMemo(hash: k.hash, check: k.check, small: small, client: key.client,
+            workloadID: key.workloadID, feed: key.policy?.source, action: key.policy?.action,
+            trigger: key.policy?.trigger), at: 0)
         return k
     }
 
@@ -876,6 +879,26 @@ struct LoggedQuery: Sendable {
     }
 }
 
+/// A storm key's hashes and what ``GroupKey/init(stormOf:)`` computed them from (``AggregationState/stormKey(of:)``).
+struct StormMemo {
+    let hash: Int
+    let check: UInt64
+    /// ``GroupKey/stormFields``: question type, rcode, answer source, transport, workload kind and flags.
+    let small: UInt64
+    let client: IPAddress
+    let workloadID: String?
+    let feed: String?
+    let action: String?
+    let trigger: String?
+
+    /// Whether the storm key of `key`, whose ``GroupKey/stormFields`` are `small`, has these hashes.
+    func matches(_ key: GroupKey, _ small: UInt64) -> Bool {
+        small == self.small && key.client == self.client && key.workloadID == self.workloadID
+            && key.policy?.source == self.feed && key.policy?.action == self.action
+            && key.policy?.trigger == self.trigger
+    }
+}
+
 /// A subject's place in the current generation.
 struct SubjectState {
     /// Position of its latest group.
@@ -885,44 +908,6 @@ struct SubjectState {
     var blockedNames: Int
 }
 
-/// A storm key's hashes and everything ``GroupKey/init(stormOf:)`` computed them from.
-struct StormMemo {
-    let hash: Int
-    let check: UInt64
-    let client: IPAddress
-    let workloadKind: Workload.Kind?
-    let workloadID: String?
-    let type: RecordType
-    let rcode: UInt16
-    let source: UInt8
-    let transport: Transport
-    let feed: String?
-    let action: String?
-    let trigger: String?
-
-    init(_ storm: GroupKey) {
-        self.hash = storm.hash
-        self.check = storm.check
-        self.client = storm.client
-        self.workloadKind = storm.workloadKind
-        self.workloadID = storm.workloadID
-        self.type = storm.type
-        self.rcode = storm.rcode
-        self.source = storm.source
-        self.transport = storm.transport
-        self.feed = storm.policy?.source
-        self.action = storm.policy?.action
-        self.trigger = storm.policy?.trigger
-    }
-
-    /// Whether the storm key of `key` has these hashes: every field ``GroupKey/init(stormOf:)`` hashes is equal.
-    func matches(_ key: GroupKey) -> Bool {
-        key.client == self.client && key.workloadKind == self.workloadKind && key.workloadID == self.workloadID
-            && key.type == self.type && key.rcode == self.rcode && key.source == self.source && key.transport == self.transport
-            && key.policy?.source == self.feed && key.policy?.action == self.action
-            && key.policy?.trigger == self.trigger
-    }
-}
 
 /// Who asked: the client address and workload of a group.
 struct SubjectKey: Hashable {
@@ -1014,7 +999,8 @@ struct GroupKey: Sendable {
         }
     }
 
-    /// The storm key of `key` with hashes already computed for an equal one (``StormMemo``).
+    /// The storm key of `key` with hashes already computed for a storm key of the same kind
+    /// (``AggregationState/stormKey(of:)``).
     init(stormOf key: GroupKey, hash: Int, check: UInt64) {
         self.client = key.client
         self.transport = key.transport
@@ -1035,33 +1021,27 @@ struct GroupKey: Sendable {
     /// the name or the rule. The group's row shows `key`'s name and rule (its first query's) and notes later names as a
     /// group kept by its rule does. A flag in the hashed fields keeps it apart from every key made by the other init.
     init(stormOf key: GroupKey) {
-        self.client = key.client
-        self.transport = key.transport
-        self.workloadKind = key.workloadKind
-        self.workloadID = key.workloadID
-        self.name = key.name
-        self.type = key.type
-        self.rcode = key.rcode
-        self.source = key.source
-        self.policy = key.policy
-        self.byRule = true
-        let small = Self.packed(self.type, self.rcode, self.source, self.transport, self.workloadKind,
-            storm: true, byRule: true, workloadID: self.workloadID != nil, policy: self.policy != nil)
+        let small = key.stormFields
         var h = Hasher()
-        h.combine(self.client)
+        h.combine(key.client)
         h.combine(small)
-        if let id = self.workloadID { h.combine(id) }
+        if let id = key.workloadID { h.combine(id) }
         var f = CheckHash(small)
-        f.add(self.client)
-        if let id = self.workloadID { f.add(id) }
-        if let p = self.policy {
+        f.add(key.client)
+        if let id = key.workloadID { f.add(id) }
+        if let p = key.policy {
             h.combine(p.source)
             h.combine(p.action)
             h.combine(p.trigger)
             f.add(kindOf: p)
         }
-        self.hash = h.finalize()
-        self.check = f.value
+        self.init(stormOf: key, hash: h.finalize(), check: f.value)
+    }
+
+    /// The small fields and flags of this key's storm key, as ``init(stormOf:)`` hashes them.
+    var stormFields: UInt64 {
+        Self.packed(self.type, self.rcode, self.source, self.transport, self.workloadKind, storm: true, byRule: true,
+            workloadID: self.workloadID != nil, policy: self.policy != nil)
     }
 
     /// The small fields and the flags in one word, hashed as one: each `combine` is a round of the hasher.
