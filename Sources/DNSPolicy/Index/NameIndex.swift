@@ -138,14 +138,16 @@ package struct NameIndex: Sendable {
         let (tail, tailLength) = self.tailNumber(forLastLabelOf: key)
         let stored = key.count - tailLength
         let offset = UInt32(self.arena.count)
-        // [length][tail][key before its tail, lower-cased][exact][below], written in one go rather than a checked
-        // append per byte.
-        let start = self.arena.count
-        self.arena.append(contentsOf: repeatElement(0, count: stored + 4))
-        self.arena.withUnsafeMutableBufferPointer { a in
-            a[start] = UInt8(stored)
-            a[start + 1] = tail
-            for k in 0..<stored { a[start + 2 + k] = Self.lower(key[k]) }
+        // [length][tail][key before its tail, lower-cased][exact][below], built on the stack and appended as one
+        // buffer: appending `repeatElement(0, count:)` first and filling it in went element by element, 6 % of loading
+        // a 1M-rule zone (perf).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: stored + 4) { entry in
+            entry[0] = UInt8(stored)
+            entry[1] = tail
+            for k in 0..<stored { entry[2 + k] = Self.lower(key[k]) }
+            entry[stored + 2] = 0
+            entry[stored + 3] = 0
+            self.arena.append(contentsOf: UnsafeBufferPointer(entry))
         }
         self.place(UInt64(h) << 32 | UInt64(offset + 1), in: &self.slots)
         self.count += 1
