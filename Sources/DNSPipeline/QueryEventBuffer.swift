@@ -207,9 +207,7 @@ public final class QueryEventBuffer: Sendable {
                 }
                 let blocked = key.blocked
                 var storm: GroupKey? = nil
-                if blocked, self.stormThreshold > 0, let subject = s.current.subjects.index(forKey: key.subject),
-                    s.current.subjects.values[subject].blockedNames >= self.stormThreshold
-                {
+                if blocked, self.stormThreshold > 0, s.current.blockedNames(of: key) >= self.stormThreshold {
                     // A storm: the name folds into the subject's storm group for its kind of block, opened once.
                     let k = s.stormKey(of: key)
                     if let i = s.find(k) {
@@ -527,6 +525,11 @@ struct AggregationState {
         /// Each subject's latest group (the start of its chain of `previous` links) and its blocked names so far.
         var subjects: [SubjectKey: SubjectState] = [:]
 
+        /// The distinct blocked names (groups opened for blocked queries, storm groups aside) of `key`'s subject.
+        func blockedNames(of key: GroupKey) -> Int {
+            self.subjects[key.subject]?.blockedNames ?? 0
+        }
+
         /// Arrival time of the generation's first query; nil while it has none.
         var start: Int64? { self.groups.first?.query.timestampMicros }
 
@@ -843,24 +846,18 @@ struct LoggedQuery: Sendable {
         self.findings = findings
     }
 
-    /// The row, standing for `count` queries whose slowest took `latencyMicros`.
-    func event(clientText: String? = nil, count: Int = 1, latencyMicros: Int64? = nil, name: DomainName? = nil,
-        otherNames: [DomainName] = []) -> QueryEvent
-    {
-        var answers: [String] = []
+    /// The row's answer texts (`A 192.0.2.1`), at most ``maxAnswers``.
+    private func answerTexts() -> [String] {
         let records: [ResourceRecord]
         switch self.answers {
         case .records(let r): records = Array(r.prefix(Self.maxAnswers))
         // Addresses (nearly every answer) read in place; otherwise only the records the row shows: decoding the whole
         // packet (authority, additional, EDNS) was a third of building a row on the cache-miss mix (perf).
         case .packet(let p):
-            if let texts = p.addressAnswerTexts(limit: Self.maxAnswers) {
-                answers = texts
-                records = []
-            } else {
-                records = p.answersForOneRead(limit: Self.maxAnswers)
-            }
+            if let texts = p.addressAnswerTexts(limit: Self.maxAnswers) { return texts }
+            records = p.answersForOneRead(limit: Self.maxAnswers)
         }
+        var answers: [String] = []
         answers.reserveCapacity(records.count)
         for rr in records {
             var text = rr.type.description
@@ -868,12 +865,19 @@ struct LoggedQuery: Sendable {
             text += rr.rdata.presentation
             answers.append(text)
         }
+        return answers
+    }
+
+    /// The row, standing for `count` queries whose slowest took `latencyMicros`.
+    func event(clientText: String? = nil, count: Int = 1, latencyMicros: Int64? = nil, name: DomainName? = nil,
+        otherNames: [DomainName] = []) -> QueryEvent
+    {
         return QueryEvent(
             timestampMicros: self.timestampMicros, clientIP: clientText ?? self.key.client.description,
             transport: self.key.transport.rawValue, workload: self.workload,
             qname: (name ?? self.key.name).lowercased.description, qtype: self.key.type.description,
             rcode: self.key.rcode == GroupKey.noReply ? "DROP" : ResponseCode(rawValue: self.key.rcode).description,
-            answers: answers, source: AnswerSource.labels[Int(self.key.source)], upstream: self.upstream,
+            answers: self.answerTexts(), source: AnswerSource.labels[Int(self.key.source)], upstream: self.upstream,
             policy: self.key.policy, findings: self.findings, latencyMicros: latencyMicros ?? self.latencyMicros,
             count: count, otherNames: otherNames.map { $0.lowercased.description })
     }
@@ -907,7 +911,6 @@ struct SubjectState {
     /// by their rule.
     var blockedNames: Int
 }
-
 
 /// Who asked: the client address and workload of a group.
 struct SubjectKey: Hashable {

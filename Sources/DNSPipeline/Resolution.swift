@@ -166,17 +166,11 @@ public final class CachedPacket: Sendable {
                 let data = next + 10
                 guard data + length <= end else { return nil }
                 if type == Int(RecordType.a.rawValue) && length == 4 {
-                    let v = UInt32(s[data]) << 24 | UInt32(s[data + 1]) << 16 | UInt32(s[data + 2]) << 8
-                        | UInt32(s[data + 3])
-                    texts.append("A " + IPv4Address(v).description)
-                } else if type == Int(RecordType.aaaa.rawValue) && length == 16 {
-                    var high: UInt64 = 0
-                    var low: UInt64 = 0
-                    for k in 0..<8 {
-                        high = high << 8 | UInt64(s[data + k])
-                        low = low << 8 | UInt64(s[data + 8 + k])
-                    }
-                    texts.append("AAAA " + IPv6Address(high: high, low: low).description)
+                    texts.append("A " + IPv4Address(s[data], s[data + 1], s[data + 2], s[data + 3]).description)
+                } else if type == Int(RecordType.aaaa.rawValue) && length == 16,
+                    let address = IPv6Address(bytes: s[data..<(data + 16)])
+                {
+                    texts.append("AAAA " + address.description)
                 } else {
                     return nil
                 }

@@ -178,8 +178,8 @@ import Testing
             #expect(events.count - storms.count == 3)
             #expect(storms.count == 6)
             #expect(Set(storms.map { "\($0.policy!.source)/\($0.policy!.action)/\($0.qtype)" }).count == 6)
-            // The kind changes on every query here, so each storm key is hashed anew, never taken from the subject's
-            // memo of the previous one: each storm counts its own queries only (10 per kind, less those with rows).
+            // The kind changes on every query here, so the buffer's memo of recent storm keys must tell them apart:
+            // each storm counts its own queries only (10 per kind, less those with rows of their own).
             let counts = Dictionary(storms.map { ("\($0.policy!.source)/\($0.policy!.action)/\($0.qtype)", $0.count) },
                 uniquingKeysWith: +)
             #expect(counts == ["urlhaus/nxdomain/A": 9, "urlhaus/nxdomain/AAAA": 9, "threatfox/nxdomain/A": 9,
