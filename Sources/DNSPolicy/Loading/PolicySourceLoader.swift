@@ -106,6 +106,21 @@ package enum PolicySourceLoader {
             return chunk.count
         }
 
+        /// Compiles all of `text` (which starts with `first`) in one go, reading it on a second thread when it
+        /// is an RPZ zone; returns false, having consumed nothing, for a list (feed it instead).
+        /// - Throws: ``PolicyLoadError`` on a bad line in reject mode, a full index or an unreadable file.
+        package mutating func compileWhileReading(_ text: ZoneText, first: UnsafeBufferPointer<UInt8>, window: Int)
+            throws(PolicyLoadError) -> Bool
+        {
+            guard self.pending.isEmpty else { return false }
+            if self.rpz == nil && self.list == nil { self.start(first) }
+            guard var c = self.rpz else { return false }
+            self.rpz = nil
+            defer { self.rpz = c }
+            try c.consumeWhileReading(text, window: window)
+            return true
+        }
+
         /// Finishes the session.
         /// - Throws: ``PolicyLoadError`` when the result is not plausible.
         package mutating func finish() throws(PolicyLoadError) -> CompiledPolicySource {
@@ -120,20 +135,46 @@ package enum PolicySourceLoader {
         }
     }
 
+    /// When an RPZ zone is read on a second thread while this one compiles.
+    package struct ParallelReading: Sendable {
+        /// Texts from this size up are read on a second thread: below it the thread costs more than it saves.
+        package var from: Int
+        /// Bytes given to the reader at a time (the reading thread checks for cancellation between windows).
+        package var window: Int
+
+        /// From 1 MiB, in 1 MiB windows.
+        package static let standard = ParallelReading(from: 1 << 20, window: 1 << 20)
+        /// Always on one thread.
+        package static let never = ParallelReading(from: .max, window: 1 << 20)
+
+        package init(from: Int, window: Int) {
+            self.from = from
+            self.window = Swift.max(1, window)
+        }
+    }
+
     /// Compiles text held in memory.
+    /// - Parameter parallel: when an RPZ zone is read on a second thread.
     /// - Throws: ``PolicyLoadError``.
-    package static func compile(_ config: PolicySourceConfig, bytes: [UInt8], fileName: String)
-        throws(PolicyLoadError) -> CompiledPolicySource
+    package static func compile(_ config: PolicySourceConfig, bytes: [UInt8], fileName: String,
+        parallel: ParallelReading = .standard) throws(PolicyLoadError) -> CompiledPolicySource
     {
         var session = Session(config: config, fileName: fileName, expectedBytes: bytes.count)
-        try bytes.withUnsafeBufferPointer { (b) throws(PolicyLoadError) in try session.feed(b, isFinal: true) }
+        try bytes.withUnsafeBufferPointer { (b) throws(PolicyLoadError) in
+            if b.count >= parallel.from, try session.compileWhileReading(.memory(b),
+                first: UnsafeBufferPointer(rebasing: b.prefix(1 << 20)), window: parallel.window)
+            {
+                return
+            }
+            try session.feed(b, isFinal: true)
+        }
         return try session.finish()
     }
 
     /// Compiles a file, reading it in 1 MiB chunks so a large feed never sits in memory twice.
     /// - Throws: ``PolicyLoadError`` `.unreadable` when the file cannot be read, or a compile error.
-    package static func compile(_ config: PolicySourceConfig, path: String, fileName: String? = nil)
-        throws(PolicyLoadError) -> CompiledPolicySource
+    package static func compile(_ config: PolicySourceConfig, path: String, fileName: String? = nil,
+        parallel: ParallelReading = .standard) throws(PolicyLoadError) -> CompiledPolicySource
     {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
@@ -146,6 +187,7 @@ package enum PolicySourceLoader {
         var session = Session(config: config, fileName: fileName ?? path, expectedBytes: size)
         let chunkSize = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var first = true
         while true {
             let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunkSize) }
             if got < 0 {
@@ -154,6 +196,15 @@ package enum PolicySourceLoader {
                     "source '\(config.name)': cannot read \(path): \(String(cString: strerror(errno)))")
             }
             if got == 0 { break }
+            if first && size >= parallel.from {
+                let prefix = Array(buffer[0..<got])
+                let done = try prefix.withUnsafeBufferPointer { (b) throws(PolicyLoadError) -> Bool in
+                    try session.compileWhileReading(.file(descriptor: fd, path: path, prefix: prefix), first: b,
+                        window: parallel.window)
+                }
+                if done { break }
+            }
+            first = false
             try buffer.withUnsafeBufferPointer { (b) throws(PolicyLoadError) in
                 try session.feed(UnsafeBufferPointer(rebasing: b[0..<got]), isFinal: false)
             }

@@ -22,13 +22,16 @@ package struct RPZCompiler: Sendable {
     private var nsIPs = CIDRIndex.Builder()
     private var table = RuleTable()
     private var stats = PolicyLoadStats()
-    private var apex: DomainName?
-    private var serial: UInt32?
+    /// Apex, serial and triggers: the part of compiling that needs no index (it runs on the reading thread when
+    /// compiling while reading).
+    private var classifier: Classifier?
     private var pendingLocalData: [TriggerKey: PendingLocalData] = [:]
     private var pendingOrder: [TriggerKey] = []
-    private var sawFirstRecord = false
     /// Rule indexes of the special actions, parallel to ``specialTargets``.
     private var specialRules: [Int] = []
+    /// Records refused while the reader ran on another thread (kept apart from its parse errors, merged by line).
+    private var refused: [ZoneFileError] = []
+    private var refusedCount = 0
 
     /// Identifies one trigger (and slot) while local-data records for it are gathered.
     struct TriggerKey: Hashable, Sendable {
@@ -63,6 +66,7 @@ package struct RPZCompiler: Sendable {
         self.fileName = fileName
         self.reader = ZoneFileReader(options: .init(fileName: fileName,
             errorMode: config.badLines == .reject ? .stop : .collect, maxStoredErrors: PolicyLoadStats.maxIssues))
+        self.classifier = Classifier(fileName: fileName)
         self.names = NameIndex(expectedCount: expectedRecords, expectedBytes: expectedBytes / 2)
         for (_, action) in Self.specialTargets {
             self.specialRules.append(self.table.index(of: RuleKind(action: action, form: .rpz)))
@@ -81,13 +85,115 @@ package struct RPZCompiler: Sendable {
                 try self.add(rr, line: line)
             }
         } catch {
-            if error.code == .rejected && error.message.hasPrefix("too large") {
-                throw PolicyLoadError(.tooLarge, source: self.config.name, "source '\(self.config.name)': \(error.message)")
-            }
-            let issue = self.issue(error)
-            throw PolicyLoadError(.badLine, source: self.config.name,
-                "source '\(self.config.name)' refused: bad line (badLines: reject)", issues: [issue])
+            throw self.loadError(error)
         }
+    }
+
+    /// Compiles the whole of `text` while a second thread reads it: the same records, rules, errors and order as
+    /// ``consume(_:isFinal:)`` over the same text.
+    /// - Throws: ``PolicyLoadError`` for a bad entry when `badLines` is `.reject`, an unreadable file, or a full index.
+    package mutating func consumeWhileReading(_ text: ZoneText, window: Int) throws(PolicyLoadError) {
+        guard let reader = self.reader, let classifier = self.classifier else { return }
+        self.reader = nil
+        self.classifier = nil
+        let thread = ZoneReadingThread(reader: reader, classifier: classifier, text: text, window: window)
+        let stopOnError = self.config.badLines == .reject
+        var refusal: ZoneFileError?
+        var end: ZoneReadingThread.End
+        reading: while true {
+            switch thread.next() {
+            case .end(let e):
+                end = e
+                break reading
+            case .batch(let batch):
+                guard refusal == nil else { continue }
+                do {
+                    try self.apply(batch, stopOnError: stopOnError)
+                } catch {
+                    refusal = error
+                    thread.cancel()
+                }
+            }
+        }
+        switch end.outcome {
+        case .finished, .cancelled:
+            break
+        case .failed(let e):
+            if refusal == nil { refusal = e }
+        case .unreadable(let reason):
+            if refusal == nil {
+                self.reader = end.reader
+                self.classifier = end.classifier
+                throw PolicyLoadError(.unreadable, source: self.config.name, "source '\(self.config.name)': \(reason)")
+            }
+        }
+        self.reader = end.reader
+        self.classifier = end.classifier
+        if let refusal { throw self.loadError(refusal) }
+    }
+
+    /// Applies one batch from the reading thread in order. A refused record throws when `stopOnError`, and is kept
+    /// in ``refused`` otherwise.
+    private mutating func apply(_ batch: ZoneReadingThread.Batch, stopOnError: Bool) throws(ZoneFileError) {
+        func refused(_ error: ZoneFileError) throws(ZoneFileError) {
+            guard !stopOnError else { throw error }
+            self.refusedCount += 1
+            if self.refused.count < PolicyLoadStats.maxIssues { self.refused.append(error) }
+        }
+        var next = 0
+        try batch.names.withUnsafeBufferPointer { (b) throws(ZoneFileError) in
+            var p = 0
+            while p < b.count {
+                let tag = b[p]
+                if tag == ZoneReadingThread.Batch.recordTag {
+                    p += 1
+                    let (rr, classified, line) = batch.records[next]
+                    next += 1
+                    do throws(ZoneFileError) {
+                        try self.apply(classified, rr, line: line)
+                    } catch {
+                        try refused(error)
+                    }
+                    continue
+                }
+                let entry = ZoneReadingThread.Batch.NameEntry(b, at: p)
+                p = entry.end
+                do throws(ZoneFileError) {
+                    try self.setName(self.specialRules[entry.special], kind: entry.kind, slot: entry.slot,
+                        labels: entry.labels, key: UnsafeBufferPointer(rebasing: b[entry.keyStart..<entry.end]),
+                        line: entry.line)
+                } catch {
+                    try refused(error)
+                }
+            }
+        }
+    }
+
+    private func loadError(_ error: ZoneFileError) -> PolicyLoadError {
+        if error.code == .rejected && error.message.hasPrefix("too large") {
+            return PolicyLoadError(.tooLarge, source: self.config.name, "source '\(self.config.name)': \(error.message)")
+        }
+        return PolicyLoadError(.badLine, source: self.config.name,
+            "source '\(self.config.name)' refused: bad line (badLines: reject)", issues: [self.issue(error)])
+    }
+
+    /// Two lists of errors, each in line order, merged in line order (the first list first on a tie).
+    static func merged(_ a: [ZoneFileError], _ b: [ZoneFileError]) -> [ZoneFileError] {
+        guard !b.isEmpty else { return a }
+        var out: [ZoneFileError] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0
+        var j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].line <= b[j].line) {
+                out.append(a[i])
+                i += 1
+            } else {
+                out.append(b[j])
+                j += 1
+            }
+        }
+        return out
     }
 
     private func issue(_ e: ZoneFileError) -> PolicySourceIssue {
@@ -97,9 +203,13 @@ package struct RPZCompiler: Sendable {
     /// The compiled source.
     /// - Throws: ``PolicyLoadError`` when local data conflicts in reject mode, or bad lines outnumber rules.
     package mutating func finish() throws(PolicyLoadError) -> CompiledPolicySource {
+        if let classifier = self.classifier {
+            self.stats.entries += classifier.entries
+            self.stats.ignored.merge(classifier.ignored, uniquingKeysWith: +)
+        }
         if let reader = self.reader {
-            for e in reader.errors { self.stats.issues.append(self.issue(e)) }
-            self.stats.badLines += reader.errorCount
+            for e in Self.merged(reader.errors, self.refused) { self.stats.issues.append(self.issue(e)) }
+            self.stats.badLines += reader.errorCount + self.refusedCount
             self.stats.issues = Array(self.stats.issues.prefix(PolicyLoadStats.maxIssues))
         }
         for key in self.pendingOrder {
@@ -125,7 +235,8 @@ package struct RPZCompiler: Sendable {
         }
         return CompiledPolicySource(config: self.config, format: .rpz, names: self.names, exceptions: NameIndex(),
             nsdnames: self.nsdnames, clientIPs: self.clientIPs.build(), responseIPs: self.responseIPs.build(),
-            nsIPs: self.nsIPs.build(), table: self.table, apex: self.apex, serial: self.serial, stats: self.stats)
+            nsIPs: self.nsIPs.build(), table: self.table, apex: self.classifier?.apex, serial: self.classifier?.serial,
+            stats: self.stats)
     }
 
     // MARK: Records
@@ -135,36 +246,19 @@ package struct RPZCompiler: Sendable {
     }
 
     private mutating func add(_ rr: ResourceRecord, line: Int) throws(ZoneFileError) {
-        self.stats.entries += 1
-        if !self.sawFirstRecord {
-            self.sawFirstRecord = true
-            if case .soa(let soa) = rr.rdata {
-                self.apex = rr.name
-                self.serial = soa.serial
-                self.stats.ignore("apex")
-                return
-            }
-            self.apex = .root
-        }
-        let apex = self.apex ?? .root
-        if rr.name == apex {
-            self.stats.ignore("apex")
+        guard let classified = try self.classifier?.classify(rr, line: line) else { return }
+        try self.apply(classified, rr, line: line)
+    }
+
+    /// Places a classified record: a special action at once, local data gathered for ``finish()``.
+    private mutating func apply(_ classified: Classified, _ rr: ResourceRecord, line: Int) throws(ZoneFileError) {
+        let trigger: Trigger
+        switch classified {
+        case .special(let special, let t):
+            try self.set(self.specialRules[special], t, owner: rr.name, line: line)
             return
-        }
-        switch rr.type {
-        case .rrsig, .nsec, .nsec3, .dnskey, .nsec3param, .ds:
-            self.stats.ignore("dnssec")
-            return
-        default:
-            break
-        }
-        guard rr.name.isSubdomain(of: apex) else {
-            throw self.reject("owner \(rr.name) is outside the policy zone \(apex)", line: line)
-        }
-        let trigger = try self.trigger(of: rr.name, apex: apex, line: line)
-        if case .cname(let t) = rr.rdata, let special = Self.special(t.target, trigger: trigger, owner: rr.name) {
-            try self.set(self.specialRules[special], trigger, owner: rr.name, line: line)
-            return
+        case .data(let t):
+            trigger = t
         }
         if case .cname = rr.rdata {
             // A lone CNAME to a walled garden: the common local-data case, placed at once.
@@ -242,7 +336,12 @@ package struct RPZCompiler: Sendable {
     ]
 
     /// Classifies an owner name into a trigger, without allocating for QNAME triggers.
-    func trigger(of owner: DomainName, apex: DomainName, line: Int) throws(ZoneFileError) -> Trigger {
+    static func trigger(of owner: DomainName, apex: DomainName, line: Int, fileName: String)
+        throws(ZoneFileError) -> Trigger
+    {
+        func reject(_ message: String, line: Int) -> ZoneFileError {
+            ZoneFileError(.rejected, message, file: fileName, line: line)
+        }
         let w = owner.wire
         let relEnd = w.count - apex.wire.count
         var last = 0
@@ -270,7 +369,7 @@ package struct RPZCompiler: Sendable {
         case .qname, .nsdname, .list:
             let keyEnd = kind == .qname ? relEnd : last
             let labelCount = kind == .qname ? count : count - 1
-            guard labelCount > 0 else { throw self.reject("rpz-nsdname trigger without a name", line: line) }
+            guard labelCount > 0 else { throw reject("rpz-nsdname trigger without a name", line: line) }
             if w[0] == 1 && w[1] == UInt8(ascii: "*") {
                 return Trigger(kind: kind, slot: .below, keyStart: 2, keyEnd: keyEnd, labels: labelCount - 1,
                     address: nil, prefixLength: 0)
@@ -286,7 +385,7 @@ package struct RPZCompiler: Sendable {
             }
             guard case let (address, prefix)? = Self.ipTrigger(labels) else {
                 let shown = owner.relativized(to: apex).map(\.descriptionWithoutDot) ?? owner.description
-                throw self.reject("bad IP trigger '\(shown)': expected <prefix length>.<reversed address>", line: line)
+                throw reject("bad IP trigger '\(shown)': expected <prefix length>.<reversed address>", line: line)
             }
             return Trigger(kind: kind, slot: .exact, keyStart: 0, keyEnd: 0, labels: 0, address: address,
                 prefixLength: prefix)
@@ -355,20 +454,36 @@ package struct RPZCompiler: Sendable {
 
     /// Sets a special or CNAME rule for a trigger, reporting duplicates and conflicts.
     private mutating func set(_ rule: Int, _ t: Trigger, owner: DomainName, line: Int) throws(ZoneFileError) {
-        if !self.pendingLocalData.isEmpty, self.pendingLocalData[self.key(t, owner: owner)] != nil {
-            throw self.reject("CNAME for a trigger that already has local data", line: line)
-        }
-        let problem: String?
         switch t.kind {
         case .qname, .nsdname, .list:
-            problem = owner.wire.withUnsafeBufferPointer { w in
-                self.placeName(rule, key: UnsafeBufferPointer(rebasing: w[t.keyStart..<t.keyEnd]), slot: t.slot,
-                    labels: t.labels, nsdname: t.kind == .nsdname)
+            try owner.wire.withUnsafeBufferPointer { (w) throws(ZoneFileError) in
+                try self.setName(rule, kind: t.kind, slot: t.slot, labels: t.labels,
+                    key: UnsafeBufferPointer(rebasing: w[t.keyStart..<t.keyEnd]), line: line)
             }
         case .clientIP, .responseIP, .nsip:
-            problem = self.placeIP(rule, t.kind, t.address, t.prefixLength)
+            if !self.pendingLocalData.isEmpty, self.pendingLocalData[self.key(t, owner: owner)] != nil {
+                throw self.reject("CNAME for a trigger that already has local data", line: line)
+            }
+            if let problem = self.placeIP(rule, t.kind, t.address, t.prefixLength) {
+                throw self.reject(problem, line: line)
+            }
         }
-        if let problem { throw self.reject(problem, line: line) }
+    }
+
+    /// Sets a rule for a name trigger whose key (the owner's wire form up to the apex or `rpz-nsdname`, without a
+    /// leading `*`) is `key`.
+    private mutating func setName(_ rule: Int, kind: RPZTrigger, slot: NameIndex.Slot, labels: Int,
+        key: UnsafeBufferPointer<UInt8>, line: Int) throws(ZoneFileError)
+    {
+        if !self.pendingLocalData.isEmpty,
+            self.pendingLocalData[TriggerKey(trigger: kind, slot: slot, key: DomainName.lowercase(Array(key)),
+                prefixLength: 0, address: nil)] != nil
+        {
+            throw self.reject("CNAME for a trigger that already has local data", line: line)
+        }
+        if let problem = self.placeName(rule, key: key, slot: slot, labels: labels, nsdname: kind == .nsdname) {
+            throw self.reject(problem, line: line)
+        }
     }
 
     private mutating func place(_ rule: Int, key: TriggerKey, labels: Int) -> String? {
@@ -427,5 +542,70 @@ package struct RPZCompiler: Sendable {
         }
         self.stats.rules += 1
         return nil
+    }
+}
+
+extension RPZCompiler {
+    /// What a record does, as far as can be told without the index.
+    enum Classified: Sendable {
+        /// A special action (its position in ``specialTargets``) for a trigger.
+        case special(Int, Trigger)
+        /// Local data (a walled-garden CNAME or other records) for a trigger.
+        case data(Trigger)
+    }
+
+    /// Reads the apex and serial from the first record and classifies each later one: the part of compiling that
+    /// needs no index, so it can run on the thread that reads the text.
+    struct Classifier: Sendable {
+        let fileName: String
+        private(set) var apex: DomainName?
+        private(set) var serial: UInt32?
+        private var sawFirstRecord = false
+        /// Records seen, including ignored ones.
+        private(set) var entries = 0
+        /// Records ignored, by reason.
+        private(set) var ignored: [String: Int] = [:]
+
+        init(fileName: String) {
+            self.fileName = fileName
+        }
+
+        /// The record's trigger and action, or nil for a record that sets none (the apex's, DNSSEC's).
+        /// - Throws: ``ZoneFileError`` for an owner outside the zone or a malformed trigger.
+        mutating func classify(_ rr: ResourceRecord, line: Int) throws(ZoneFileError) -> Classified? {
+            self.entries += 1
+            if !self.sawFirstRecord {
+                self.sawFirstRecord = true
+                if case .soa(let soa) = rr.rdata {
+                    self.apex = rr.name
+                    self.serial = soa.serial
+                    self.ignored["apex", default: 0] += 1
+                    return nil
+                }
+                self.apex = .root
+            }
+            let apex = self.apex ?? .root
+            if rr.name == apex {
+                self.ignored["apex", default: 0] += 1
+                return nil
+            }
+            switch rr.type {
+            case .rrsig, .nsec, .nsec3, .dnskey, .nsec3param, .ds:
+                self.ignored["dnssec", default: 0] += 1
+                return nil
+            default:
+                break
+            }
+            guard rr.name.isSubdomain(of: apex) else {
+                throw ZoneFileError(.rejected, "owner \(rr.name) is outside the policy zone \(apex)",
+                    file: self.fileName, line: line)
+            }
+            let trigger = try RPZCompiler.trigger(of: rr.name, apex: apex, line: line, fileName: self.fileName)
+            if case .cname(let t) = rr.rdata, let special = RPZCompiler.special(t.target, trigger: trigger, owner: rr.name)
+            {
+                return .special(special, trigger)
+            }
+            return .data(trigger)
+        }
     }
 }

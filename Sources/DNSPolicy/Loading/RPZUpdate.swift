@@ -85,8 +85,8 @@ extension CompiledPolicySource {
         func touch(_ rr: ResourceRecord) throws(PolicyLoadError) -> RPZCompiler.TriggerKey {
             guard rr.name.isSubdomain(of: apex) else { throw notApplicable("owner \(rr.name) is outside \(apex)") }
             let t: RPZCompiler.Trigger
-            do {
-                t = try classifier.trigger(of: rr.name, apex: apex, line: 0)
+            do throws(ZoneFileError) {
+                t = try RPZCompiler.trigger(of: rr.name, apex: apex, line: 0, fileName: self.config.location)
             } catch {
                 throw notApplicable(error.message)
             }
