@@ -77,7 +77,8 @@ import TestSupport
     static func expectSame(_ got: [String], _ expected: [String]) {
         #expect(got.count == expected.count)
         let differing = zip(got, expected).filter { $0 != $1 }
-        #expect(differing.isEmpty, "\(differing.count) verdicts differ, first: \(differing.first.map { "\($0)" } ?? "")")
+        let first = differing.first.map { "\($0)" } ?? ""
+        #expect(differing.isEmpty, "\(differing.count) verdicts differ, first: \(first)")
     }
 
     static func config(_ badLines: PolicySourceConfig.BadLines) -> PolicySourceConfig {

@@ -171,7 +171,8 @@ package struct RPZCompiler: Sendable {
 
     private func loadError(_ error: ZoneFileError) -> PolicyLoadError {
         if error.code == .rejected && error.message.hasPrefix("too large") {
-            return PolicyLoadError(.tooLarge, source: self.config.name, "source '\(self.config.name)': \(error.message)")
+            return PolicyLoadError(.tooLarge, source: self.config.name,
+                "source '\(self.config.name)': \(error.message)")
         }
         return PolicyLoadError(.badLine, source: self.config.name,
             "source '\(self.config.name)' refused: bad line (badLines: reject)", issues: [self.issue(error)])
@@ -601,7 +602,8 @@ extension RPZCompiler {
                     file: self.fileName, line: line)
             }
             let trigger = try RPZCompiler.trigger(of: rr.name, apex: apex, line: line, fileName: self.fileName)
-            if case .cname(let t) = rr.rdata, let special = RPZCompiler.special(t.target, trigger: trigger, owner: rr.name)
+            if case .cname(let t) = rr.rdata,
+                let special = RPZCompiler.special(t.target, trigger: trigger, owner: rr.name)
             {
                 return .special(special, trigger)
             }

@@ -225,7 +225,8 @@ final class ZoneReadingThread: Sendable {
                     let n = buffer.withUnsafeMutableBytes { readFile(fd, $0.baseAddress! + filled + got, want - got) }
                     if n < 0 {
                         if errno == EINTR { continue }
-                        return self.finish(&state, .unreadable("cannot read \(path): \(String(cString: strerror(errno)))"))
+                        let reason = String(cString: strerror(errno))
+                        return self.finish(&state, .unreadable("cannot read \(path): \(reason)"))
                     }
                     if n == 0 { atEnd = true }
                     got += n

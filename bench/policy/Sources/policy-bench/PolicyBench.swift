@@ -140,6 +140,10 @@ struct PolicyBench {
         return (current, peak)
     }
 
+    /// `POLICY_BENCH_ONE_THREAD=1` compiles an RPZ zone on one thread (the reader does not get its own).
+    static let parallel: PolicySourceLoader.ParallelReading =
+        getenv("POLICY_BENCH_ONE_THREAD").map { String(cString: $0) == "1" } == true ? .never : .standard
+
     static func load(kind: PolicySourceConfig.Kind, path: String, fromMemory: Bool) throws {
         let (rss0, _) = Self.rss()
         let config = PolicySourceConfig(name: "bench", kind: kind, location: path)
@@ -154,9 +158,9 @@ struct PolicyBench {
             var bytes = [UInt8](repeating: 0, count: size)
             _ = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, f) }
             fclose(f)
-            source = try PolicySourceLoader.compile(config, bytes: bytes, fileName: path)
+            source = try PolicySourceLoader.compile(config, bytes: bytes, fileName: path, parallel: Self.parallel)
         } else {
-            source = try PolicySourceLoader.compile(config, path: path)
+            source = try PolicySourceLoader.compile(config, path: path, parallel: Self.parallel)
         }
         let t1 = Self.now()
         let c1 = Self.cpu()
